@@ -1,0 +1,6 @@
+/** The plugin SDK: contracts, tokens, errors and `definePlugin`. Plugins import this and core/public only. */
+export * from './errors.js';
+export * from './log.js';
+export * from './tokens.js';
+export * from './plugin.js';
+export * from './memory.js';

@@ -1,0 +1,5 @@
+/** The guest-visible ABI: constants and wire layouts, no logic. Plugins may import this. */
+export * from './types.js';
+export * from './memory.js';
+export * from './errno.js';
+export * from './xen.js';
