@@ -4,3 +4,8 @@ export * from './log.js';
 export * from './tokens.js';
 export * from './plugin.js';
 export * from './memory.js';
+export * from './scheduler.js';
+export * from './hypercall.js';
+export * from './domain.js';
+export * from './interrupts.js';
+export * from './io.js';
