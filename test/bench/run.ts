@@ -1,0 +1,79 @@
+/** `npm run bench`: runs every test/bench/*.bench.ts, prints the figures and writes docs/benchmarks.md. */
+import { readdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, platform, release } from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+import type { Benchmark, BenchResult } from './harness.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const only = process.argv.slice(2);
+
+interface Row {
+  bench: Benchmark;
+  result?: BenchResult;
+  error?: string;
+}
+
+function verdict(b: Benchmark, value: number): string {
+  if (!b.target) return '';
+  if (b.target.min !== undefined) return value >= b.target.min ? 'met' : 'MISSED';
+  if (b.target.max !== undefined) return value <= b.target.max ? 'met' : 'MISSED';
+  return '';
+}
+
+function targetText(b: Benchmark): string {
+  if (b.target?.min !== undefined) return `≥ ${b.target.min} ${b.unit}`;
+  if (b.target?.max !== undefined) return `≤ ${b.target.max} ${b.unit}`;
+  return '—';
+}
+
+function fmt(v: number): string {
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+const files = readdirSync(here).filter((f) => f.endsWith('.bench.ts')).sort();
+const rows: Row[] = [];
+for (const file of files) {
+  const mod = (await import(pathToFileURL(join(here, file)).href)) as { benchmarks: Benchmark[] };
+  for (const bench of mod.benchmarks) {
+    if (only.length > 0 && !only.some((o) => bench.group.includes(o) || bench.name.includes(o))) continue;
+    const row: Row = { bench };
+    try {
+      row.result = await bench.run();
+      process.stdout.write(`${bench.group.padEnd(12)} ${bench.name.padEnd(52)} ${fmt(row.result.value).padStart(10)} ${bench.unit.padEnd(12)} ${verdict(bench, row.result.value)}${row.result.detail ? `  (${row.result.detail})` : ''}\n`);
+    } catch (err) {
+      row.error = err instanceof Error ? err.message : String(err);
+      process.stdout.write(`${bench.group.padEnd(12)} ${bench.name.padEnd(52)} FAILED: ${row.error}\n`);
+    }
+    rows.push(row);
+  }
+}
+
+const cpu = cpus()[0]?.model ?? 'unknown CPU';
+const machine = `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}, Node ${process.version}`;
+const date = new Date().toISOString().slice(0, 10);
+const lines = [
+  '# Benchmarks',
+  '',
+  'Written by `npm run bench` (test/bench/run.ts); do not edit by hand. Wall-clock figures from one run;',
+  'each rate is the best of several rounds after warm-up. Targets are the figures the issues ask for.',
+  '',
+  `- Machine: ${machine}`,
+  `- Date: ${date}`,
+  '',
+  '| group | benchmark | figure | target | verdict | detail |',
+  '|---|---|---|---|---|---|',
+  ...rows.map((r) =>
+    r.result
+      ? `| ${r.bench.group} | ${r.bench.name} | ${fmt(r.result.value)} ${r.bench.unit} | ${targetText(r.bench)} | ${verdict(r.bench, r.result.value) || '—'} | ${r.result.detail ?? ''} |`
+      : `| ${r.bench.group} | ${r.bench.name} | failed | ${targetText(r.bench)} | FAILED | ${r.error} |`,
+  ),
+  '',
+];
+if (only.length === 0) {
+  writeFileSync(join(root, 'docs', 'benchmarks.md'), lines.join('\n'));
+  process.stdout.write(`\nwrote docs/benchmarks.md\n`);
+}
+const failed = rows.filter((r) => r.error || (r.result && verdict(r.bench, r.result.value) === 'MISSED'));
+if (failed.length > 0) process.stdout.write(`${failed.length} benchmark(s) missed their target or failed\n`);
