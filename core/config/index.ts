@@ -1,0 +1,20 @@
+/** Configuration: host definitions, guests in xl.cfg syntax or YAML, validation with file:line › key.path, JSON Schema and the reference. */
+export { validate, EXPECTED, type ValidateOptions } from './validate.js';
+export { formatPath, parsePath, closest, didYouMean, type PathSegment, type LineLookup } from './paths.js';
+export { parseSize, parseDuration, formatSize, describeValue, SIZE_EXPECTED, DURATION_EXPECTED } from './units.js';
+export { parseYamlSource, type YamlSource } from './yaml-source.js';
+export { parseXlConfig, printXlConfig, printXlValue, quoteXlString, xlNumberValue, ConfigSyntaxError } from './xl-cfg.js';
+export type { XlConfig, XlSetting, XlValue, XlString, XlNumber, XlList, XlParseResult } from './xl-cfg.js';
+export { XL_KEYS, XL_KEY_INDEX, type XlKey, type XlKeyStatus } from './xl-keys.js';
+export { parseDiskSpec, vdevNumber, DISK_FORMATS, DISK_BACKEND_TYPES, type DiskSpec, type DiskFormat, type DiskBackendType } from './diskspec.js';
+export { parseVifSpec, parseMac, parseRate, type VifSpec } from './vifspec.js';
+export { parsePciSpec, parseBdf, formatBdf, type PciSpec, type PciAddress } from './pcispec.js';
+export { parseCpuSet, type CpuSet, type CpuAffinity } from './cpuset.js';
+export type { SpecResult } from './spec-result.js';
+export { DOMAIN_TYPES, DOMAIN_ACTIONS, type DomainConfig, type DomainType, type DomainAction, type DomainSource, type DomainVif } from './domain-config.js';
+export { parseDomainXl, domainFromYaml, interpretDomain, type DomainResult, type DomainOrigin } from './domain.js';
+export { HostDefinitionSchema, DomainYamlSchema, CostSchema, PluginEntrySchema, SizeSchema, DurationSchema, makeHostSchema, DEVICE_KINDS, type HostDefinition } from './host-schema.js';
+export { resolveHostDefinition, type ResolvedHost, type ResolvedPlugin, type ResolvedDevice, type HostResult, type DomainFileLoader } from './host.js';
+export { checkHostDefinition, loadHostDefinition, loadDomainFile, displayPath, ConfigErrors, HOST_SEARCH_PLACES } from './load.js';
+export { composeHostJsonSchema, writeHostJsonSchema, toJsonSchema } from './json-schema.js';
+export { generateConfigReference } from './reference.js';
