@@ -3,3 +3,4 @@ export * from './types.js';
 export * from './memory.js';
 export * from './errno.js';
 export * from './xen.js';
+export * from './paging.js';
