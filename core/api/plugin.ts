@@ -1,6 +1,7 @@
 /** The plugin contract: a manifest made by `definePlugin`, a context handed to `register()`, and lifecycle hooks. */
+import 'reflect-metadata';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Kind, Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { Logger } from './log.js';
 
 /** What a plugin contributes. Each kind has a contract in core/api that its providers implement. */
@@ -61,7 +62,7 @@ export interface PluginManifest<S extends TSchema = TSchema> {
   provides?: string[];
   /** Plugins that must register and start before this one. */
   dependencies?: string[];
-  /** JSON Schema (TypeBox) of the plugin's options; unknown keys are rejected. It is the options' documentation. */
+  /** TypeBox schema of the plugin's options (plain JSON Schema is refused); unknown keys are rejected. It is the options' documentation. */
   configSchema: S;
   /** First phase: contribute providers. May return lifecycle hooks. */
   register(ctx: PluginContext<Static<S>>): void | PluginInstance | Promise<void | PluginInstance>;
@@ -92,12 +93,20 @@ export function manifestProblems(value: unknown): string[] {
   for (const key of ['requires', 'provides', 'dependencies'] as const) {
     if (m[key] !== undefined && !(Array.isArray(m[key]) && (m[key] as unknown[]).every((x) => typeof x === 'string'))) problems.push(`${key} must be a list of names`);
   }
-  if (typeof m.configSchema !== 'object' || m.configSchema === null) problems.push('configSchema must be a JSON Schema object');
+  if (typeof m.configSchema !== 'object' || m.configSchema === null || !(Kind in m.configSchema)) problems.push('configSchema must be a TypeBox schema (build it with Type from the SDK)');
   if (typeof m.register !== 'function') problems.push('register must be a function');
   return problems;
 }
 
 /** TypeBox, re-exported so plugin authors write schemas without another dependency. */
 export { Type, type Static, type TSchema };
+/** TypeBox's value checks (`Value.Check`, `Value.Default`), for a plugin's persist records and messages. */
+export { Value } from '@sinclair/typebox/value';
+/**
+ * tsyringe's two decorators a plugin may use, re-exported so a plugin imports the SDK only (and shares
+ * the host's tsyringe). `@injectable()` registers nothing; put `@inject(Token)` on every constructor parameter.
+ */
+export { inject, injectable } from 'tsyringe';
+export type { DependencyContainer, InjectionToken };
 /** The schema of a plugin with no options. */
 export const NoOptions = Type.Object({}, { additionalProperties: false });
