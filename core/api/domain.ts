@@ -1,2 +1,202 @@
-/** (being written) */
-export {};
+/** Domains and their vCPUs: the registry, the vCPU handle other modules hold, and the program contract guest code runs under. */
+import type { DependencyContainer, InjectionToken } from 'tsyringe';
+import type { EventEmitter } from 'eventemitter3';
+import type { DomId, MachineFrame, PcpuId, VcpuId } from '../public/types.js';
+import type { CostName } from '../engine/cost-model.js';
+import type { VcpuContext } from '../cpu/vcpu-context.js';
+import type { CpuMask } from './scheduler.js';
+
+export type { VcpuContext, VcpuContextRecord } from '../cpu/vcpu-context.js';
+
+/** How a guest is virtualized; each mode has a column in the hypercall table. */
+export const GUEST_MODES = ['pv', 'hvm', 'pvhvm', 'pvh'] as const;
+export type GuestMode = (typeof GUEST_MODES)[number];
+
+/** Xen's runstates (`vcpu.h`: RUNSTATE_running 0, runnable 1, blocked 2, offline 3). */
+export const RUNSTATE = { running: 0, runnable: 1, blocked: 2, offline: 3 } as const;
+export type RunstateName = keyof typeof RUNSTATE;
+
+/** `VCPUOP_get_runstate_info`: the current state, when it was entered, and total ns spent in each. */
+export interface RunstateInfo {
+  readonly state: RunstateName;
+  readonly stateEntryTime: number;
+  readonly time: Readonly<Record<RunstateName, number>>;
+}
+
+/** Shutdown reasons and their `SHUTDOWN_*` codes (sched.h). */
+export const SHUTDOWN = { poweroff: 0, reboot: 1, suspend: 2, crash: 3, watchdog: 4, soft_reset: 5 } as const;
+export type ShutdownReason = keyof typeof SHUTDOWN;
+
+// ---------------------------------------------------------------------------------------------
+// The program contract: guest and Dom0 code run as coroutines on vCPUs.
+
+/**
+ * A blocking operation, yielded by a program. Non-blocking work (compute, hypercalls, memory accesses)
+ * is a plain call on {@link VcpuApi}; only these hand control back to the scheduler.
+ */
+export type VcpuRequest =
+  /** SCHEDOP_block: sleep until an event or interrupt is pending (returns at once if one is). */
+  | { readonly op: 'block' }
+  /** HLT: the same wake-up condition as block, for HVM guests with interrupts enabled. */
+  | { readonly op: 'halt' }
+  /** Sleep until virtual time `until` (ns); events do not end it early. */
+  | { readonly op: 'sleep'; readonly until: number }
+  /** SCHEDOP_yield: give up the rest of the slice, stay runnable. */
+  | { readonly op: 'yield' }
+  /** SCHEDOP_poll: like block, but also ends at `timeout` (absolute ns; 0 = no timeout). */
+  | { readonly op: 'poll'; readonly timeout: number }
+  /** A preemption point: continues at once unless the vCPU's slice or quantum is used up. */
+  | { readonly op: 'preempt' };
+
+/** Why a blocking request returned: an event/interrupt became pending, its timeout passed, or it simply continued. */
+export type WakeReason = 'event' | 'timeout' | 'continue';
+
+/** A program's coroutine: yields only requests, receives why it resumed. */
+export type VcpuCoroutine = Generator<VcpuRequest, void, WakeReason>;
+
+/**
+ * What code running on a vCPU may do. Calls run synchronously and advance the vCPU's local clock,
+ * which may run ahead of global time by at most one quantum. The runner regains control only at a
+ * `yield`, so a long computation must contain preemption points (`yield v.preempt()`), or use `yield* v.burn(n)`.
+ */
+export interface VcpuApi {
+  readonly domid: DomId;
+  readonly vcpuId: VcpuId;
+  /** The vCPU's local clock, ns. */
+  readonly now: number;
+  /** The register file. */
+  readonly regs: VcpuContext;
+  /** Spends `cycles` of computation. */
+  compute(cycles: number): void;
+  /** Charges `times` × the cost-model entry `cost` (e.g. `memoryAccess`). */
+  charge(cost: CostName, times?: number): void;
+  /** Makes hypercall `nr`; returns its result (≥ 0) or −errno. Never throws. */
+  hypercall(nr: number, a0?: number, a1?: number, a2?: number, a3?: number, a4?: number): number;
+  block(): VcpuRequest;
+  halt(): VcpuRequest;
+  sleepUntil(time: number): VcpuRequest;
+  sleepFor(ns: number): VcpuRequest;
+  /** SCHEDOP_yield. */
+  yield(): VcpuRequest;
+  poll(timeout?: number): VcpuRequest;
+  preempt(): VcpuRequest;
+  /** Spends `cycles` split at preemption points: `yield* v.burn(n)`. */
+  burn(cycles: number): VcpuCoroutine;
+}
+
+/** A program for a vCPU: a generator function that yields only when it blocks. */
+export type VcpuProgram = (vcpu: VcpuApi) => VcpuCoroutine;
+
+/** A vCPU as other modules see it: its identity, its scheduling state, and `kick()` to wake it. */
+export interface Vcpu {
+  readonly domid: DomId;
+  readonly vcpuId: VcpuId;
+  readonly context: VcpuContext;
+  readonly runstate: RunstateName;
+  /** Runstate with times brought up to the current virtual time. */
+  runstateInfo(): RunstateInfo;
+  /** The pCPU whose runqueue holds it (where it last ran or will run). */
+  readonly processor: PcpuId;
+  readonly hardAffinity: CpuMask;
+  /** The local clock: ahead of global time while the vCPU runs. */
+  readonly localTime: number;
+  /** False after VCPUOP_down (or before VCPUOP_up). */
+  readonly isUp: boolean;
+  readonly hasProgram: boolean;
+  /** Starts `program` on this vCPU (replacing any other); `null` leaves it idle-blocked. */
+  setProgram(program: VcpuProgram | null): void;
+  /** An event or interrupt is pending for this vCPU: wake it if it blocks, or make its next block return at once. */
+  kick(): void;
+  /** Adds a source of pending events (e.g. the evtchn upcall flag, a LAPIC's IRR) that `block` checks. Returns a remover. */
+  addPendingCheck(check: () => boolean): () => void;
+  /** Pins the vCPU. The mask must contain at least one pCPU of the pool (else `GuestError('EINVAL')`). */
+  setHardAffinity(mask: CpuMask): void;
+  /** VCPUOP_up / VCPUOP_down. */
+  up(): void;
+  down(): void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Domains.
+
+/**
+ * As `xl list` shows it: `running` (a vCPU runs or wants to), `blocked` (all vCPUs wait), `paused`,
+ * `shutdown` (see `shutdownReason`; `crash` is a shutdown), `dying` (being destroyed), `dead`.
+ */
+export type DomainState = 'running' | 'blocked' | 'paused' | 'shutdown' | 'dying' | 'dead';
+/** Codes of {@link DomainState} in `TraceKind.DomainState` records (field a). */
+export const DOMAIN_STATE_CODE: Readonly<Record<DomainState, number>> = { running: 0, blocked: 1, paused: 2, shutdown: 3, dying: 4, dead: 5 };
+
+/** A domain: identity, state, vCPUs, memory reservation and its own DI container. */
+export interface Domain {
+  readonly domid: DomId;
+  readonly name: string;
+  /** Dom0 (domain 0) is privileged: it may make domctl, sysctl, platform_op. */
+  readonly privileged: boolean;
+  readonly mode: GuestMode;
+  readonly state: DomainState;
+  /** Set once the domain has shut down (or is shutting down). */
+  readonly shutdownReason: ShutdownReason | undefined;
+  /** Xen's `pause_count`: the domain runs only at 0. */
+  readonly pauseCount: number;
+  readonly vcpus: readonly Vcpu[];
+  /** Pages the domain holds (`tot_pages`). */
+  readonly totPages: number;
+  /** The most pages it may hold (`max_pages`). */
+  readonly maxPages: number;
+  /** The domain's child container; disposed when the domain is destroyed. */
+  readonly container: DependencyContainer;
+  /** Takes `count` machine frames from the host for this domain; `GuestError('E2BIG')` past max_pages, `ENOMEM` when the host is short. */
+  allocatePages(count: number): MachineFrame[];
+  /** Gives one of the domain's frames back to the host. */
+  freePage(mfn: MachineFrame): void;
+  /** XEN_DOMCTL_max_mem. May be below `totPages` (the domain just cannot grow). */
+  setMaxPages(pages: number): void;
+}
+
+export interface DomainCreateOptions {
+  /** An explicit domid (Dom0 is 0); omitted: the next free one, as Xen allocates. */
+  domid?: number;
+  name?: string;
+  mode?: GuestMode;
+  /** Number of vCPUs (default 1). */
+  vcpus?: number;
+  /** `max_pages` (default 0: no memory until raised). */
+  maxPages?: number;
+  /** Pages to allocate at once (default 0). */
+  pages?: number;
+  /** Xen creates domains paused for the builder; default true. */
+  paused?: boolean;
+  /** Hard affinity of every vCPU (default: all pCPUs). */
+  affinity?: CpuMask;
+}
+
+/** Events of the domain registry. */
+export interface DomainEvents {
+  created: [domain: Domain];
+  stateChanged: [domain: Domain, from: DomainState, to: DomainState];
+  destroyed: [domid: DomId];
+}
+
+/** All domains of the host. Errors are `GuestError`s with Xen's errno so a domctl handler can return them as they are. */
+export interface DomainRegistry {
+  readonly events: EventEmitter<DomainEvents>;
+  /** Creates a domain (`XEN_DOMCTL_createdomain`). */
+  create(options?: DomainCreateOptions): Domain;
+  /** Destroys a domain: stops its vCPUs, frees every frame, disposes its container, frees its domid. Dom0 cannot be destroyed (EPERM). */
+  destroy(domid: number): void;
+  /** `domain_pause` (counted). */
+  pause(domid: number): void;
+  /** `domain_unpause`; EINVAL when not paused. */
+  unpause(domid: number): void;
+  /** `domain_shutdown`: pauses every vCPU and records the reason; ignored when already shut down. */
+  shutdown(domid: number, reason: ShutdownReason): void;
+  get(domid: number): Domain | undefined;
+  /** Like `get`, but throws `GuestError('ESRCH')`. */
+  lookup(domid: number): Domain;
+  list(): Domain[];
+  readonly size: number;
+  /** One line per domain, as `xl list` would show. */
+  dump(): string;
+}
+export const DomainRegistry = Symbol.for('xenoserver:DomainRegistry') as InjectionToken<DomainRegistry>;

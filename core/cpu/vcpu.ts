@@ -1,0 +1,340 @@
+/** A virtual CPU: identity, pause flags, runstate accounting, local clock and the program coroutine it runs. */
+import type { CostModel, CostName } from '../engine/cost-model.js';
+import type { EventHandle } from '../engine/event-queue.js';
+import type { GuestMode, RunstateInfo, RunstateName, Vcpu, VcpuApi, VcpuCoroutine, VcpuProgram, VcpuRequest, WakeReason } from '../api/domain.js';
+import type { CpuMask, SchedVcpu } from '../api/scheduler.js';
+import type { HypercallArgs, HypercallContext, HypercallDispatcher } from '../api/hypercall.js';
+import { XenoError } from '../api/errors.js';
+import { XenErrno } from '../public/errno.js';
+import type { DomId, PcpuId, VcpuId } from '../public/types.js';
+import { VcpuContext } from './vcpu-context.js';
+
+/** `_VPF_blocked`: waiting for an event (or idle: no program). */
+export const VPF_BLOCKED = 1;
+/** `_VPF_down`: brought down with VCPUOP_down. */
+export const VPF_DOWN = 2;
+
+/** What a vCPU needs from its domain. */
+export interface VcpuOwner {
+  readonly domid: DomId;
+  readonly privileged: boolean;
+  readonly mode: GuestMode;
+  /** The domain's pause count: its vCPUs run only at 0. */
+  readonly pauseCount: number;
+  vcpuRunstateChanged(v: VcpuImpl, from: RunstateName, to: RunstateName): void;
+  vcpuCrashed(v: VcpuImpl, error: unknown): void;
+}
+
+/** The part of the CPU pool a vCPU calls back into (implemented by `CpuPoolImpl`). */
+export interface VcpuPool {
+  readonly now: number;
+  readonly quantum: number;
+  update(v: VcpuImpl, wasRunnable: boolean): void;
+  kick(v: VcpuImpl): void;
+  setHardAffinity(v: VcpuImpl, mask: CpuMask): void;
+  cancelTimer(handle: EventHandle): void;
+}
+
+/** What a blocked vCPU waits for; decides which wake-ups end the wait. */
+export type WaitKind = 'block' | 'halt' | 'sleep' | 'poll' | 'idle' | null;
+
+/** How a run of the coroutine ended. */
+export type RunOutcome = 'preempted' | 'request' | 'ended' | 'crashed';
+
+const BLOCK: VcpuRequest = Object.freeze({ op: 'block' });
+const HALT: VcpuRequest = Object.freeze({ op: 'halt' });
+const YIELD: VcpuRequest = Object.freeze({ op: 'yield' });
+const PREEMPT: VcpuRequest = Object.freeze({ op: 'preempt' });
+
+/** The narrow API a program receives. */
+class VcpuApiImpl implements VcpuApi {
+  constructor(private readonly v: VcpuImpl) {}
+  get domid(): DomId {
+    return this.v.domid;
+  }
+  get vcpuId(): VcpuId {
+    return this.v.vcpuId;
+  }
+  get now(): number {
+    return this.v.clock;
+  }
+  get regs(): VcpuContext {
+    return this.v.context;
+  }
+  compute(cycles: number): void {
+    this.v.checkRunaway();
+    this.v.clock += cycles * this.v.nsPerCycle;
+  }
+  charge(cost: CostName, times = 1): void {
+    this.v.checkRunaway();
+    this.v.clock += this.v.cost[cost] * times * this.v.nsPerCycle;
+  }
+  hypercall(nr: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0): number {
+    const args = this.v.hypercallArgs;
+    args[0] = a0;
+    args[1] = a1;
+    args[2] = a2;
+    args[3] = a3;
+    args[4] = a4;
+    return this.v.hypercall(nr, args);
+  }
+  block(): VcpuRequest {
+    return BLOCK;
+  }
+  halt(): VcpuRequest {
+    return HALT;
+  }
+  sleepUntil(time: number): VcpuRequest {
+    return { op: 'sleep', until: time };
+  }
+  sleepFor(ns: number): VcpuRequest {
+    return { op: 'sleep', until: this.v.clock + ns };
+  }
+  yield(): VcpuRequest {
+    return YIELD;
+  }
+  poll(timeout = 0): VcpuRequest {
+    return { op: 'poll', timeout };
+  }
+  preempt(): VcpuRequest {
+    return PREEMPT;
+  }
+  *burn(cycles: number): VcpuCoroutine {
+    const v = this.v;
+    let left = cycles;
+    while (left > 0) {
+      const room = Math.ceil((v.segmentEnd - v.clock) / v.nsPerCycle);
+      if (room <= 0) {
+        yield PREEMPT;
+        continue;
+      }
+      const chunk = Math.min(left, room);
+      this.compute(chunk);
+      left -= chunk;
+      yield PREEMPT;
+    }
+  }
+}
+
+/**
+ * A vCPU. Runnable (Xen's `vcpu_runnable`) when no pause flag is set and neither it nor its domain is
+ * paused. The CPU pool runs it; everything that changes runnability goes through `pool.update`.
+ */
+export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
+  readonly context = new VcpuContext();
+  readonly nsPerCycle: number;
+  processor: PcpuId;
+  hardAffinity: CpuMask;
+  pauseFlags = VPF_BLOCKED;
+  /** `vcpu_pause` count, separate from the domain's. */
+  pauseCount = 0;
+  runningOn: PcpuId | undefined = undefined;
+  /** Local clock, ns: ahead of global time while running. */
+  clock = 0;
+  /** Where the current run segment ends; the runaway guard and `burn` use it. */
+  segmentEnd = 0;
+  coroutine: VcpuCoroutine | null = null;
+  /** A blocking request yielded in the current segment, decided when the segment ends. */
+  pending: VcpuRequest | null = null;
+  /** What the coroutine receives when next resumed. */
+  resumeWith: WakeReason = 'continue';
+  waitingOn: WaitKind = 'idle';
+  wakeTimer: EventHandle | null = null;
+  /** An event arrived while the vCPU was not waiting for one. */
+  eventLatch = false;
+  readonly hypercallArgs: number[] = [0, 0, 0, 0, 0];
+  pool: VcpuPool | null = null;
+  private readonly pendingChecks: (() => boolean)[] = [];
+  private readonly api: VcpuApi;
+  private state: RunstateName = 'offline';
+  private stateEntry = 0;
+  private readonly stateTime: Record<RunstateName, number> = { running: 0, runnable: 0, blocked: 0, offline: 0 };
+
+  constructor(
+    readonly owner: VcpuOwner,
+    readonly vcpuId: VcpuId,
+    readonly cost: CostModel,
+    affinity: CpuMask,
+    private readonly dispatcher: HypercallDispatcher | null = null,
+    /** The longest run past a segment's end without a preemption point before the program is stopped, ns. */
+    readonly runawayLimit = 1_000_000,
+  ) {
+    this.nsPerCycle = 1000 / cost.cpuMhz;
+    this.hardAffinity = affinity;
+    this.processor = (affinity.first() ?? 0) as PcpuId;
+    this.api = new VcpuApiImpl(this);
+  }
+
+  get domid(): DomId {
+    return this.owner.domid;
+  }
+  get privileged(): boolean {
+    return this.owner.privileged;
+  }
+  get mode(): GuestMode {
+    return this.owner.mode;
+  }
+  get now(): number {
+    return this.clock;
+  }
+  get localTime(): number {
+    return this.clock;
+  }
+  get runnable(): boolean {
+    return this.pauseFlags === 0 && this.pauseCount === 0 && this.owner.pauseCount === 0;
+  }
+  get isUp(): boolean {
+    return (this.pauseFlags & VPF_DOWN) === 0;
+  }
+  get hasProgram(): boolean {
+    return this.coroutine !== null;
+  }
+  get runstate(): RunstateName {
+    return this.state;
+  }
+
+  charge(cycles: number): void {
+    this.clock += cycles * this.nsPerCycle;
+  }
+
+  hypercall(nr: number, args: HypercallArgs): number {
+    if (this.dispatcher === null) return -XenErrno.ENOSYS;
+    return this.dispatcher.dispatch(this, nr, args);
+  }
+
+  /** Stops a program that keeps computing past its segment without ever yielding. */
+  checkRunaway(): void {
+    if (this.clock > this.segmentEnd + this.runawayLimit) {
+      throw new XenoError('runaway', `dom${this.domid} vcpu${this.vcpuId} ran ${Math.round(this.clock - this.segmentEnd)} ns past its slice without a preemption point (yield v.preempt())`, {
+        domid: this.domid,
+      });
+    }
+  }
+
+  /** The state a descheduled or stopped vCPU is in, as Xen decides it. */
+  idleRunstate(): RunstateName {
+    if (this.runnable) return 'runnable';
+    return (this.pauseFlags & VPF_DOWN) === 0 && (this.pauseFlags & VPF_BLOCKED) !== 0 ? 'blocked' : 'offline';
+  }
+
+  setRunstate(to: RunstateName, now: number): void {
+    const from = this.state;
+    if (from === to) return;
+    this.stateTime[from] += now - this.stateEntry;
+    this.state = to;
+    this.stateEntry = now;
+    this.owner.vcpuRunstateChanged(this, from, to);
+  }
+
+  /** Starts runstate accounting at `now` in `state` (when the vCPU joins a pool). */
+  initRunstate(state: RunstateName, now: number): void {
+    const from = this.state;
+    this.state = state;
+    this.stateEntry = now;
+    if (from !== state) this.owner.vcpuRunstateChanged(this, from, state);
+  }
+
+  runstateInfo(): RunstateInfo {
+    const now = this.pool?.now ?? this.stateEntry;
+    const time = { ...this.stateTime };
+    time[this.state] += now - this.stateEntry;
+    return { state: this.state, stateEntryTime: this.stateEntry, time };
+  }
+
+  /** True when an event is pending; consumes the latch. */
+  takePendingEvent(): boolean {
+    if (this.eventLatch) {
+      this.eventLatch = false;
+      return true;
+    }
+    for (const check of this.pendingChecks) if (check()) return true;
+    return false;
+  }
+
+  /** Resumes the coroutine until its clock reaches `limit` at a preemption point, it yields a blocking request, ends or throws. */
+  run(limit: number): { outcome: RunOutcome; error?: unknown } {
+    this.segmentEnd = limit;
+    let reply = this.resumeWith;
+    this.resumeWith = 'continue';
+    const coroutine = this.coroutine;
+    if (coroutine === null) return { outcome: 'ended' };
+    for (;;) {
+      let step: IteratorResult<VcpuRequest, void>;
+      try {
+        step = coroutine.next(reply);
+      } catch (error) {
+        this.coroutine = null;
+        return { outcome: 'crashed', error };
+      }
+      if (step.done === true) {
+        if (this.coroutine === coroutine) this.coroutine = null;
+        return { outcome: 'ended' };
+      }
+      const request = step.value;
+      if (request?.op === 'preempt') {
+        if (this.clock >= limit) return { outcome: 'preempted' };
+        reply = 'continue';
+        continue;
+      }
+      this.pending = request;
+      return { outcome: 'request' };
+    }
+  }
+
+  setProgram(program: VcpuProgram | null): void {
+    const was = this.runnable;
+    this.cancelWakeTimer();
+    this.pending = null;
+    this.resumeWith = 'continue';
+    this.eventLatch = false;
+    if (program === null) {
+      this.coroutine = null;
+      this.pauseFlags |= VPF_BLOCKED;
+      this.waitingOn = 'idle';
+    } else {
+      this.coroutine = program(this.api);
+      this.pauseFlags &= ~VPF_BLOCKED;
+      this.waitingOn = null;
+    }
+    this.pool?.update(this, was);
+  }
+
+  kick(): void {
+    if (this.pool !== null) this.pool.kick(this);
+    else if (this.coroutine !== null) this.eventLatch = true;
+  }
+
+  addPendingCheck(check: () => boolean): () => void {
+    this.pendingChecks.push(check);
+    return () => {
+      const i = this.pendingChecks.indexOf(check);
+      if (i >= 0) this.pendingChecks.splice(i, 1);
+    };
+  }
+
+  setHardAffinity(mask: CpuMask): void {
+    if (this.pool !== null) this.pool.setHardAffinity(this, mask);
+    else this.hardAffinity = mask;
+  }
+
+  up(): void {
+    this.setFlag(VPF_DOWN, false);
+  }
+  down(): void {
+    this.setFlag(VPF_DOWN, true);
+  }
+
+  /** Sets or clears a pause flag and lets the pool react. */
+  setFlag(flag: number, on: boolean): void {
+    const was = this.runnable;
+    this.pauseFlags = on ? this.pauseFlags | flag : this.pauseFlags & ~flag;
+    this.pool?.update(this, was);
+  }
+
+  cancelWakeTimer(): void {
+    if (this.wakeTimer !== null) {
+      this.pool?.cancelTimer(this.wakeTimer);
+      this.wakeTimer = null;
+    }
+  }
+}

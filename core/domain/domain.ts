@@ -1,0 +1,145 @@
+/** A domain: identity, state, pause count, vCPUs, memory reservation and its child DI container. */
+import type { DependencyContainer } from 'tsyringe';
+import type { Domain, DomainState, GuestMode, RunstateName, ShutdownReason } from '../api/domain.js';
+import type { MachineMemory } from '../api/memory.js';
+import { GuestError } from '../api/errors.js';
+import type { DomId, MachineFrame } from '../public/types.js';
+import type { VcpuImpl, VcpuOwner } from '../cpu/vcpu.js';
+
+/** What a domain tells its registry. */
+export interface DomainHost {
+  stateChanged(d: DomainImpl, from: DomainState, to: DomainState): void;
+  vcpuCrashed(d: DomainImpl, v: VcpuImpl, error: unknown): void;
+  /** Re-evaluates `v` after a pause change (the CPU pool's `update`). */
+  updateVcpu(v: VcpuImpl, wasRunnable: boolean): void;
+}
+
+export interface DomainInit {
+  domid: DomId;
+  name: string;
+  privileged: boolean;
+  mode: GuestMode;
+  maxPages: number;
+  container: DependencyContainer;
+  memory: MachineMemory;
+  host: DomainHost;
+}
+
+const isActive = (s: RunstateName): boolean => s === 'running' || s === 'runnable';
+
+export class DomainImpl implements Domain, VcpuOwner {
+  readonly domid: DomId;
+  readonly name: string;
+  readonly privileged: boolean;
+  readonly mode: GuestMode;
+  readonly container: DependencyContainer;
+  readonly vcpus: VcpuImpl[] = [];
+  pauseCount = 0;
+  shutdownReason: ShutdownReason | undefined = undefined;
+  totPages = 0;
+  maxPages: number;
+  /** Set by the registry while it tears the domain down. */
+  lifecycle: 'live' | 'dying' | 'dead' = 'live';
+  private activeVcpus = 0;
+  private current: DomainState;
+  private readonly memory: MachineMemory;
+  private readonly host: DomainHost;
+
+  constructor(init: DomainInit) {
+    this.domid = init.domid;
+    this.name = init.name;
+    this.privileged = init.privileged;
+    this.mode = init.mode;
+    this.maxPages = init.maxPages;
+    this.container = init.container;
+    this.memory = init.memory;
+    this.host = init.host;
+    this.current = this.computeState();
+  }
+
+  get state(): DomainState {
+    return this.current;
+  }
+
+  private computeState(): DomainState {
+    if (this.lifecycle !== 'live') return this.lifecycle;
+    if (this.shutdownReason !== undefined) return 'shutdown';
+    if (this.pauseCount > 0) return 'paused';
+    return this.activeVcpus > 0 ? 'running' : 'blocked';
+  }
+
+  /** Recomputes the state and reports a change. */
+  refreshState(): void {
+    const next = this.computeState();
+    if (next === this.current) return;
+    const from = this.current;
+    this.current = next;
+    this.host.stateChanged(this, from, next);
+  }
+
+  // --- VcpuOwner -------------------------------------------------------------------------------
+
+  vcpuRunstateChanged(_v: VcpuImpl, from: RunstateName, to: RunstateName): void {
+    const delta = (isActive(to) ? 1 : 0) - (isActive(from) ? 1 : 0);
+    if (delta === 0) return;
+    this.activeVcpus += delta;
+    this.refreshState();
+  }
+
+  vcpuCrashed(v: VcpuImpl, error: unknown): void {
+    this.host.vcpuCrashed(this, v, error);
+  }
+
+  // --- pause (Xen's domain_pause / domain_unpause) ---------------------------------------------
+
+  pause(): void {
+    const was = this.vcpus.map((v) => v.runnable);
+    this.pauseCount++;
+    this.vcpus.forEach((v, i) => this.host.updateVcpu(v, was[i]!));
+    this.refreshState();
+  }
+
+  unpause(): void {
+    if (this.pauseCount === 0) throw new GuestError('EINVAL', `dom${this.domid} is not paused`, { domid: this.domid });
+    const was = this.vcpus.map((v) => v.runnable);
+    this.pauseCount--;
+    this.vcpus.forEach((v, i) => this.host.updateVcpu(v, was[i]!));
+    this.refreshState();
+  }
+
+  // --- memory reservation ----------------------------------------------------------------------
+
+  allocatePages(count: number): MachineFrame[] {
+    if (!Number.isInteger(count) || count < 0) throw new GuestError('EINVAL', `dom${this.domid}: cannot allocate ${count} pages`, { domid: this.domid });
+    if (this.lifecycle !== 'live') throw new GuestError('EINVAL', `dom${this.domid} is ${this.lifecycle}`, { domid: this.domid });
+    if (this.totPages + count > this.maxPages) {
+      throw new GuestError('E2BIG', `dom${this.domid}: over-allocation: ${this.totPages} + ${count} pages > max_pages ${this.maxPages}`, { domid: this.domid });
+    }
+    const frames = this.memory.allocate(this.domid, count);
+    this.totPages += count;
+    return frames;
+  }
+
+  freePage(mfn: MachineFrame): void {
+    this.memory.free(this.domid, mfn);
+    this.totPages--;
+  }
+
+  setMaxPages(pages: number): void {
+    if (!Number.isInteger(pages) || pages < 0) throw new GuestError('EINVAL', `dom${this.domid}: max_pages must be a non-negative integer, got ${pages}`, { domid: this.domid });
+    this.maxPages = pages;
+  }
+
+  /** Returns every frame to the host (domain_relinquish_resources). */
+  releaseMemory(): number {
+    const freed = this.memory.releaseAll(this.domid);
+    this.totPages = 0;
+    return freed;
+  }
+
+  /** One `xl list` line. */
+  dump(): string {
+    const flags = `${this.state}${this.shutdownReason !== undefined ? `(${this.shutdownReason})` : ''}`;
+    return `${this.name.padEnd(16)} ${String(this.domid).padStart(5)} ${this.mode.padEnd(5)} vcpus ${this.vcpus.length}  pages ${this.totPages}/${this.maxPages}  ${flags}${this.pauseCount > 0 ? ` pause ${this.pauseCount}` : ''}`;
+  }
+}

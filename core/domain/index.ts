@@ -1,0 +1,3 @@
+/** Domains and the domain registry. */
+export * from './domain.js';
+export * from './domain-registry.js';

@@ -1,0 +1,5 @@
+/** The hypercall table, its default x86 matrix, the dispatcher and the core's own handlers. */
+export * from './defaults.js';
+export * from './table.js';
+export * from './dispatch.js';
+export * from './xen-version.js';
