@@ -227,4 +227,6 @@ export interface PagingModes {
   has(name: string): boolean;
   names(): string[];
 }
+/** A domain's P2M, registered in the domain's own container. */
+export const P2m = Symbol.for('xenoserver:P2m') as InjectionToken<P2m>;
 export const PagingModes = Symbol.for('xenoserver:PagingModes') as InjectionToken<PagingModes>;

@@ -74,7 +74,7 @@ export class PluginHost {
   private readonly log: Logger;
   private readonly rows = new Map<string, Row>();
   private running: Running[] = [];
-  private state: 'new' | 'loaded' | 'refused' | 'started' | 'disposed' = 'new';
+  private state: 'new' | 'loaded' | 'refused' | 'registered' | 'started' | 'disposed' = 'new';
 
   constructor(private readonly options: PluginHostOptions) {
     this.catalog = options.catalog;
@@ -123,13 +123,13 @@ export class PluginHost {
   }
 
   /**
-   * Phase 1 runs every plugin's `register(ctx)`, phase 2 every `start()`, in start order. A plugin
-   * that throws or rejects is failed and its contributions withdrawn; its dependants are skipped.
-   * Returns the status of every enabled plugin.
+   * Phase 1: every plugin's `register(ctx)`, in start order. A plugin that throws or rejects is failed
+   * and its contributions withdrawn; its dependants are skipped. The host runs this before it builds
+   * what registrations feed (the CPU pool needs the scheduler a plugin registers).
    */
-  async start(): Promise<PluginStatusInfo[]> {
-    if (this.state !== 'loaded') throw new Error(`plugin host: start() runs once, after load() (the host is ${this.state})`);
-    this.state = 'started';
+  async register(): Promise<void> {
+    if (this.state !== 'loaded') throw new Error(`plugin host: register() runs once, after load() (the host is ${this.state})`);
+    this.state = 'registered';
     for (const run of this.running) {
       if (await this.skipIfBlocked(run)) continue;
       try {
@@ -140,6 +140,16 @@ export class PluginHost {
         await this.fail(run, 'register', error);
       }
     }
+  }
+
+  /**
+   * Phase 2: every registered plugin's `start()`, in start order (running phase 1 first if it has not
+   * run). Failures are contained as in phase 1. Returns the status of every enabled plugin.
+   */
+  async start(): Promise<PluginStatusInfo[]> {
+    if (this.state === 'loaded') await this.register();
+    if (this.state !== 'registered') throw new Error(`plugin host: start() runs once, after load() (the host is ${this.state})`);
+    this.state = 'started';
     for (const run of this.running) {
       if (this.statusOf(run) !== 'enabled' || (await this.skipIfBlocked(run))) continue;
       try {

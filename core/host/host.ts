@@ -1,0 +1,278 @@
+/**
+ * The composition root: builds one simulated host from a resolved definition — engine, hardware,
+ * hypercall table, plugins, CPU pool, domains — boots Dom0 and the listed guests, and tears it all down.
+ */
+import 'reflect-metadata';
+import { container as globalContainer, type DependencyContainer } from 'tsyringe';
+import { Engine, TraceKind } from '../engine/index.js';
+import { Engine as EngineToken, CostModel as CostModelToken } from '../api/tokens.js';
+import { Logger as LoggerToken, createLogger, type Logger, type LogLevel, type LogSink } from '../api/log.js';
+import { MachineMemory as MachineMemoryToken, PagingModes as PagingModesToken, P2m as P2mToken, GuestMemory as GuestMemoryToken, P2mType } from '../api/memory.js';
+import { DomainRegistry as DomainRegistryToken, type Domain, type DomainCreateOptions, type GuestMode } from '../api/domain.js';
+import { CpuMask, SchedulerRegistry as SchedulerRegistryToken } from '../api/scheduler.js';
+import { HypercallTable as HypercallTableToken, HypercallDispatcher as HypercallDispatcherToken } from '../api/hypercall.js';
+import { ConfigError } from '../api/errors.js';
+import { HostMachineMemory, EptP2m, DomainGuestMemory } from '../memory/index.js';
+import { defaultPagingModes } from '../mmu/index.js';
+import { Iommu } from '../iommu/index.js';
+import { TimerService } from '../timer/index.js';
+import { ApicBus, LocalApic, IoApic, GsiRouter } from '../apic/index.js';
+import { IoBus, MmioBus } from '../io/index.js';
+import { CpuPoolImpl, SchedulerRegistryImpl } from '../cpu/index.js';
+import { DomainRegistryImpl } from '../domain/index.js';
+import { HypercallTableImpl, HypercallDispatcherImpl, registerXenVersion } from '../hypercall/index.js';
+import { PluginHost, type PluginCatalog, type PluginEntry } from '../plugin-host/index.js';
+import type { ResolvedHost } from '../config/index.js';
+import type { DomainConfig, CpuSet } from '../config/index.js';
+import { PAGE_SIZE } from '../public/memory.js';
+import { guestFrame, pcpuId, type DomId } from '../public/types.js';
+
+export interface HostOptions {
+  /** Where plugins come from: the tree's catalog, or a build's. */
+  catalog: PluginCatalog;
+  /** Features the core provides in this build. */
+  coreFeatures: Iterable<string>;
+  /** Receives every log record (default: dropped). */
+  logSink?: LogSink;
+  logLevel?: LogLevel;
+  /** Overrides the definition's seed. */
+  seed?: number;
+  /** Directory npm package plugins are resolved from (default: the definition's folder). */
+  cwd?: string;
+}
+
+const NO_SINK: LogSink = () => {};
+
+/** One running simulated host. Make it with {@link Host.boot}; end it with {@link Host.shutdown}. */
+export class Host {
+  readonly engine: Engine;
+  readonly container: DependencyContainer;
+  readonly log: Logger;
+  readonly memory: HostMachineMemory;
+  readonly timers: TimerService;
+  readonly apicBus: ApicBus;
+  readonly lapics: LocalApic[];
+  readonly ioApic: IoApic;
+  readonly gsi: GsiRouter;
+  readonly iommu: Iommu;
+  readonly io: IoBus;
+  readonly mmio: MmioBus;
+  readonly schedulers = new SchedulerRegistryImpl();
+  readonly hypercalls = new HypercallTableImpl();
+  readonly dispatcher: HypercallDispatcherImpl;
+  readonly plugins: PluginHost;
+  private poolImpl: CpuPoolImpl | undefined;
+  private domainsImpl: DomainRegistryImpl | undefined;
+  private readonly p2ms = new Map<number, EptP2m>();
+  private stopped = false;
+
+  private constructor(
+    readonly definition: ResolvedHost,
+    readonly options: HostOptions,
+  ) {
+    const seed = options.seed ?? definition.seed;
+    this.engine = new Engine({ seed, cost: definition.cost });
+    const sink = options.logSink ?? NO_SINK;
+    const level = options.logLevel ?? 'info';
+    this.log = createLogger('host', sink, () => this.engine.now, level);
+    this.container = globalContainer.createChildContainer();
+    this.memory = new HostMachineMemory(Math.floor(definition.memoryBytes / PAGE_SIZE));
+    this.timers = new TimerService(this.engine, { tscKhz: definition.cpus.mhz * 1000 });
+    this.apicBus = new ApicBus({ engine: this.engine });
+    this.lapics = Array.from({ length: definition.cpus.count }, (_, i) => {
+      const apic = new LocalApic(this.engine, { apicId: i, bsp: i === 0, tsc: this.timers.tsc.forCpu(pcpuId(i)), name: `cpu${i}` });
+      this.apicBus.attach(apic);
+      return apic;
+    });
+    this.ioApic = new IoApic(this.apicBus, { id: definition.cpus.count });
+    this.gsi = new GsiRouter();
+    this.gsi.addIoApic(this.ioApic);
+    this.iommu = new Iommu(this.memory, { engine: this.engine });
+    this.io = new IoBus();
+    this.mmio = new MmioBus();
+    this.dispatcher = new HypercallDispatcherImpl(this.hypercalls, this.engine, this.log.child('hypercall'));
+    registerXenVersion(this.hypercalls);
+    const logFor = (source: string) => createLogger(source, sink, () => this.engine.now, level);
+    this.plugins = new PluginHost({ catalog: options.catalog, container: this.container, features: options.coreFeatures, logger: logFor, cwd: options.cwd ?? dirnameOf(definition.file) });
+    this.registerCoreServices();
+  }
+
+  /**
+   * Builds and boots a host: core hardware, plugin registration, the CPU pool with the configured
+   * scheduler, Dom0, plugin start, then the definition's guests. Throws a typed error naming the
+   * file/plugin when the definition cannot run; a plugin that fails at run time is contained.
+   */
+  static async boot(definition: ResolvedHost, options: HostOptions): Promise<Host> {
+    const host = new Host(definition, options);
+    try {
+      await host.plugins.load(host.pluginEntries());
+      await host.plugins.register();
+      host.createPool();
+      host.createDom0();
+      await host.plugins.start();
+      for (const guest of definition.domains) host.createGuest(guest);
+    } catch (error) {
+      await host.shutdown();
+      throw error;
+    }
+    return host;
+  }
+
+  /** The CPU pool (exists once booted). */
+  get pool(): CpuPoolImpl {
+    if (!this.poolImpl) throw new Error('host: the CPU pool does not exist before boot');
+    return this.poolImpl;
+  }
+
+  /** The domain registry (exists once booted). */
+  get domains(): DomainRegistryImpl {
+    if (!this.domainsImpl) throw new Error('host: the domain registry does not exist before boot');
+    return this.domainsImpl;
+  }
+
+  /** The P2M of a domain. */
+  p2mOf(domid: number): EptP2m | undefined {
+    return this.p2ms.get(domid);
+  }
+
+  /** Runs the simulation for `durationNs` of virtual time (as fast as possible). */
+  runFor(durationNs: number): void {
+    this.engine.runFor(durationNs);
+  }
+
+  /** Destroys every guest, disposes plugins in reverse order, and releases the containers. */
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.domainsImpl) {
+      for (const d of this.domainsImpl.list().reverse()) if (d.domid !== 0) this.domainsImpl.destroy(d.domid);
+    }
+    const problems = await this.plugins.dispose();
+    for (const p of problems) this.log.error(p.error.message);
+    for (const apic of this.lapics) this.apicBus.detach(apic);
+    this.container.clearInstances();
+  }
+
+  // --- boot steps -----------------------------------------------------------------------------
+
+  private registerCoreServices(): void {
+    const c = this.container;
+    c.registerInstance(EngineToken, this.engine);
+    c.registerInstance(CostModelToken, this.engine.cost);
+    c.registerInstance(LoggerToken, this.log);
+    c.registerInstance(MachineMemoryToken, this.memory);
+    c.registerInstance(PagingModesToken, defaultPagingModes());
+    c.registerInstance(SchedulerRegistryToken, this.schedulers);
+    c.registerInstance(HypercallTableToken, this.hypercalls);
+    c.registerInstance(HypercallDispatcherToken, this.dispatcher);
+  }
+
+  /** The configured plugins, plus the scheduler's plugin when the definition names it only by `scheduler:`. */
+  private pluginEntries(): PluginEntry[] {
+    const def = this.definition;
+    const entries: PluginEntry[] = def.plugins.map((p, i) => ({
+      ...(p.package !== undefined ? { package: p.package } : { name: p.name }),
+      options: p.options,
+      where: { file: def.file, path: `plugins[${i}]`, ...lineAt(def, ['plugins', i]) },
+    }));
+    const named = new Set(def.plugins.map((p) => p.name));
+    if (!named.has(def.scheduler) && this.options.catalog.has(def.scheduler)) {
+      entries.push({ name: def.scheduler, options: {}, where: { file: def.file, path: 'scheduler', ...lineAt(def, ['scheduler']) } });
+    }
+    return entries;
+  }
+
+  private createPool(): void {
+    const def = this.definition;
+    if (!this.schedulers.has(def.scheduler)) {
+      const known = this.schedulers.names();
+      throw new ConfigError(`scheduler "${def.scheduler}" is not provided by any enabled plugin (registered: ${known.length ? known.join(', ') : 'none'})`, { file: def.file, path: 'scheduler', ...lineAt(def, ['scheduler']) });
+    }
+    this.poolImpl = new CpuPoolImpl({ engine: this.engine, scheduler: this.schedulers.create(def.scheduler), cpus: def.cpus.count, log: this.log.child('sched') });
+    this.domainsImpl = new DomainRegistryImpl({ engine: this.engine, pool: this.poolImpl, memory: this.memory, container: this.container, log: this.log.child('domain'), dispatcher: this.dispatcher });
+    this.container.registerInstance(DomainRegistryToken, this.domainsImpl);
+    this.domainsImpl.events.on('created', (d) => this.attachMemory(d));
+    this.domainsImpl.events.on('destroyed', (domid) => this.detachMemory(domid));
+  }
+
+  /** Gives a new domain its P2M and guest-memory view, in its own container. */
+  private attachMemory(d: Domain): void {
+    const p2m = new EptP2m(this.memory, d.domid);
+    this.p2ms.set(d.domid, p2m);
+    d.container.registerInstance(P2mToken, p2m);
+    d.container.registerInstance(GuestMemoryToken, new DomainGuestMemory(this.memory, p2m));
+  }
+
+  private detachMemory(domid: DomId): void {
+    this.iommu.detachDomain(domid);
+    this.p2ms.get(domid)?.destroy();
+    this.p2ms.delete(domid);
+  }
+
+  private createDom0(): void {
+    const def = this.definition;
+    const pages = Math.floor(def.dom0.memoryBytes / PAGE_SIZE);
+    const dom0 = this.domains.create({ domid: 0, name: 'Domain-0', mode: 'pv', vcpus: def.dom0.vcpus, maxPages: pages, pages: 0, paused: true });
+    this.populate(dom0, pages);
+    this.domains.unpause(0);
+  }
+
+  /**
+   * Creates a guest's core domain from its config: vCPUs with their affinity, a memory reservation of
+   * `memory` populated at guest frames 0.., room up to `maxmem`. Device setup and the boot protocol
+   * belong to the toolstack; until it exists, a guest's vCPUs run whatever a workload plugin gives them.
+   */
+  createGuest(config: DomainConfig): Domain {
+    const pages = Math.floor(config.memoryBytes / PAGE_SIZE);
+    const options: DomainCreateOptions = {
+      name: config.name,
+      mode: guestModeOf(config),
+      vcpus: config.maxvcpus ?? config.vcpus,
+      maxPages: Math.floor((config.maxmemBytes ?? config.memoryBytes) / PAGE_SIZE),
+      pages: 0,
+      paused: true,
+    };
+    const all = this.cpuMask(config.cpus.all);
+    if (all) options.affinity = all;
+    const d = this.domains.create(options);
+    try {
+      this.populate(d, pages);
+      config.cpus.perVcpu.forEach((set, v) => {
+        const mask = this.cpuMask(set);
+        if (mask && d.vcpus[v]) d.vcpus[v].setHardAffinity(mask);
+      });
+      for (let v = config.vcpus; v < d.vcpus.length; v++) d.vcpus[v]!.down();
+      this.domains.unpause(d.domid);
+    } catch (error) {
+      this.domains.destroy(d.domid);
+      throw error;
+    }
+    return d;
+  }
+
+  private populate(d: Domain, pages: number): void {
+    const frames = d.allocatePages(pages);
+    const p2m = this.p2ms.get(d.domid)!;
+    frames.forEach((mfn, gfn) => p2m.set(guestFrame(gfn), mfn, P2mType.ram_rw));
+    this.engine.trace.record(this.engine.now, TraceKind.DomainState, d.domid, 0, 0x100, pages);
+  }
+
+  private cpuMask(set: CpuSet): CpuMask | undefined {
+    return set === 'all' ? undefined : CpuMask.of(...set);
+  }
+}
+
+function guestModeOf(config: DomainConfig): GuestMode {
+  return config.type === 'pv' ? 'pv' : config.type === 'pvh' ? 'pvh' : 'hvm';
+}
+
+function dirnameOf(file: string): string {
+  const i = file.lastIndexOf('/');
+  return i > 0 ? file.slice(0, i) : '.';
+}
+
+function lineAt(def: ResolvedHost, path: (string | number)[]): { line?: number } {
+  const line = def.lineOf(path);
+  return line === undefined ? {} : { line };
+}
+
