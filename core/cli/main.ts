@@ -1,0 +1,160 @@
+/** The `xeno` command line: `runCli(argv, { catalog })` runs one command and returns its exit code. */
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { CORE_API_VERSION } from '../api/plugin.js';
+import { XenoError } from '../api/errors.js';
+import { formatLogRecord, type LogLevel } from '../api/log.js';
+import { parseDuration } from '../config/index.js';
+import { PluginLoadError, buildBundle } from '../plugin-host/index.js';
+import { DefinitionErrors, bootMachine, loadMachine, type CliEnv } from './machine.js';
+import { renderHostInfo } from './commands/info.js';
+import { catalogRows, renderPluginRows } from './commands/plugins.js';
+import { checkConfigFile, hostJsonSchema } from './commands/config.js';
+import { renderRunReport, runHost } from './commands/run.js';
+
+export type { CliEnv } from './machine.js';
+
+/** Ends a command with an exit code without a stack trace. */
+class Exit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+/** Runs the `xeno` command line. Never throws: errors are printed and turned into an exit code. */
+export async function runCli(argv: readonly string[], env: CliEnv): Promise<number> {
+  const out = env.stdout ?? ((t: string) => void process.stdout.write(t));
+  const err = env.stderr ?? ((t: string) => void process.stderr.write(t));
+  const cwd = env.cwd ?? process.cwd();
+  const program = new Command('xeno')
+    .description('xenoserver: a Xen-like virtualization platform on a simulated, deterministic x86-64 host')
+    .version(CORE_API_VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: out, writeErr: err })
+    .showHelpAfterError();
+
+  program
+    .command('info')
+    .description('host facts, in the layout of `xl info`')
+    .argument('[machine]', 'machine definition (default: a cosmiconfig file here, else config/machines/default.yaml)')
+    .action(async (machine?: string) => {
+      const { host: def } = await loadMachine(machine, cwd);
+      const host = await bootMachine(def, env);
+      try {
+        out(renderHostInfo(host));
+      } finally {
+        await host.shutdown();
+      }
+    });
+
+  program
+    .command('plugins')
+    .description("every plugin of this build: kind, version, status; with a machine, that machine's plugins as they started")
+    .argument('[machine]', 'machine definition to start the plugins of')
+    .action(async (machine?: string) => {
+      if (machine === undefined) {
+        out(renderPluginRows(await catalogRows(env.catalog)));
+        return;
+      }
+      const { host: def } = await loadMachine(machine, cwd);
+      const host = await bootMachine(def, env);
+      try {
+        out(renderPluginRows(await host.plugins.describe()));
+      } finally {
+        await host.shutdown();
+      }
+    });
+
+  const config = program.command('config').description('check configuration files and produce the editor schema');
+  config
+    .command('check')
+    .description('validate a host definition (and the guests it names), or one guest file')
+    .argument('<file>', 'a host definition (.yaml/.json) or a guest (.cfg, or --domain)')
+    .option('--domain', 'treat the file as a guest definition even if it is YAML')
+    .action(async (file: string, opts: { domain?: boolean }) => {
+      const r = await checkConfigFile(file, { cwd, ...(opts.domain ? { asDomain: true } : {}) });
+      (r.ok ? out : err)(r.text);
+      if (!r.ok) throw new Exit(1);
+    });
+  config
+    .command('schema')
+    .description("the host definition's JSON Schema, each plugin's options included")
+    .option('-o, --output <file>', 'write it to a file instead of standard output')
+    .action(async (opts: { output?: string }) => {
+      const text = `${JSON.stringify(await hostJsonSchema(env.catalog), null, 2)}\n`;
+      if (opts.output) writeFileSync(resolve(cwd, opts.output), text);
+      else out(text);
+    });
+
+  program
+    .command('build')
+    .description('bundle a build profile (config/builds/<profile>.yaml): the core and only the plugins it names')
+    .argument('<profile>', 'profile name, e.g. minimal')
+    .option('-o, --out-dir <dir>', 'output folder (the bundle goes in <dir>/<profile>/)', 'build')
+    .action(async (profile: string, opts: { outDir: string }) => {
+      const built = await buildBundle(profile, { outDir: resolve(cwd, opts.outDir) });
+      out(`built ${built.outFile}\n  features: ${built.info.features.join(' ')}\n  plugins: ${built.info.plugins.map((p) => `${p.name}@${p.version}`).join(' ') || 'none'}\n`);
+    });
+
+  program
+    .command('run')
+    .description('boot a machine, run it as fast as possible for its run.duration, and report')
+    .argument('[machine]', 'machine definition (default: a cosmiconfig file here, else config/machines/default.yaml)')
+    .option('--seed <n>', 'override the definition seed', (v) => parseIntStrict(v, '--seed'))
+    .option('--duration <time>', 'simulated time to run, e.g. 500ms, 2s (overrides run.duration)')
+    .option('--json', 'print the report as JSON')
+    .addOption(new Option('--log <level>', 'print log records at this level and above').choices(['debug', 'info', 'warn', 'error']))
+    .action(async (machine: string | undefined, opts: { seed?: number; duration?: string; json?: boolean; log?: LogLevel }) => {
+      const { host: def, warnings } = await loadMachine(machine, cwd);
+      for (const w of warnings) err(`warning: ${w.message}\n`);
+      let durationNs = def.run.durationNs ?? 1e9;
+      if (opts.duration !== undefined) {
+        const d = parseDuration(opts.duration);
+        if ('error' in d) throw new XenoError('usage', `--duration: ${d.error}`);
+        durationNs = d.ns;
+      }
+      const host = await bootMachine(def, env, {
+        ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+        ...(opts.log ? { logSink: (r) => err(`${formatLogRecord(r)}\n`), logLevel: opts.log } : { logSink: (r) => r.level === 'error' && err(`${formatLogRecord(r)}\n`) }),
+      });
+      try {
+        const report = runHost(host, durationNs);
+        out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderRunReport(report, host));
+      } finally {
+        await host.shutdown();
+      }
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    return reportError(error, err);
+  }
+}
+
+function parseIntStrict(value: string, flag: string): number {
+  if (!/^-?\d+$/.test(value)) throw new XenoError('usage', `${flag} expects an integer, got "${value}"`);
+  return Number(value);
+}
+
+function reportError(error: unknown, err: (t: string) => void): number {
+  if (error instanceof Exit) return error.code;
+  if (error instanceof CommanderError) return error.exitCode;
+  if (error instanceof DefinitionErrors) {
+    for (const e of error.errors) err(`error: ${e.message}\n`);
+    for (const w of error.warnings) err(`warning: ${w.message}\n`);
+    return 1;
+  }
+  if (error instanceof PluginLoadError) {
+    for (const p of error.problems) err(`error: ${p.message}\n`);
+    return 1;
+  }
+  if (error instanceof XenoError) {
+    err(`error: ${error.message}\n`);
+    return 1;
+  }
+  err(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  return 70;
+}

@@ -1,0 +1,116 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../../core/cli/main.js';
+import { treeCatalog } from '../../../plugins/catalog.js';
+
+const ROOT = join(import.meta.dirname, '..', '..', '..');
+
+async function xeno(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, { catalog: treeCatalog, cwd: ROOT, stdout: (t) => (out += t), stderr: (t) => (err += t) });
+  return { code, out, err };
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'xeno-cli-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('xeno info', () => {
+  it("prints the default machine's facts in xl info's key : value layout", async () => {
+    const r = await xeno('info');
+    expect(r.code).toBe(0);
+    const rows = Object.fromEntries(r.out.trimEnd().split('\n').map((l) => [l.slice(0, 23).trimEnd(), l.slice(25)]));
+    expect(r.out.split('\n')[0]).toBe('host                   : default');
+    expect(rows).toMatchObject({ nr_cpus: '4', max_cpu_id: '3', cpu_mhz: '3000.000', total_memory: '8192', xen_major: '4', xen_minor: '17', xen_scheduler: 'credit', xen_pagesize: '4096', nr_domains: '5' });
+    // Dom0 1 GiB + guests 256 + 512 + 1024 + 128 MiB, plus the P2M tables' frames.
+    expect(Number(rows.free_memory)).toBe(8192 - 1024 - 1920 - 6);
+  });
+});
+
+describe('xeno plugins', () => {
+  it('lists every plugin of the build with kind and version', async () => {
+    const r = await xeno('plugins');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^NAME\s+KIND\s+VERSION\s+STATUS\s+SOURCE$/m);
+    expect(r.out).toMatch(/^credit\s+scheduler\s+0\.1\.0\s+available\s+plugins\/schedulers\/credit$/m);
+    expect(r.out).toMatch(/^cpu-loop\s+workload\s+0\.1\.0\s+available/m);
+  });
+
+  it("shows a machine's plugins as they started", async () => {
+    const r = await xeno('plugins', 'config/machines/default.yaml');
+    expect(r.out).toMatch(/^credit\s+scheduler\s+0\.1\.0\s+started/m);
+    expect(r.out).toMatch(/^template\s+dom0-service\s+0\.1\.0\s+available/m);
+  });
+});
+
+describe('xeno config check', () => {
+  it('accepts the shipped examples', async () => {
+    for (const f of ['config/machines/default.yaml', 'config/domains/pv.cfg', 'config/domains/pvh.cfg', 'config/domains/hvm.cfg']) {
+      const r = await xeno('config', 'check', f);
+      expect(r.code, `${f}: ${r.err}`).toBe(0);
+      expect(r.out).toContain(`${f}: OK`);
+    }
+  });
+
+  it('lists every error with file, line and key, and exits 1', async () => {
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, ['name: lab', 'cpus: 4', 'memroy: 4GiB', 'cost: { vmexit: 1 }', 'dom0: { memory: lots }', ''].join('\n'));
+    const r = await xeno('config', 'check', file);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/bad\.yaml:3 › memroy: unknown key "memroy" \(did you mean "memory"\?\)/);
+    expect(r.err).toMatch(/bad\.yaml:4 › cost\.vmexit/);
+    expect(r.err).toMatch(/bad\.yaml:5 › dom0\.memory/);
+    expect(r.err).toMatch(/3 errors/);
+  });
+
+  it('points at the line and column of an xl.cfg syntax error', async () => {
+    const file = join(dir, 'guest.cfg');
+    await writeFile(file, ['name = "g"', 'memory = 128', 'kernel = "generic', ''].join('\n'));
+    const r = await xeno('config', 'check', file);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/guest\.cfg:3:10/);
+  });
+});
+
+describe('xeno config schema', () => {
+  it("emits a JSON Schema that includes each plugin's options", async () => {
+    const r = await xeno('config', 'schema');
+    expect(r.code).toBe(0);
+    const schema = JSON.parse(r.out) as Record<string, unknown>;
+    expect(JSON.stringify(schema)).toContain('tslice_ms');
+    expect(JSON.stringify(schema)).toContain('burstCycles');
+  });
+});
+
+describe('xeno run', () => {
+  it('reports the same trace hash for the same seed, as JSON', async () => {
+    const a = JSON.parse((await xeno('run', '--duration', '100ms', '--json')).out) as { traceHash: string; simulatedNs: number; domains: unknown[] };
+    const b = JSON.parse((await xeno('run', '--duration', '100ms', '--json')).out) as { traceHash: string };
+    const c = JSON.parse((await xeno('run', '--duration', '100ms', '--json', '--seed', '7')).out) as { traceHash: string };
+    expect(a.simulatedNs).toBe(100e6);
+    expect(a.domains).toHaveLength(5);
+    expect(b.traceHash).toBe(a.traceHash);
+    expect(c.traceHash).not.toBe(a.traceHash);
+  });
+
+  it('prints the domain list in xl list columns', async () => {
+    const r = await xeno('run', '--duration', '50ms');
+    expect(r.code).toBe(0);
+    expect(r.out.split('\n')).toContain('Name                                        ID   Mem VCPUs\tState\tTime(s)');
+    expect(r.out).toMatch(/^Domain-0 {32} {5}0  1024 {5}2 {5}[r-][b-]----  +\d+\.\d$/m);
+  });
+
+  it('rejects a bad duration and a missing machine file clearly', async () => {
+    expect((await xeno('run', '--duration', 'soon')).err).toMatch(/--duration: expected/);
+    const r = await xeno('run', 'config/machines/nope.yaml');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/nope\.yaml/);
+  });
+});
