@@ -12,9 +12,8 @@ export type { VcpuContext, VcpuContextRecord } from '../cpu/vcpu-context.js';
 export const GUEST_MODES = ['pv', 'hvm', 'pvhvm', 'pvh'] as const;
 export type GuestMode = (typeof GUEST_MODES)[number];
 
-/** Xen's runstates (`vcpu.h`: RUNSTATE_running 0, runnable 1, blocked 2, offline 3). */
-export const RUNSTATE = { running: 0, runnable: 1, blocked: 2, offline: 3 } as const;
-export type RunstateName = keyof typeof RUNSTATE;
+import type { RunstateName } from '../public/vcpu.js';
+export { RUNSTATE, type RunstateName } from '../public/vcpu.js';
 
 /** `VCPUOP_get_runstate_info`: the current state, when it was entered, and total ns spent in each. */
 export interface RunstateInfo {
@@ -23,9 +22,8 @@ export interface RunstateInfo {
   readonly time: Readonly<Record<RunstateName, number>>;
 }
 
-/** Shutdown reasons and their `SHUTDOWN_*` codes (sched.h). */
-export const SHUTDOWN = { poweroff: 0, reboot: 1, suspend: 2, crash: 3, watchdog: 4, soft_reset: 5 } as const;
-export type ShutdownReason = keyof typeof SHUTDOWN;
+export { SHUTDOWN, type ShutdownReason } from '../public/sched.js';
+import type { ShutdownReason } from '../public/sched.js';
 
 // ---------------------------------------------------------------------------------------------
 // The program contract: guest and Dom0 code run as coroutines on vCPUs.

@@ -8,14 +8,19 @@ export interface ErrorLocation {
   path?: string;
   /** 1-based line in the file, when known. */
   line?: number;
+  /** 1-based column on that line, for syntax errors. */
+  column?: number;
   plugin?: string;
   domid?: number;
 }
 
-/** Renders a location the way every message shows it: `file:line › key.path (plugin p, dom3)`. */
+/** Renders a location the way every message shows it: `file:line[:column] › key.path (plugin p, dom3)`. */
 export function formatLocation(where: ErrorLocation): string {
   const parts: string[] = [];
-  if (where.file !== undefined) parts.push(where.line !== undefined ? `${where.file}:${where.line}` : where.file);
+  if (where.file !== undefined) {
+    const column = where.line !== undefined && where.column !== undefined ? `:${where.column}` : '';
+    parts.push(where.line !== undefined ? `${where.file}:${where.line}${column}` : where.file);
+  }
   if (where.path !== undefined && where.path !== '') parts.push(where.path);
   let text = parts.join(' › ');
   const tags: string[] = [];

@@ -103,9 +103,11 @@ export async function runCli(argv: readonly string[], env: CliEnv): Promise<numb
     .argument('[machine]', 'machine definition (default: a cosmiconfig file here, else config/machines/default.yaml)')
     .option('--seed <n>', 'override the definition seed', (v) => parseIntStrict(v, '--seed'))
     .option('--duration <time>', 'simulated time to run, e.g. 500ms, 2s (overrides run.duration)')
+    .option('--realtime', 'pace virtual time to the wall clock (the default when the definition says pacing: realtime)')
+    .option('--speed <factor>', 'with --realtime: virtual seconds per wall second', (v) => parsePositive(v, '--speed'))
     .option('--json', 'print the report as JSON')
     .addOption(new Option('--log <level>', 'print log records at this level and above').choices(['debug', 'info', 'warn', 'error']))
-    .action(async (machine: string | undefined, opts: { seed?: number; duration?: string; json?: boolean; log?: LogLevel }) => {
+    .action(async (machine: string | undefined, opts: { seed?: number; duration?: string; realtime?: boolean; speed?: number; json?: boolean; log?: LogLevel }) => {
       const { host: def, warnings } = await loadMachine(machine, cwd);
       for (const w of warnings) err(`warning: ${w.message}\n`);
       let durationNs = def.run.durationNs ?? 1e9;
@@ -119,7 +121,8 @@ export async function runCli(argv: readonly string[], env: CliEnv): Promise<numb
         ...(opts.log ? { logSink: (r) => err(`${formatLogRecord(r)}\n`), logLevel: opts.log } : { logSink: (r) => r.level === 'error' && err(`${formatLogRecord(r)}\n`) }),
       });
       try {
-        const report = runHost(host, durationNs);
+        const realtime = opts.realtime ?? def.pacing === 'realtime';
+        const report = await runHost(host, durationNs, { realtime, ...(opts.speed !== undefined ? { speed: opts.speed } : {}) });
         out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderRunReport(report, host));
       } finally {
         await host.shutdown();
@@ -137,6 +140,12 @@ export async function runCli(argv: readonly string[], env: CliEnv): Promise<numb
 function parseIntStrict(value: string, flag: string): number {
   if (!/^-?\d+$/.test(value)) throw new XenoError('usage', `${flag} expects an integer, got "${value}"`);
   return Number(value);
+}
+
+function parsePositive(value: string, flag: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new XenoError('usage', `${flag} expects a positive number, got "${value}"`);
+  return n;
 }
 
 function reportError(error: unknown, err: (t: string) => void): number {

@@ -1,6 +1,7 @@
 /** Configuration: host definitions, guests in xl.cfg syntax or YAML, validation with file:line › key.path, JSON Schema and the reference. */
 export { validate, EXPECTED, type ValidateOptions } from './validate.js';
-export { formatPath, parsePath, closest, didYouMean, type PathSegment, type LineLookup } from './paths.js';
+export { formatPath, parsePath, type PathSegment, type LineLookup } from './paths.js';
+export { didYouMean, closeMatches, editDistance } from './suggest.js';
 export { parseSize, parseDuration, formatSize, describeValue, SIZE_EXPECTED, DURATION_EXPECTED } from './units.js';
 export { parseYamlSource, type YamlSource } from './yaml-source.js';
 export { parseXlConfig, printXlConfig, printXlValue, quoteXlString, xlNumberValue, ConfigSyntaxError } from './xl-cfg.js';

@@ -31,42 +31,4 @@ export function parsePath(text: string): PathSegment[] {
   return out;
 }
 
-/** Edit distance between two strings, case-insensitive (Levenshtein with transpositions). */
-function distance(a: string, b: string): number {
-  a = a.toLowerCase();
-  b = b.toLowerCase();
-  let before: number[] = [];
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2]! + 1);
-      row[j] = d;
-    }
-    before = prev;
-    prev = row;
-  }
-  return prev[b.length]!;
-}
-
-/** The known word closest to `word`, when it is close enough to be a likely typo. */
-export function closest(word: string, known: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestScore = Infinity;
-  for (const k of known) {
-    const d = distance(word, k);
-    if (d < bestScore) {
-      bestScore = d;
-      best = k;
-    }
-  }
-  const limit = Math.max(1, Math.floor(word.length / 3));
-  return best !== undefined && bestScore <= limit ? best : undefined;
-}
-
-/** ` (did you mean "x"?)` or the empty string. */
-export function didYouMean(word: string, known: Iterable<string>): string {
-  const c = closest(word, known);
-  return c === undefined ? '' : ` (did you mean "${c}"?)`;
-}
+export { didYouMean } from './suggest.js';

@@ -46,9 +46,8 @@ export interface XlConfig {
 export class ConfigSyntaxError extends ConfigError {
   readonly column: number;
   constructor(detail: string, where: { file: string; line: number; column: number }) {
-    super(detail, { file: where.file, line: where.line });
+    super(detail, where);
     this.column = where.column;
-    this.message = `${where.file}:${where.line}:${where.column}: ${detail}`;
   }
 }
 

@@ -71,6 +71,7 @@ export class RealtimePacer {
     if (!this.running) return;
     const target = this.virtualStart + (this.clock.nowNs() - this.wallStart) * this.speed;
     if (target > this.engine.now) this.engine.runUntil(target);
+    if (!this.running) return; // an event stopped the pacer
     const next = this.engine.queue.peekTime();
     const waitMs = next === Infinity ? this.maxSleepMs : Math.min(this.maxSleepMs, Math.max(0, (next - this.engine.now) / this.speed / 1e6));
     this.cancelTimer = this.clock.setTimer(waitMs, this.tick);

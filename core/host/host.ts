@@ -4,7 +4,7 @@
  */
 import 'reflect-metadata';
 import { container as globalContainer, type DependencyContainer } from 'tsyringe';
-import { Engine, TraceKind } from '../engine/index.js';
+import { Engine, TraceKind, RealtimePacer, systemHostClock, type HostClock } from '../engine/index.js';
 import { Engine as EngineToken, CostModel as CostModelToken } from '../api/tokens.js';
 import { Logger as LoggerToken, createLogger, type Logger, type LogLevel, type LogSink } from '../api/log.js';
 import { MachineMemory as MachineMemoryToken, PagingModes as PagingModesToken, P2m as P2mToken, GuestMemory as GuestMemoryToken, P2mType } from '../api/memory.js';
@@ -25,7 +25,8 @@ import { PluginHost, type PluginCatalog, type PluginEntry } from '../plugin-host
 import type { ResolvedHost } from '../config/index.js';
 import type { DomainConfig, CpuSet } from '../config/index.js';
 import { PAGE_SIZE } from '../public/memory.js';
-import { guestFrame, pcpuId, type DomId } from '../public/types.js';
+import { domId, guestFrame, pciBdf, pcpuId, type DomId } from '../public/types.js';
+import { DOMID_XEN } from '../public/xen.js';
 
 export interface HostOptions {
   /** Where plugins come from: the tree's catalog, or a build's. */
@@ -84,6 +85,7 @@ export class Host {
       this.apicBus.attach(apic);
       return apic;
     });
+    this.traceInterrupts();
     this.ioApic = new IoApic(this.apicBus, { id: definition.cpus.count });
     this.gsi = new GsiRouter();
     this.gsi.addIoApic(this.ioApic);
@@ -105,10 +107,13 @@ export class Host {
   static async boot(definition: ResolvedHost, options: HostOptions): Promise<Host> {
     const host = new Host(definition, options);
     try {
+      host.checkBuild();
       await host.plugins.load(host.pluginEntries());
       await host.plugins.register();
+      host.checkFeatures();
       host.createPool();
       host.createDom0();
+      host.attachPhysicalDevices();
       await host.plugins.start();
       for (const guest of definition.domains) host.createGuest(guest);
     } catch (error) {
@@ -140,6 +145,23 @@ export class Host {
     this.engine.runFor(durationNs);
   }
 
+  /**
+   * Runs for `durationNs` of virtual time paced to the wall clock (× `speed`), as an interactive host
+   * does; resolves when that virtual time is reached. The same events happen at the same virtual times
+   * as in {@link runFor}: pacing changes only when they happen in wall time.
+   */
+  runRealtime(durationNs: number, options: { clock?: HostClock; speed?: number } = {}): Promise<void> {
+    const pacer = new RealtimePacer(this.engine, options.clock ?? systemHostClock, options.speed ?? 1);
+    return new Promise((resolve) => {
+      this.engine.after(durationNs, () => {
+        this.engine.stop();
+        pacer.stop();
+        resolve();
+      });
+      pacer.start();
+    });
+  }
+
   /** Destroys every guest, disposes plugins in reverse order, and releases the containers. */
   async shutdown(): Promise<void> {
     if (this.stopped) return;
@@ -154,6 +176,46 @@ export class Host {
   }
 
   // --- boot steps -----------------------------------------------------------------------------
+
+  /** Records every physical interrupt a local APIC gets and every IPI, so they are part of the trace hash. */
+  private traceInterrupts(): void {
+    const trace = this.engine.trace;
+    this.lapics.forEach((apic, cpu) => {
+      apic.events.on('interrupt', () => trace.record(this.engine.now, TraceKind.Interrupt, DOMID_XEN, cpu, apic.pendingVector ?? 0));
+    });
+    this.apicBus.events.on('ipi', (source, message) => trace.record(this.engine.now, TraceKind.Ipi, DOMID_XEN, source.apicId, message.vector, message.deliveryMode, message.dest));
+  }
+
+  /** A definition that says which build it expects must run in that build (the source tree has every plugin). */
+  private checkBuild(): void {
+    const { build, file } = this.definition;
+    const running = this.options.catalog.buildName;
+    if (build !== undefined && running !== 'tree' && running !== build) {
+      throw new ConfigError(`this machine expects build "${build}", but this is build "${running}"`, { file, path: 'build', ...lineAt(this.definition, ['build']) });
+    }
+  }
+
+  /** Every feature the definition asks for must be enabled: by the core of this build or a loaded plugin. */
+  private checkFeatures(): void {
+    const def = this.definition;
+    const missing = def.features.map((f, i) => [f, i] as const).filter(([f]) => !this.plugins.hasFeature(f));
+    if (missing.length === 0) return;
+    throw new ConfigError(
+      missing.map(([f]) => `feature ${f} is not enabled in build "${this.options.catalog.buildName}" (neither the core nor an enabled plugin provides it)`).join('; '),
+      { file: def.file, path: `features[${missing[0]![1]}]`, ...lineAt(def, ['features', missing[0]![1]]) },
+    );
+  }
+
+  /**
+   * The host's PCI devices belong to Dom0 until a toolstack assigns them elsewhere, as under Xen:
+   * each gets an IOMMU context translating its DMA through Dom0's P2M.
+   */
+  private attachPhysicalDevices(): void {
+    for (const dev of this.definition.devices) {
+      const { bus, device, function: fn } = dev.address;
+      this.iommu.attach(pciBdf(bus, device, fn), domId(0), this.p2ms.get(0)!);
+    }
+  }
 
   private registerCoreServices(): void {
     const c = this.container;

@@ -4,20 +4,8 @@ import { GuestError } from '../api/errors.js';
 import { PAGE_SIZE } from '../public/memory.js';
 import { XEN_MAJOR, XEN_MINOR } from '../public/xen.js';
 
-/** `XENVER_*` sub-ops (version.h). */
-export const XENVER = {
-  version: 0,
-  extraversion: 1,
-  compile_info: 2,
-  capabilities: 3,
-  changeset: 4,
-  platform_parameters: 5,
-  get_features: 6,
-  pagesize: 7,
-  guest_handle: 8,
-  commandline: 9,
-  build_id: 10,
-} as const;
+export { XENVER } from '../public/version.js';
+import { XENVER } from '../public/version.js';
 
 const XENVER_VERSION = (XEN_MAJOR << 16) | XEN_MINOR;
 

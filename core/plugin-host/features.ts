@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { Type, type Static } from '@sinclair/typebox';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, type ErrorLocation } from '../api/errors.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../config/suggest.js';
 import { checkSchema, combineErrors, joinPath } from './validate.js';
 
 /** Support statuses, as in Xen's SUPPORT.md. `missing` means nothing implements the feature yet. */

@@ -9,5 +9,5 @@ export * from './features.js';
 export * from './support.js';
 export * from './profile.js';
 export * from './bundle.js';
-export { closeMatches, didYouMean } from './suggest.js';
+export { closeMatches, didYouMean } from '../config/suggest.js';
 export { checkSchema, strictSchema, type SchemaResult } from './validate.js';

@@ -7,7 +7,7 @@ import { ConfigError, type ErrorLocation, type XenoError } from '../api/errors.j
 import { CORE_API_VERSION, manifestProblems, type PluginManifest } from '../api/plugin.js';
 import { manifestFromModule, type PluginCatalog } from './catalog.js';
 import { startOrder } from './order.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../config/suggest.js';
 import { checkSchema, joinPath } from './validate.js';
 
 /**

@@ -7,7 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../api/errors.js';
 import { loadFeatures, resolveFeatures, type FeatureDeclaration, type ResolvedFeatures } from './features.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../config/suggest.js';
 import { checkSchema, combineErrors } from './validate.js';
 
 /** The schema of a build profile file. */

@@ -4,3 +4,6 @@ export * from './memory.js';
 export * from './errno.js';
 export * from './xen.js';
 export * from './paging.js';
+export * from './sched.js';
+export * from './vcpu.js';
+export * from './version.js';

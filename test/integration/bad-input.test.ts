@@ -99,4 +99,29 @@ describe('bad input at host level', () => {
       await host.shutdown();
     }
   });
+
+  it('refuses a feature the build does not enable, naming it and the key', async () => {
+    const file = await machine(['name: lab', 'plugins: [credit]', 'features: [HAP, XENSTORE]', ''].join('\n'));
+    await expect(bootHost(await loadDefinition(file))).rejects.toThrow(/lab\.yaml:3 › features\[1\]: feature XENSTORE is not enabled in build "tree"/);
+  });
+
+  it('refuses to run a machine that expects another build', async () => {
+    const file = await machine(['name: lab', 'build: minimal', 'plugins: [credit]', ''].join('\n'));
+    await expect(bootHost(await loadDefinition(file), { catalog: catalogWith() })).rejects.toThrow(/lab\.yaml:2 › build: this machine expects build "minimal", but this is build "test"/);
+  });
+
+  it("gives the host's PCI devices to Dom0 behind the IOMMU, and confines their DMA to Dom0's memory", async () => {
+    const file = await machine(['name: lab', 'memory: 1GiB', 'dom0: { memory: 64MiB }', 'plugins: [credit]', 'devices:', '  - { bdf: "00:19.0", kind: nic, model: e1000 }', ''].join('\n'));
+    const { host } = await bootHost(await loadDefinition(file));
+    try {
+      const bdf = (0x19 << 3) as never;
+      expect(host.iommu.ownerOf(bdf)).toBe(0);
+      expect(host.iommu.dmaWrite(bdf, 0x1000 as never, new Uint8Array([1, 2, 3])).ok).toBe(true);
+      const beyond = host.iommu.dmaWrite(bdf, (64 * 2 ** 20) as never, new Uint8Array([1]));
+      expect(beyond.ok).toBe(false);
+      expect(host.iommu.faultCount).toBe(1);
+    } finally {
+      await host.shutdown();
+    }
+  });
 });

@@ -76,4 +76,16 @@ describe('the default machine', () => {
       await host.shutdown();
     }
   });
+
+  it('runs the same events paced to the wall clock as it does as fast as possible', async () => {
+    const fast = await runDefault(30);
+    const { host } = await bootHost(await loadDefinition());
+    try {
+      await host.runRealtime(30e6, { speed: 20 });
+      expect(host.engine.now).toBe(30e6);
+      expect(host.engine.trace.hash).toBe(fast.hash);
+    } finally {
+      await Promise.all([host.shutdown(), fast.host.shutdown()]);
+    }
+  });
 });

@@ -18,10 +18,14 @@ export interface RunReport {
   memory: { totalFrames: number; freeFrames: number; backedFrames: number };
 }
 
-/** Runs `host` for `durationNs` and collects the report. The wall clock is read only to report speed. */
-export function runHost(host: Host, durationNs: number): RunReport {
+/**
+ * Runs `host` for `durationNs` — as fast as possible, or paced to the wall clock (× `speed`) — and
+ * collects the report. The wall clock is read only to report speed; it never changes what happens.
+ */
+export async function runHost(host: Host, durationNs: number, pacing: { realtime?: boolean; speed?: number } = {}): Promise<RunReport> {
   const t0 = systemHostClock.nowNs();
-  host.runFor(durationNs);
+  if (pacing.realtime) await host.runRealtime(durationNs, pacing.speed !== undefined ? { speed: pacing.speed } : {});
+  else host.runFor(durationNs);
   const wallMs = (systemHostClock.nowNs() - t0) / 1e6;
   return {
     host: host.definition.name,

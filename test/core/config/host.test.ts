@@ -65,7 +65,7 @@ describe('loadHostDefinition', () => {
       `${host}:4 › cpus: expected a CPU count or { count, mhz }, got "many"`,
       `${host}:5 › cost.vmexit: unknown key "vmexit" (did you mean "vmExit"?)`,
       `${host}:6 › paging: expected one of "hap", "shadow", got "hpa" (did you mean "hap"?)`,
-      `${host}:13 › domains[1].vcpu: unknown xl.cfg key "vcpu" (did you mean "vcpus"?)`,
+      `${host}:13 › domains[1].vcpu: unknown xl.cfg key "vcpu" (did you mean "vcpus" or "maxvcpus"?)`,
       `${host}:14 › run.duration: expected a duration like 500ms, 2s or 1m, got 5`,
       `${FIX}/bad-many/broken.cfg:4 › disk[0]: unknown disk format "qcow3" (known: raw, qcow, qcow2, vhd, qed, empty)`,
     ]);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatSize, parseDuration, parseSize } from '../../../core/config/units.js';
-import { closest, formatPath, parsePath } from '../../../core/config/paths.js';
+import { formatPath, parsePath } from '../../../core/config/paths.js';
+import { closeMatches } from '../../../core/config/suggest.js';
 
 describe('parseSize', () => {
   it.each([
@@ -61,8 +62,8 @@ describe('key paths', () => {
   });
 
   it('suggests close words, transpositions included', () => {
-    expect(closest('memroy', ['memory', 'maxmem'])).toBe('memory');
-    expect(closest('hpa', ['hap', 'shadow'])).toBe('hap');
-    expect(closest('zzzzzz', ['memory'])).toBeUndefined();
+    expect(closeMatches('memroy', ['memory', 'maxmem'])[0]).toBe('memory');
+    expect(closeMatches('hpa', ['hap', 'shadow'])[0]).toBe('hap');
+    expect(closeMatches('zzzzzz', ['memory'])).toEqual([]);
   });
 });

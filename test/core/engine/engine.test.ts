@@ -131,3 +131,25 @@ describe('RealtimePacer', () => {
     pacer.stop();
   });
 });
+
+describe('RealtimePacer stopped by an event', () => {
+  it('does not run past the event that stopped it', () => {
+    let wall = 0;
+    const timers: (() => void)[] = [];
+    const clock: HostClock = { nowNs: () => wall, setTimer: (_ms, fn) => (timers.push(fn), () => {}) };
+    const e = new Engine();
+    const pacer = new RealtimePacer(e, clock);
+    const fired: number[] = [];
+    e.at(1_000, () => {
+      e.stop();
+      pacer.stop();
+    });
+    e.at(2_000, (t) => fired.push(t));
+    pacer.start();
+    wall = 10_000;
+    timers.shift()!();
+    expect(e.now).toBe(1_000);
+    expect(fired).toEqual([]);
+    expect(timers).toHaveLength(0);
+  });
+});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LazyCatalog, StaticCatalog, manifestFromModule, restrictCatalog } from '../../../core/plugin-host/catalog.js';
 import { startOrder } from '../../../core/plugin-host/order.js';
-import { closeMatches } from '../../../core/plugin-host/suggest.js';
+import { closeMatches } from '../../../core/config/suggest.js';
 import { IN_TREE_PLUGINS, treeCatalog } from '../../../plugins/catalog.js';
 import { manifest } from './helpers.js';
 

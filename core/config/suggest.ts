@@ -1,4 +1,4 @@
-/** Close-match suggestions for misspelt names: `did you mean "credit"?`. */
+/** Close-match suggestions for misspelt names (keys, plugins, features, builds): `did you mean "credit"?`. */
 
 /** Edit distance between two strings (insertions, deletions, substitutions, adjacent swaps). */
 export function editDistance(a: string, b: string): number {

@@ -1,0 +1,2 @@
+/** Fakes that ship with the core, so plugins and their tests can run against honest small implementations. */
+export * from './fake-machine-memory.js';
