@@ -2,6 +2,11 @@
 
 /** First address above the canonical lower half. */
 export const CANONICAL_LOW_END = 2 ** 47;
+
+/** Bytes one entry maps at each paging level (1 = PT … 4 = PML4); index `level` of an address is `(addr / LEVEL_SPAN[level]) & 511`. */
+export const LEVEL_SPAN = [0, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39] as const;
+/** 2^32: joins the high and low halves of a 64-bit entry. */
+export const TWO_32 = 2 ** 32;
 const SPAN_48 = 2 ** 48;
 const SPAN_64 = 2 ** 64;
 

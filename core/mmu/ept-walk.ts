@@ -2,9 +2,8 @@
 import { type MachineMemory, P2mType } from '../api/memory.js';
 import type { MachineFrame } from '../public/types.js';
 import { EPT_P2MT_MASK_HI, EPT_P2MT_SHIFT_HI, EPT_PS, EPT_RWX, PTE_ADDR_MASK_HI } from '../public/paging.js';
+import { LEVEL_SPAN, TWO_32 } from './address.js';
 
-const LEVEL_DIV = [0, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39] as const;
-const TWO_32 = 2 ** 32;
 
 /**
  * Walks a 4-level EPT from its root frame, one memory reference per level, and keeps the outcome in its
@@ -28,7 +27,7 @@ export class EptWalk {
     let words = this.memory.frameWords(this.rootMfn as MachineFrame);
     let access = EPT_RWX;
     for (let level = 4; level >= 1; level--) {
-      const i = ((gpa / LEVEL_DIV[level]!) & 511) << 1;
+      const i = ((gpa / LEVEL_SPAN[level]!) & 511) << 1;
       const lo = words[i]!;
       const hi = words[i + 1]!;
       this.refs++;
@@ -41,7 +40,7 @@ export class EptWalk {
       }
       access &= perms;
       if (level === 1 || (level <= 3 && (lo & EPT_PS) !== 0)) {
-        const size = LEVEL_DIV[level]!;
+        const size = LEVEL_SPAN[level]!;
         const base = (hi & PTE_ADDR_MASK_HI) * TWO_32 + ((lo & ~(size - 1) & 0xfffff000) >>> 0);
         this.maddr = base + (gpa & (size - 1));
         this.pageSize = size;

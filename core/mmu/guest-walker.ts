@@ -22,9 +22,8 @@ import {
 } from '../public/paging.js';
 import { PAGE_MASK } from '../public/memory.js';
 import { nestedFault, pageFault, resetWalkResult } from './walk-result.js';
+import { LEVEL_SPAN, TWO_32 } from './address.js';
 
-const LEVEL_DIV = [0, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39] as const;
-const TWO_32 = 2 ** 32;
 
 /**
  * A walk from CR3 through PML4, PDPT, PD and PT. Per level: one reference, present and reserved-bit
@@ -69,7 +68,7 @@ export abstract class GuestPageWalker implements PageWalker {
       const words = this.tableWords(table, level, out);
       if (words === null) return WalkStatus.nestedFault;
       out.refs++;
-      const i = ((va / LEVEL_DIV[level]!) & 511) << 1;
+      const i = ((va / LEVEL_SPAN[level]!) & 511) << 1;
       const lo = words[i]!;
       const hi = words[i + 1]!;
       if ((lo & PTE_P) === 0) return pageFault(out, level, code, 'not present');
@@ -102,7 +101,7 @@ export abstract class GuestPageWalker implements PageWalker {
         if (!this.tableWritable) return nestedFault(out, table + i * 4, Access.write, this.tableP2mType, level);
         words[i] = lo | want;
       }
-      const size = LEVEL_DIV[level]!;
+      const size = LEVEL_SPAN[level]!;
       const baseLo = level === 1 ? lo & PTE_ADDR_MASK_LO : level === 2 ? lo & PTE_ADDR_2M_LO : lo & PTE_ADDR_1G_LO;
       const gpa = (hi & PTE_ADDR_MASK_HI) * TWO_32 + (baseLo >>> 0) + (va & (size - 1));
       out.flags =

@@ -15,10 +15,8 @@ import {
   PTE_US,
 } from '../public/paging.js';
 import type { DomId, GuestFrame, MachineFrame } from '../public/types.js';
-import { foldCanonical } from './address.js';
+import { LEVEL_SPAN, TWO_32, foldCanonical } from './address.js';
 
-const LEVEL_DIV = [0, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39] as const;
-const TWO_32 = 2 ** 32;
 
 /** Where tables live, in the address space the entries use (machine for PV, guest-physical otherwise). */
 export interface PageTableSpace {
@@ -122,7 +120,7 @@ export class PageTableBuilder {
     let table = this.root;
     for (let l = 4; ; l--) {
       const words = this.space.tableWords(table);
-      const index = ((va / LEVEL_DIV[l]!) & 511) << 1;
+      const index = ((va / LEVEL_SPAN[l]!) & 511) << 1;
       if (l === level) return { words, index };
       let lo = words[index]!;
       if ((lo & PTE_P) === 0) {
