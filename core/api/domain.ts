@@ -173,6 +173,8 @@ export interface DomainCreateOptions {
 export interface DomainEvents {
   created: [domain: Domain];
   stateChanged: [domain: Domain, from: DomainState, to: DomainState];
+  /** Being destroyed, before its vCPUs stop and its memory is freed: relinquish what refers to it (Xen's domain_kill). */
+  dying: [domain: Domain];
   destroyed: [domid: DomId];
 }
 
@@ -198,3 +200,39 @@ export interface DomainRegistry {
   dump(): string;
 }
 export const DomainRegistry = Symbol.for('xenoserver:DomainRegistry') as InjectionToken<DomainRegistry>;
+
+// ---------------------------------------------------------------------------------------------
+// Per-domain hypervisor state shared by subsystems (registered in each domain's container).
+
+/** Where one vCPU's `vcpu_info` lives: a frame's bytes and the offset of the record in them. */
+export interface VcpuInfoLocation {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  readonly offset: number;
+}
+
+/**
+ * A domain's shared-info page: one machine frame in Xen's layout (core/public/shared-info.ts), shared
+ * by the hypervisor and the guest. vCPUs below 32 have their vcpu_info in it until they register
+ * another place (VCPUOP_register_vcpu_info); others have none until they do.
+ */
+export interface SharedInfoPage {
+  readonly mfn: MachineFrame;
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  /** Where vCPU `vcpu`'s vcpu_info is now. */
+  vcpuInfo(vcpu: number): VcpuInfoLocation;
+  /** VCPUOP_register_vcpu_info: the record moves to `offset` in `bytes` (a frame of the guest's). Its contents are carried over. */
+  registerVcpuInfo(vcpu: number, bytes: Uint8Array, offset: number): void;
+  /** True once `vcpu` registered its own vcpu_info (Xen allows it once). */
+  hasRegisteredVcpuInfo(vcpu: number): boolean;
+}
+export const SharedInfoPage = Symbol.for('xenoserver:SharedInfoPage') as InjectionToken<SharedInfoPage>;
+
+/** A domain's HVM parameters (HVMOP_get/set_param), 64-bit values by `HVM_PARAM_*` index. */
+export interface HvmParams {
+  get(index: number): bigint;
+  set(index: number, value: bigint): void;
+  readonly events: EventEmitter<{ changed: [index: number, value: bigint] }>;
+}
+export const HvmParams = Symbol.for('xenoserver:HvmParams') as InjectionToken<HvmParams>;

@@ -3,6 +3,7 @@ import type { InjectionToken } from 'tsyringe';
 import type { DomId, VcpuId } from '../public/types.js';
 import type { HypercallName } from '../public/xen.js';
 import type { GuestMode } from './domain.js';
+import type { GuestAccess } from './memory.js';
 
 /**
  * What a guest mode does with a hypercall: `handled` goes to the registered handler (ENOSYS while none
@@ -24,6 +25,8 @@ export interface HypercallContext {
   readonly now: number;
   /** Charges `cycles` of work to the caller. */
   charge(cycles: number): void;
+  /** The caller's memory at its own addresses (copy_from_guest / copy_to_guest); failures are EFAULT. */
+  readonly guest: GuestAccess;
 }
 
 /**

@@ -230,3 +230,26 @@ export interface PagingModes {
 /** A domain's P2M, registered in the domain's own container. */
 export const P2m = Symbol.for('xenoserver:P2m') as InjectionToken<P2m>;
 export const PagingModes = Symbol.for('xenoserver:PagingModes') as InjectionToken<PagingModes>;
+
+/**
+ * A hypercall handler's view of its caller's memory — Xen's copy_from_guest / copy_to_guest. Addresses
+ * are the caller's: guest-virtual while its paging is on, guest-physical while it is off. Every page is
+ * checked before any byte moves; a failure throws `GuestError('EFAULT')` naming the domain, vCPU and
+ * address. Multi-byte values are little-endian. 64-bit values above 2^53 need the `Big` variants.
+ */
+export interface GuestAccess {
+  read(addr: number, length: number): Uint8Array;
+  write(addr: number, data: Uint8Array): void;
+  readU8(addr: number): number;
+  readU16(addr: number): number;
+  readU32(addr: number): number;
+  /** A u64 as a number: exact below 2^53; values with bit 63 set come back negative (sign-extended addresses). */
+  readU64(addr: number): number;
+  readU64Big(addr: number): bigint;
+  writeU8(addr: number, value: number): void;
+  writeU16(addr: number, value: number): void;
+  writeU32(addr: number, value: number): void;
+  /** Writes a u64 given as a number (negative numbers are written two's-complement). */
+  writeU64(addr: number, value: number): void;
+  writeU64Big(addr: number, value: bigint): void;
+}

@@ -1,4 +1,7 @@
 /** A virtual CPU: identity, pause flags, runstate accounting, local clock and the program coroutine it runs. */
+import { GuestAccessBase } from '../memory/guest-access.js';
+import { GuestError } from '../api/errors.js';
+import type { GuestAccess } from '../api/memory.js';
 import type { CostModel, CostName } from '../engine/cost-model.js';
 import type { EventHandle } from '../engine/event-queue.js';
 import type { GuestMode, RunstateInfo, RunstateName, Vcpu, VcpuApi, VcpuCoroutine, VcpuProgram, VcpuRequest, WakeReason } from '../api/domain.js';
@@ -116,6 +119,19 @@ class VcpuApiImpl implements VcpuApi {
   }
 }
 
+/** The access of a vCPU that has no memory attached: every copy fails with EFAULT. */
+class NoGuestAccess extends GuestAccessBase {
+  constructor(private readonly vcpu: { domid: DomId; vcpuId: VcpuId }) {
+    super();
+  }
+  read(addr: number, length: number): Uint8Array {
+    throw new GuestError('EFAULT', `vcpu${this.vcpu.vcpuId} has no memory attached (read of ${length} bytes at 0x${addr.toString(16)})`, { domid: this.vcpu.domid });
+  }
+  write(addr: number, data: Uint8Array): void {
+    throw new GuestError('EFAULT', `vcpu${this.vcpu.vcpuId} has no memory attached (write of ${data.length} bytes at 0x${addr.toString(16)})`, { domid: this.vcpu.domid });
+  }
+}
+
 /**
  * A vCPU. Runnable (Xen's `vcpu_runnable`) when no pause flag is set and neither it nor its domain is
  * paused. The CPU pool runs it; everything that changes runnability goes through `pool.update`.
@@ -143,6 +159,8 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
   /** An event arrived while the vCPU was not waiting for one. */
   eventLatch = false;
   readonly hypercallArgs: number[] = [0, 0, 0, 0, 0];
+  /** The caller's memory as hypercall handlers see it; the host attaches the real one at domain creation. */
+  guest: GuestAccess = new NoGuestAccess(this);
   pool: VcpuPool | null = null;
   private readonly pendingChecks: (() => boolean)[] = [];
   private readonly api: VcpuApi;

@@ -160,6 +160,7 @@ export class DomainRegistryImpl implements DomainRegistry, DomainHost {
     if (d.lifecycle !== 'live') return;
     d.lifecycle = 'dying';
     d.refreshState();
+    this.events.emit('dying', d);
     this.teardown(d);
     d.lifecycle = 'dead';
     d.refreshState();

@@ -8,18 +8,20 @@ import { Engine, TraceKind, RealtimePacer, systemHostClock, type HostClock } fro
 import { Engine as EngineToken, CostModel as CostModelToken } from '../api/tokens.js';
 import { Logger as LoggerToken, createLogger, type Logger, type LogLevel, type LogSink } from '../api/log.js';
 import { MachineMemory as MachineMemoryToken, PagingModes as PagingModesToken, P2m as P2mToken, GuestMemory as GuestMemoryToken, P2mType } from '../api/memory.js';
-import { DomainRegistry as DomainRegistryToken, type Domain, type DomainCreateOptions, type GuestMode } from '../api/domain.js';
+import { DomainRegistry as DomainRegistryToken, SharedInfoPage as SharedInfoPageToken, HvmParams as HvmParamsToken, type Domain, type DomainCreateOptions, type GuestMode } from '../api/domain.js';
 import { CpuMask, SchedulerRegistry as SchedulerRegistryToken } from '../api/scheduler.js';
 import { HypercallTable as HypercallTableToken, HypercallDispatcher as HypercallDispatcherToken } from '../api/hypercall.js';
 import { ConfigError } from '../api/errors.js';
 import { HostMachineMemory, EptP2m, DomainGuestMemory } from '../memory/index.js';
-import { defaultPagingModes } from '../mmu/index.js';
+import { defaultPagingModes, Mmu, VcpuGuestAccess } from '../mmu/index.js';
 import { Iommu } from '../iommu/index.js';
 import { TimerService } from '../timer/index.js';
 import { ApicBus, LocalApic, IoApic, GsiRouter } from '../apic/index.js';
 import { IoBus, MmioBus } from '../io/index.js';
-import { CpuPoolImpl, SchedulerRegistryImpl } from '../cpu/index.js';
-import { DomainRegistryImpl } from '../domain/index.js';
+import { CpuPoolImpl, SchedulerRegistryImpl, type VcpuImpl } from '../cpu/index.js';
+import { DomainRegistryImpl, SharedInfoPageImpl, HvmParamsImpl } from '../domain/index.js';
+import type { HypervisorContext, Subsystem } from './subsystem.js';
+import { CORE_SUBSYSTEMS } from './subsystems.js';
 import { HypercallTableImpl, HypercallDispatcherImpl, registerXenVersion } from '../hypercall/index.js';
 import { PluginHost, type PluginCatalog, type PluginEntry } from '../plugin-host/index.js';
 import type { ResolvedHost } from '../config/index.js';
@@ -65,6 +67,11 @@ export class Host {
   private poolImpl: CpuPoolImpl | undefined;
   private domainsImpl: DomainRegistryImpl | undefined;
   private readonly p2ms = new Map<number, EptP2m>();
+  private readonly sharedInfos = new Map<number, SharedInfoPageImpl>();
+  private readonly hvmParams = new Map<number, HvmParamsImpl>();
+  private readonly guestAccess = new Map<number, VcpuGuestAccess[]>();
+  private readonly pagingModes = defaultPagingModes();
+  private subsystems: Subsystem[] = [];
   private stopped = false;
 
   private constructor(
@@ -170,6 +177,7 @@ export class Host {
       for (const d of this.domainsImpl.list().reverse()) if (d.domid !== 0) this.domainsImpl.destroy(d.domid);
     }
     const problems = await this.plugins.dispose();
+    for (const sub of [...this.subsystems].reverse()) sub.dispose?.();
     for (const p of problems) this.log.error(p.error.message);
     for (const apic of this.lapics) this.apicBus.detach(apic);
     this.container.clearInstances();
@@ -223,7 +231,7 @@ export class Host {
     c.registerInstance(CostModelToken, this.engine.cost);
     c.registerInstance(LoggerToken, this.log);
     c.registerInstance(MachineMemoryToken, this.memory);
-    c.registerInstance(PagingModesToken, defaultPagingModes());
+    c.registerInstance(PagingModesToken, this.pagingModes);
     c.registerInstance(SchedulerRegistryToken, this.schedulers);
     c.registerInstance(HypercallTableToken, this.hypercalls);
     c.registerInstance(HypercallDispatcherToken, this.dispatcher);
@@ -255,18 +263,84 @@ export class Host {
     this.container.registerInstance(DomainRegistryToken, this.domainsImpl);
     this.domainsImpl.events.on('created', (d) => this.attachMemory(d));
     this.domainsImpl.events.on('destroyed', (domid) => this.detachMemory(domid));
+    const ctx = this.hypervisorContext();
+    this.subsystems = CORE_SUBSYSTEMS.map((make) => make(ctx));
   }
 
-  /** Gives a new domain its P2M and guest-memory view, in its own container. */
+  /** The hypervisor's subsystems, in creation order. */
+  get hypervisorSubsystems(): readonly Subsystem[] {
+    return this.subsystems;
+  }
+
+  /** Per-domain state by domid, for subsystems and tests. */
+  sharedInfoOf(domid: number): SharedInfoPageImpl | undefined {
+    return this.sharedInfos.get(domid);
+  }
+  hvmParamsOf(domid: number): HvmParamsImpl | undefined {
+    return this.hvmParams.get(domid);
+  }
+  guestAccessOf(domid: number, vcpu: number): VcpuGuestAccess | undefined {
+    return this.guestAccess.get(domid)?.[vcpu];
+  }
+
+  private hypervisorContext(): HypervisorContext {
+    return {
+      engine: this.engine,
+      memory: this.memory,
+      domains: this.domains,
+      pool: this.pool,
+      hypercalls: this.hypercalls,
+      timers: this.timers,
+      container: this.container,
+      log: this.log,
+      p2mOf: (domid) => this.p2ms.get(domid),
+      sharedInfoOf: (domid) => this.sharedInfos.get(domid),
+      hvmParamsOf: (domid) => this.hvmParams.get(domid),
+      guestAccessOf: (domid, vcpu) => this.guestAccessOf(domid, vcpu),
+    };
+  }
+
+  /**
+   * Gives a new domain its hypervisor-side memory state: its P2M and guest-memory view, its shared-info
+   * page (a frame the domain owns outside its reservation, as Xen's xenheap page), its HVM params, and
+   * each vCPU's guest access (copy_from/to_guest), all registered in the domain's container.
+   */
   private attachMemory(d: Domain): void {
     const p2m = new EptP2m(this.memory, d.domid);
+    const phys = new DomainGuestMemory(this.memory, p2m);
     this.p2ms.set(d.domid, p2m);
+    const [sharedMfn] = this.memory.allocate(d.domid, 1);
+    const shared = new SharedInfoPageImpl(d.domid, sharedMfn!, this.memory.frameBytes(sharedMfn!));
+    const params = new HvmParamsImpl(d.domid);
+    this.sharedInfos.set(d.domid, shared);
+    this.hvmParams.set(d.domid, params);
     d.container.registerInstance(P2mToken, p2m);
-    d.container.registerInstance(GuestMemoryToken, new DomainGuestMemory(this.memory, p2m));
+    d.container.registerInstance(GuestMemoryToken, phys);
+    d.container.registerInstance(SharedInfoPageToken, shared);
+    d.container.registerInstance(HvmParamsToken, params);
+    const mode = this.pagingModes.get(d.mode === 'pv' ? 'pv-direct' : this.definition.paging);
+    const access = (d.vcpus as VcpuImpl[]).map((v) => {
+      const a = new VcpuGuestAccess({
+        domid: d.domid,
+        vcpu: v.vcpuId,
+        regs: v.context,
+        phys,
+        cost: this.engine.cost,
+        charge: (cycles) => v.charge(cycles),
+        mmu: () => new Mmu({ domid: d.domid, vcpu: v.vcpuId, memory: this.memory, mode, p2m, cost: this.engine.cost, engine: this.engine }),
+      });
+      v.guest = a;
+      return a;
+    });
+    this.guestAccess.set(d.domid, access);
   }
 
   private detachMemory(domid: DomId): void {
     this.iommu.detachDomain(domid);
+    for (const a of this.guestAccess.get(domid) ?? []) a.dispose();
+    this.guestAccess.delete(domid);
+    this.sharedInfos.delete(domid);
+    this.hvmParams.delete(domid);
     this.p2ms.get(domid)?.destroy();
     this.p2ms.delete(domid);
   }

@@ -12,3 +12,4 @@ export * from './paging-modes.js';
 export * from './tlb.js';
 export * from './mmu.js';
 export * from './page-table-builder.js';
+export * from './vcpu-guest-access.js';

@@ -7,3 +7,5 @@ export * from './paging.js';
 export * from './sched.js';
 export * from './vcpu.js';
 export * from './version.js';
+export * from './shared-info.js';
+export * from './hvm.js';

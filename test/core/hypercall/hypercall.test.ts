@@ -12,6 +12,7 @@ import { TraceKind, type TraceRecord } from '../../../core/engine/trace.js';
 import { XenErrno } from '../../../core/public/errno.js';
 import { Hypercall, NR_HYPERCALLS, XEN_MAJOR, XEN_MINOR, type HypercallName } from '../../../core/public/xen.js';
 import { domId, vcpuId } from '../../../core/public/types.js';
+import { ByteArrayGuestAccess } from '../../../core/testing/index.js';
 
 function setup() {
   const engine = new Engine();
@@ -29,6 +30,7 @@ function caller(mode: GuestMode, privileged = false, domid = 3): HypercallContex
     mode,
     now: 1000,
     cycles: 0,
+    guest: new ByteArrayGuestAccess(4096, domid),
     charge(c: number) {
       this.cycles += c;
     },
