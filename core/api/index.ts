@@ -9,3 +9,6 @@ export * from './hypercall.js';
 export * from './domain.js';
 export * from './interrupts.js';
 export * from './io.js';
+export * from './event-channel.js';
+export * from './grant-table.js';
+export * from './platform.js';

@@ -9,3 +9,8 @@ export * from './vcpu.js';
 export * from './version.js';
 export * from './shared-info.js';
 export * from './hvm.js';
+export * from './event-channel.js';
+export * from './grant-table.js';
+export * from './memory-op.js';
+export * from './domctl.js';
+export * from './platform.js';
