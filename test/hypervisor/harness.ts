@@ -60,7 +60,8 @@ export function runOnVcpu<T>(host: Host, domid: number, vcpu: number, body: (v: 
   let failure: unknown;
   vcpuOf(host, domid, vcpu).setProgram(function* program(v: VcpuApi): VcpuCoroutine {
     try {
-      result = { value: (yield* body(v) as unknown) as T };
+      const value: T = yield* body(v);
+      result = { value };
     } catch (error) {
       failure = error;
     }
