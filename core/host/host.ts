@@ -7,19 +7,20 @@ import { container as globalContainer, type DependencyContainer } from 'tsyringe
 import { Engine, TraceKind, RealtimePacer, systemHostClock, type HostClock } from '../engine/index.js';
 import { Engine as EngineToken, CostModel as CostModelToken } from '../api/tokens.js';
 import { Logger as LoggerToken, createLogger, type Logger, type LogLevel, type LogSink } from '../api/log.js';
-import { MachineMemory as MachineMemoryToken, PagingModes as PagingModesToken, P2m as P2mToken, GuestMemory as GuestMemoryToken, P2mType } from '../api/memory.js';
-import { DomainRegistry as DomainRegistryToken, SharedInfoPage as SharedInfoPageToken, HvmParams as HvmParamsToken, type Domain, type DomainCreateOptions, type GuestMode } from '../api/domain.js';
+import { MachineMemory as MachineMemoryToken, PagingModes as PagingModesToken, P2mType } from '../api/memory.js';
+import { DomainRegistry as DomainRegistryToken, type Domain, type DomainCreateOptions, type GuestMode } from '../api/domain.js';
 import { CpuMask, SchedulerRegistry as SchedulerRegistryToken } from '../api/scheduler.js';
 import { HypercallTable as HypercallTableToken, HypercallDispatcher as HypercallDispatcherToken } from '../api/hypercall.js';
 import { ConfigError } from '../api/errors.js';
-import { HostMachineMemory, EptP2m, DomainGuestMemory } from '../memory/index.js';
-import { defaultPagingModes, Mmu, VcpuGuestAccess } from '../mmu/index.js';
+import { HostMachineMemory, type EptP2m } from '../memory/index.js';
+import { defaultPagingModes, type VcpuGuestAccess } from '../mmu/index.js';
+import { DomainStateTable } from './domain-state.js';
 import { Iommu } from '../iommu/index.js';
 import { TimerService } from '../timer/index.js';
 import { ApicBus, LocalApic, IoApic, GsiRouter } from '../apic/index.js';
 import { IoBus, MmioBus } from '../io/index.js';
-import { CpuPoolImpl, SchedulerRegistryImpl, type VcpuImpl } from '../cpu/index.js';
-import { DomainRegistryImpl, SharedInfoPageImpl, HvmParamsImpl } from '../domain/index.js';
+import { CpuPoolImpl, SchedulerRegistryImpl } from '../cpu/index.js';
+import { DomainRegistryImpl, type SharedInfoPageImpl, type HvmParamsImpl } from '../domain/index.js';
 import type { HypervisorContext, Subsystem } from './subsystem.js';
 import { CORE_SUBSYSTEMS } from './subsystems.js';
 import { HypercallTableImpl, HypercallDispatcherImpl, registerXenVersion } from '../hypercall/index.js';
@@ -66,11 +67,8 @@ export class Host {
   readonly plugins: PluginHost;
   private poolImpl: CpuPoolImpl | undefined;
   private domainsImpl: DomainRegistryImpl | undefined;
-  private readonly p2ms = new Map<number, EptP2m>();
-  private readonly sharedInfos = new Map<number, SharedInfoPageImpl>();
-  private readonly hvmParams = new Map<number, HvmParamsImpl>();
-  private readonly guestAccess = new Map<number, VcpuGuestAccess[]>();
   private readonly pagingModes = defaultPagingModes();
+  private readonly state: DomainStateTable;
   private subsystems: Subsystem[] = [];
   private stopped = false;
 
@@ -103,6 +101,7 @@ export class Host {
     registerXenVersion(this.hypercalls);
     const logFor = (source: string) => createLogger(source, sink, () => this.engine.now, level);
     this.plugins = new PluginHost({ catalog: options.catalog, container: this.container, features: options.coreFeatures, logger: logFor, cwd: options.cwd ?? dirnameOf(definition.file) });
+    this.state = new DomainStateTable(this.engine, this.memory, this.pagingModes, definition.paging);
     this.registerCoreServices();
   }
 
@@ -144,7 +143,7 @@ export class Host {
 
   /** The P2M of a domain. */
   p2mOf(domid: number): EptP2m | undefined {
-    return this.p2ms.get(domid);
+    return this.state.p2mOf(domid);
   }
 
   /** Runs the simulation for `durationNs` of virtual time (as fast as possible). */
@@ -221,7 +220,7 @@ export class Host {
   private attachPhysicalDevices(): void {
     for (const dev of this.definition.devices) {
       const { bus, device, function: fn } = dev.address;
-      this.iommu.attach(pciBdf(bus, device, fn), domId(0), this.p2ms.get(0)!);
+      this.iommu.attach(pciBdf(bus, device, fn), domId(0), this.state.p2mOf(0)!);
     }
   }
 
@@ -261,8 +260,11 @@ export class Host {
     this.poolImpl = new CpuPoolImpl({ engine: this.engine, scheduler: this.schedulers.create(def.scheduler), cpus: def.cpus.count, log: this.log.child('sched') });
     this.domainsImpl = new DomainRegistryImpl({ engine: this.engine, pool: this.poolImpl, memory: this.memory, container: this.container, log: this.log.child('domain'), dispatcher: this.dispatcher });
     this.container.registerInstance(DomainRegistryToken, this.domainsImpl);
-    this.domainsImpl.events.on('created', (d) => this.attachMemory(d));
-    this.domainsImpl.events.on('destroyed', (domid) => this.detachMemory(domid));
+    this.domainsImpl.events.on('created', (d) => this.state.attach(d));
+    this.domainsImpl.events.on('destroyed', (domid) => {
+      this.iommu.detachDomain(domid);
+      this.state.detach(domid);
+    });
     const ctx = this.hypervisorContext();
     this.subsystems = CORE_SUBSYSTEMS.map((make) => make(ctx));
   }
@@ -274,13 +276,13 @@ export class Host {
 
   /** Per-domain state by domid, for subsystems and tests. */
   sharedInfoOf(domid: number): SharedInfoPageImpl | undefined {
-    return this.sharedInfos.get(domid);
+    return this.state.sharedInfoOf(domid);
   }
   hvmParamsOf(domid: number): HvmParamsImpl | undefined {
-    return this.hvmParams.get(domid);
+    return this.state.hvmParamsOf(domid);
   }
   guestAccessOf(domid: number, vcpu: number): VcpuGuestAccess | undefined {
-    return this.guestAccess.get(domid)?.[vcpu];
+    return this.state.guestAccessOf(domid, vcpu);
   }
 
   private hypervisorContext(): HypervisorContext {
@@ -293,56 +295,11 @@ export class Host {
       timers: this.timers,
       container: this.container,
       log: this.log,
-      p2mOf: (domid) => this.p2ms.get(domid),
-      sharedInfoOf: (domid) => this.sharedInfos.get(domid),
-      hvmParamsOf: (domid) => this.hvmParams.get(domid),
+      p2mOf: (domid) => this.state.p2mOf(domid),
+      sharedInfoOf: (domid) => this.state.sharedInfoOf(domid),
+      hvmParamsOf: (domid) => this.state.hvmParamsOf(domid),
       guestAccessOf: (domid, vcpu) => this.guestAccessOf(domid, vcpu),
     };
-  }
-
-  /**
-   * Gives a new domain its hypervisor-side memory state: its P2M and guest-memory view, its shared-info
-   * page (a frame the domain owns outside its reservation, as Xen's xenheap page), its HVM params, and
-   * each vCPU's guest access (copy_from/to_guest), all registered in the domain's container.
-   */
-  private attachMemory(d: Domain): void {
-    const p2m = new EptP2m(this.memory, d.domid);
-    const phys = new DomainGuestMemory(this.memory, p2m);
-    this.p2ms.set(d.domid, p2m);
-    const [sharedMfn] = this.memory.allocate(d.domid, 1);
-    const shared = new SharedInfoPageImpl(d.domid, sharedMfn!, this.memory.frameBytes(sharedMfn!));
-    const params = new HvmParamsImpl(d.domid);
-    this.sharedInfos.set(d.domid, shared);
-    this.hvmParams.set(d.domid, params);
-    d.container.registerInstance(P2mToken, p2m);
-    d.container.registerInstance(GuestMemoryToken, phys);
-    d.container.registerInstance(SharedInfoPageToken, shared);
-    d.container.registerInstance(HvmParamsToken, params);
-    const mode = this.pagingModes.get(d.mode === 'pv' ? 'pv-direct' : this.definition.paging);
-    const access = (d.vcpus as VcpuImpl[]).map((v) => {
-      const a = new VcpuGuestAccess({
-        domid: d.domid,
-        vcpu: v.vcpuId,
-        regs: v.context,
-        phys,
-        cost: this.engine.cost,
-        charge: (cycles) => v.charge(cycles),
-        mmu: () => new Mmu({ domid: d.domid, vcpu: v.vcpuId, memory: this.memory, mode, p2m, cost: this.engine.cost, engine: this.engine }),
-      });
-      v.guest = a;
-      return a;
-    });
-    this.guestAccess.set(d.domid, access);
-  }
-
-  private detachMemory(domid: DomId): void {
-    this.iommu.detachDomain(domid);
-    for (const a of this.guestAccess.get(domid) ?? []) a.dispose();
-    this.guestAccess.delete(domid);
-    this.sharedInfos.delete(domid);
-    this.hvmParams.delete(domid);
-    this.p2ms.get(domid)?.destroy();
-    this.p2ms.delete(domid);
   }
 
   private createDom0(): void {
@@ -388,7 +345,7 @@ export class Host {
 
   private populate(d: Domain, pages: number): void {
     const frames = d.allocatePages(pages);
-    const p2m = this.p2ms.get(d.domid)!;
+    const p2m = this.state.p2mOf(d.domid)!;
     frames.forEach((mfn, gfn) => p2m.set(guestFrame(gfn), mfn, P2mType.ram_rw));
     this.engine.trace.record(this.engine.now, TraceKind.DomainState, d.domid, 0, 0x100, pages);
   }
