@@ -1,4 +1,5 @@
 /** A domain's physical-to-machine map, kept as real 4-level EPT tables in hypervisor-owned machine frames. */
+import { GfnIndex } from './gfn-index.js';
 import { HardwareError } from '../api/errors.js';
 import { type MachineMemory, type P2m, type P2mChangeListener, type P2mEntry, P2mType } from '../api/memory.js';
 import { LARGE_PAGE_SIZE, PAGE_SIZE, PT_ENTRIES } from '../public/memory.js';
@@ -64,12 +65,12 @@ function hex(n: number): string {
 
 /**
  * {@link P2m} over an EPT in machine memory. Every table is a frame owned by DOMID_XEN; leaf entries carry
- * the access bits of their type and, like Xen's `sa_p2mt`, the type itself in bits 52..57. A Map indexes
- * the same entries for the hypervisor's lookups (value = mfn * 32 + type).
+ * the access bits of their type and, like Xen's `sa_p2mt`, the type itself in bits 52..57. A GfnIndex
+ * holds the same entries for the hypervisor's lookups (value = mfn * 32 + type).
  */
 export class EptP2m implements P2m {
   readonly rootMfn: MachineFrame;
-  private readonly small = new Map<number, number>();
+  private readonly small = new GfnIndex();
   /** 2 MiB entries, keyed by gfn / 512. */
   private readonly large = new Map<number, number>();
   private readonly tables = new Set<number>();
@@ -141,7 +142,7 @@ export class EptP2m implements P2m {
 
   lookup(gfn: GuestFrame): P2mEntry | undefined {
     const packed = this.small.get(gfn);
-    if (packed !== undefined) return { mfn: Math.floor(packed / TYPE_BITS) as MachineFrame, type: (packed % TYPE_BITS) as P2mType, pageSize: PAGE_SIZE };
+    if (packed >= 0) return { mfn: Math.floor(packed / TYPE_BITS) as MachineFrame, type: (packed % TYPE_BITS) as P2mType, pageSize: PAGE_SIZE };
     const big = this.large.get(Math.floor(gfn / PT_ENTRIES));
     if (big === undefined) return undefined;
     return { mfn: (Math.floor(big / TYPE_BITS) + (gfn % PT_ENTRIES)) as MachineFrame, type: (big % TYPE_BITS) as P2mType, pageSize: LARGE_PAGE_SIZE };
@@ -149,13 +150,14 @@ export class EptP2m implements P2m {
 
   mfnOf(gfn: GuestFrame): number {
     const packed = this.small.get(gfn);
-    if (packed !== undefined) return Math.floor(packed / TYPE_BITS);
+    if (packed >= 0) return Math.floor(packed / TYPE_BITS);
     const big = this.large.get(Math.floor(gfn / PT_ENTRIES));
     return big === undefined ? -1 : Math.floor(big / TYPE_BITS) + (gfn % PT_ENTRIES);
   }
 
   typeOf(gfn: GuestFrame): P2mType {
-    const packed = this.small.get(gfn) ?? this.large.get(Math.floor(gfn / PT_ENTRIES));
+    const small = this.small.get(gfn);
+    const packed = small >= 0 ? small : this.large.get(Math.floor(gfn / PT_ENTRIES));
     return (packed === undefined ? P2mType.invalid : packed % TYPE_BITS) as P2mType;
   }
 
