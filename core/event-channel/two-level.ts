@@ -1,0 +1,81 @@
+/** The 2-level event-channel ABI (Xen's event_2l.c): pending/mask bitmaps in shared_info, a selector word per vCPU. */
+import { SharedInfo, VcpuInfo } from '../public/shared-info.js';
+import type { PortTable } from './port-table.js';
+
+/** An event-channel ABI, as Xen's `struct evtchn_port_ops`. Ports given are valid. */
+export interface EvtchnPortOps {
+  readonly name: string;
+  /** Raises `port`, notifying vCPU `vcpu` when it was not already pending and is unmasked. */
+  setPending(t: PortTable, vcpu: number, port: number): void;
+  clearPending(t: PortTable, port: number): void;
+  /** Clears the mask; delivers when the port is pending. */
+  unmask(t: PortTable, port: number): void;
+  isPending(t: PortTable, port: number): boolean;
+  isMasked(t: PortTable, port: number): boolean;
+}
+
+const PENDING = SharedInfo.evtchnPending;
+const MASK = SharedInfo.evtchnMask;
+const SEL = VcpuInfo.evtchnPendingSel;
+
+/**
+ * The bitmaps are little-endian u64 words, so bit p of the bitmap is bit p&7 of byte p>>3 and the
+ * selector bit of word w is bit w&7 of byte w>>3 of `evtchn_pending_sel`: byte operations give exactly
+ * Xen's bits with no allocation.
+ */
+function setSelector(t: PortTable, vcpu: number, port: number): void {
+  const loc = t.shared.vcpuInfo(vcpu);
+  const word = port >> 6;
+  const at = loc.offset + SEL + (word >> 3);
+  const bit = 1 << (word & 7);
+  const bytes = loc.bytes;
+  if ((bytes[at]! & bit) !== 0) return;
+  bytes[at] = bytes[at]! | bit;
+  t.upcall.markEventsPending(vcpu);
+}
+
+/** The 2-level ABI: up to 4096 ports on 64-bit guests. */
+export const evtchn2l: EvtchnPortOps = {
+  name: '2-level',
+
+  setPending(t, vcpu, port) {
+    const bytes = t.bytes;
+    const at = port >> 3;
+    const bit = 1 << (port & 7);
+    if ((bytes[PENDING + at]! & bit) !== 0) return;
+    bytes[PENDING + at] = bytes[PENDING + at]! | bit;
+    if ((bytes[MASK + at]! & bit) === 0) setSelector(t, vcpu, port);
+    if (t.pollers.size !== 0) checkPollers(t, port);
+  },
+
+  clearPending(t, port) {
+    const at = PENDING + (port >> 3);
+    t.bytes[at] = t.bytes[at]! & ~(1 << (port & 7));
+  },
+
+  unmask(t, port) {
+    const bytes = t.bytes;
+    const at = port >> 3;
+    const bit = 1 << (port & 7);
+    if ((bytes[MASK + at]! & bit) === 0) return;
+    bytes[MASK + at] = bytes[MASK + at]! & ~bit;
+    if ((bytes[PENDING + at]! & bit) !== 0) setSelector(t, t.notifyVcpu[port]!, port);
+  },
+
+  isPending(t, port) {
+    return (t.bytes[PENDING + (port >> 3)]! & (1 << (port & 7))) !== 0;
+  },
+
+  isMasked(t, port) {
+    return (t.bytes[MASK + (port >> 3)]! & (1 << (port & 7))) !== 0;
+  },
+};
+
+/** Xen's `evtchn_check_pollers`: a vCPU polling `port` is woken (and stops polling). */
+function checkPollers(t: PortTable, port: number): void {
+  for (const [vcpu, ports] of t.pollers) {
+    if (!ports.includes(port)) continue;
+    t.pollers.delete(vcpu);
+    t.domain.vcpus[vcpu]?.kick();
+  }
+}
