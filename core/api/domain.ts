@@ -68,8 +68,19 @@ export interface VcpuApi {
   compute(cycles: number): void;
   /** Charges `times` × the cost-model entry `cost` (e.g. `memoryAccess`). */
   charge(cost: CostName, times?: number): void;
-  /** Makes hypercall `nr`; returns its result (≥ 0) or −errno. Never throws. */
+  /**
+   * Makes hypercall `nr`; returns its result (≥ 0) or −errno. Never throws. A hypercall that blocks
+   * (SCHEDOP_block, poll, yield; a shutdown or VCPUOP_down of the caller itself) does not block here:
+   * its request is honoured at the program's next `yield` — in place of a preemption point, or dropped
+   * in favour of a blocking request the program yields itself. Use {@link hypercallBlocking} for those.
+   */
   hypercall(nr: number, a0?: number, a1?: number, a2?: number, a3?: number, a4?: number): number;
+  /**
+   * Makes hypercall `nr` and, if its handler asked the caller to block, yields that request before
+   * returning the hypercall's result: `const rc = yield* v.hypercallBlocking(Hypercall.sched_op, SCHEDOP.block)`.
+   * SCHEDOP_block/poll return 0 once woken (an event, or poll's timeout), as Xen does.
+   */
+  hypercallBlocking(nr: number, a0?: number, a1?: number, a2?: number, a3?: number, a4?: number): Generator<VcpuRequest, number, unknown>;
   block(): VcpuRequest;
   halt(): VcpuRequest;
   sleepUntil(time: number): VcpuRequest;

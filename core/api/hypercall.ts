@@ -2,7 +2,7 @@
 import type { InjectionToken } from 'tsyringe';
 import type { DomId, VcpuId } from '../public/types.js';
 import type { HypercallName } from '../public/xen.js';
-import type { GuestMode } from './domain.js';
+import type { GuestMode, VcpuRequest } from './domain.js';
 import type { GuestAccess } from './memory.js';
 
 /**
@@ -27,6 +27,13 @@ export interface HypercallContext {
   charge(cycles: number): void;
   /** The caller's memory at its own addresses (copy_from_guest / copy_to_guest); failures are EFAULT. */
   readonly guest: GuestAccess;
+  /**
+   * Asks that the caller block once the hypercall returns (SCHEDOP_block, poll, yield): handlers are
+   * synchronous, so the request is handed to the program (`VcpuApi.hypercallBlocking` yields it).
+   * Call it last, on success only; the last call wins, and a failing hypercall drops it. Absent on
+   * contexts that cannot block (a test's fake): the hypercall then returns as if woken at once.
+   */
+  deferRequest?(request: VcpuRequest): void;
 }
 
 /**

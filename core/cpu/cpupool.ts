@@ -6,7 +6,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { EventHandle } from '../engine/event-queue.js';
 import { TraceKind } from '../engine/trace.js';
-import type { Vcpu } from '../api/domain.js';
+import type { RunstateName, Vcpu } from '../api/domain.js';
 import { CpuMask, type CpuPool, type PcpuInfo, type SchedDomainParams, type SchedTimer, type SchedulerHost, type SchedulerOps, type SchedVcpu } from '../api/scheduler.js';
 import { GuestError, HardwareError } from '../api/errors.js';
 import type { Logger } from '../api/log.js';
@@ -28,6 +28,12 @@ export interface CpuPoolOptions {
 /** The default quantum: 1 ms of virtual time. */
 export const DEFAULT_QUANTUM_NS = 1_000_000;
 
+/**
+ * Runs after a vCPU changed runstate at virtual time `now` (`to === 'running'` is Xen's context switch
+ * in). Hooks run inside the scheduler: they must be quick and must not change runnability.
+ */
+export type RunstateHook = (v: VcpuImpl, from: RunstateName, to: RunstateName, now: number) => void;
+
 export class CpuPoolImpl implements CpuPool, VcpuPool {
   readonly scheduler: SchedulerOps;
   readonly cpus: CpuMask;
@@ -37,6 +43,7 @@ export class CpuPoolImpl implements CpuPool, VcpuPool {
   private readonly pcpus: Pcpu[];
   private readonly contextSwitchNs: number;
   private readonly host: SchedulerHost;
+  private readonly runstateHooks: RunstateHook[] = [];
 
   constructor(options: CpuPoolOptions) {
     if (!Number.isInteger(options.cpus) || options.cpus < 1) throw new RangeError(`cpupool: need at least one pCPU, got ${options.cpus}`);
@@ -84,6 +91,16 @@ export class CpuPoolImpl implements CpuPool, VcpuPool {
 
   cancelTimer(handle: EventHandle): void {
     this.engine.cancel(handle);
+  }
+
+  runstateChanged(v: VcpuImpl, from: RunstateName, to: RunstateName, now: number): void {
+    for (const hook of this.runstateHooks) {
+      try {
+        hook(v, from, to, now);
+      } catch (error) {
+        this.log.error(`${this.describe(v)}: runstate hook failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
   }
 
   // --- operations on vCPUs ---------------------------------------------------------------------
@@ -283,6 +300,15 @@ export class CpuPoolImpl implements CpuPool, VcpuPool {
   }
 
   // --- the in-core API -------------------------------------------------------------------------
+
+  /** Adds a hook run on every runstate change of every vCPU of the pool. Returns a remover. */
+  onRunstateChange(hook: RunstateHook): () => void {
+    this.runstateHooks.push(hook);
+    return () => {
+      const i = this.runstateHooks.indexOf(hook);
+      if (i >= 0) this.runstateHooks.splice(i, 1);
+    };
+  }
 
   insertDomain(domid: DomId): void {
     this.scheduler.insertDomain(domid);

@@ -36,6 +36,8 @@ export interface VcpuPool {
   kick(v: VcpuImpl): void;
   setHardAffinity(v: VcpuImpl, mask: CpuMask): void;
   cancelTimer(handle: EventHandle): void;
+  /** Runs the pool's runstate hooks (PV time, runstate areas) after `v` changed runstate at `now`. */
+  runstateChanged?(v: VcpuImpl, from: RunstateName, to: RunstateName, now: number): void;
 }
 
 /** What a blocked vCPU waits for; decides which wake-ups end the wait. */
@@ -80,6 +82,12 @@ class VcpuApiImpl implements VcpuApi {
     args[3] = a3;
     args[4] = a4;
     return this.v.hypercall(nr, args);
+  }
+  *hypercallBlocking(nr: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0): Generator<VcpuRequest, number, unknown> {
+    const result = this.hypercall(nr, a0, a1, a2, a3, a4);
+    const request = this.v.takeDeferred();
+    if (request !== null) yield request;
+    return result;
   }
   block(): VcpuRequest {
     return BLOCK;
@@ -158,6 +166,8 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
   wakeTimer: EventHandle | null = null;
   /** An event arrived while the vCPU was not waiting for one. */
   eventLatch = false;
+  /** A blocking request a hypercall handler asked for ({@link deferRequest}), not yet handed to the program. */
+  deferred: VcpuRequest | null = null;
   readonly hypercallArgs: number[] = [0, 0, 0, 0, 0];
   /** The caller's memory as hypercall handlers see it; the host attaches the real one at domain creation. */
   guest: GuestAccess = new NoGuestAccess(this);
@@ -215,9 +225,35 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
     this.clock += cycles * this.nsPerCycle;
   }
 
+  /**
+   * Runs a hypercall for this vCPU. A failing one drops any request its handler deferred; one that left
+   * the caller not runnable (its domain shut down, itself brought down) defers a preemption point, so
+   * the program stops at its next `yield`.
+   */
   hypercall(nr: number, args: HypercallArgs): number {
     if (this.dispatcher === null) return -XenErrno.ENOSYS;
-    return this.dispatcher.dispatch(this, nr, args);
+    this.deferred = null;
+    const result = this.dispatcher.dispatch(this, nr, args);
+    if (result < 0) this.deferred = null;
+    else if (this.deferred === null && !this.runnable && this.runningOn !== undefined) this.deferred = PREEMPT;
+    return result;
+  }
+
+  /** HypercallContext: block once the running hypercall returns. */
+  deferRequest(request: VcpuRequest): void {
+    this.deferred = request;
+  }
+
+  /** The deferred request, handed over once. */
+  takeDeferred(): VcpuRequest | null {
+    const request = this.deferred;
+    this.deferred = null;
+    return request;
+  }
+
+  /** In SCHEDOP_poll: asked to poll, or waiting in a poll (Xen's poll_mask bit). */
+  get isPolling(): boolean {
+    return this.deferred?.op === 'poll' || this.pending?.op === 'poll' || (this.waitingOn === 'poll' && (this.pauseFlags & VPF_BLOCKED) !== 0);
   }
 
   /** Stops a program that keeps computing past its segment without ever yielding. */
@@ -242,6 +278,7 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
     this.state = to;
     this.stateEntry = now;
     this.owner.vcpuRunstateChanged(this, from, to);
+    this.pool?.runstateChanged?.(this, from, to, now);
   }
 
   /** Starts runstate accounting at `now` in `state` (when the vCPU joins a pool). */
@@ -249,7 +286,10 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
     const from = this.state;
     this.state = state;
     this.stateEntry = now;
-    if (from !== state) this.owner.vcpuRunstateChanged(this, from, state);
+    if (from !== state) {
+      this.owner.vcpuRunstateChanged(this, from, state);
+      this.pool?.runstateChanged?.(this, from, state, now);
+    }
   }
 
   runstateInfo(): RunstateInfo {
@@ -282,15 +322,22 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
         step = coroutine.next(reply);
       } catch (error) {
         this.coroutine = null;
+        this.deferred = null;
         return { outcome: 'crashed', error };
       }
       if (step.done === true) {
+        this.deferred = null;
         if (this.coroutine === coroutine) this.coroutine = null;
         return { outcome: 'ended' };
       }
-      const request = step.value;
+      let request = step.value;
+      if (this.deferred !== null) {
+        // A plain hypercall() that blocks: honoured here in place of a preemption point; a blocking request the program yields itself wins.
+        if (request?.op === 'preempt') request = this.deferred;
+        this.deferred = null;
+      }
       if (request?.op === 'preempt') {
-        if (this.clock >= limit) return { outcome: 'preempted' };
+        if (this.clock >= limit || !this.runnable) return { outcome: 'preempted' };
         reply = 'continue';
         continue;
       }
@@ -303,6 +350,7 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
     const was = this.runnable;
     this.cancelWakeTimer();
     this.pending = null;
+    this.deferred = null;
     this.resumeWith = 'continue';
     this.eventLatch = false;
     if (program === null) {
@@ -347,6 +395,8 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
     const was = this.runnable;
     this.pauseFlags = on ? this.pauseFlags | flag : this.pauseFlags & ~flag;
     this.pool?.update(this, was);
+    // Blocked and brought down (or up again while blocked): runnability is unchanged, the runstate is not.
+    if (this.pool !== null && !was && !this.runnable && this.runningOn === undefined) this.setRunstate(this.idleRunstate(), this.pool.now);
   }
 
   cancelWakeTimer(): void {

@@ -24,3 +24,9 @@ export const SchedPoll = { size: 24, ports: 0, nrPorts: 8, timeout: 16 } as cons
 export const SchedRemoteShutdown = { size: 8, domainId: 0, reason: 4 } as const;
 /** `struct sched_watchdog` (8 bytes): id u32 @0, timeout u32 @4 (seconds). */
 export const SchedWatchdog = { size: 8, id: 0, timeout: 4 } as const;
+/** `struct sched_pin_override` (4 bytes): pcpu i32 @0 (negative: undo the override). */
+export const SchedPinOverride = { size: 4, pcpu: 0 } as const;
+/** The most ports one SCHEDOP_poll may name (Xen's do_poll). */
+export const SCHED_POLL_MAX_PORTS = 128;
+/** Watchdog timers per domain (`NR_DOMAIN_WATCHDOG_TIMERS`). */
+export const NR_DOMAIN_WATCHDOG_TIMERS = 2;

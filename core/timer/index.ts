@@ -2,3 +2,4 @@
 export * from './platform-clock.js';
 export * from './tsc.js';
 export * from './timer.js';
+export * from './pv-time.js';
