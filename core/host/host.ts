@@ -23,7 +23,7 @@ import { CpuPoolImpl, SchedulerRegistryImpl } from '../cpu/index.js';
 import { DomainRegistryImpl, type SharedInfoPageImpl, type HvmParamsImpl } from '../domain/index.js';
 import type { HypervisorContext, Subsystem } from './subsystem.js';
 import { CORE_SUBSYSTEMS } from './subsystems.js';
-import { HypercallTableImpl, HypercallDispatcherImpl, registerXenVersion } from '../hypercall/index.js';
+import { HypercallTableImpl, HypercallDispatcherImpl } from '../hypercall/index.js';
 import { PluginHost, type PluginCatalog, type PluginEntry } from '../plugin-host/index.js';
 import type { ResolvedHost } from '../config/index.js';
 import type { DomainConfig, CpuSet } from '../config/index.js';
@@ -98,7 +98,6 @@ export class Host {
     this.io = new IoBus();
     this.mmio = new MmioBus();
     this.dispatcher = new HypercallDispatcherImpl(this.hypercalls, this.engine, this.log.child('hypercall'));
-    registerXenVersion(this.hypercalls);
     const logFor = (source: string) => createLogger(source, sink, () => this.engine.now, level);
     this.plugins = new PluginHost({ catalog: options.catalog, container: this.container, features: options.coreFeatures, logger: logFor, cwd: options.cwd ?? dirnameOf(definition.file) });
     this.state = new DomainStateTable(this.engine, this.memory, this.pagingModes, definition.paging);

@@ -3,3 +3,6 @@ export * from './defaults.js';
 export * from './table.js';
 export * from './dispatch.js';
 export * from './xen-version.js';
+export * from './cpuid.js';
+export * from './hypercall-page.js';
+export * from './platform.js';

@@ -15,8 +15,8 @@ export const XENVER = {
   build_id: 10,
 } as const;
 
-/** Sizes of the fixed-size XENVER payloads: extraversion 16, compile_info 140, capabilities 1024, changeset 64, commandline 1024. */
-export const XENVER_SIZE = { extraversion: 16, compileInfo: 140, capabilities: 1024, changeset: 64, platformParameters: 8, getFeatures: 8, commandline: 1024 } as const;
+/** Sizes of the fixed-size XENVER payloads: extraversion 16, compile_info 144 (64+16+32+32), capabilities 1024, changeset 64, commandline 1024. */
+export const XENVER_SIZE = { extraversion: 16, compileInfo: 144, capabilities: 1024, changeset: 64, platformParameters: 8, getFeatures: 8, commandline: 1024 } as const;
 
 /** `XENFEAT_*` bit numbers (submap 0). */
 export const XENFEAT = {
