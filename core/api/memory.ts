@@ -239,6 +239,8 @@ export const PagingModes = Symbol.for('xenoserver:PagingModes') as InjectionToke
  */
 export interface GuestAccess {
   read(addr: number, length: number): Uint8Array;
+  /** Reads `into.length` bytes into `into` (a caller's reusable buffer: the allocation-free form of `read`). */
+  readInto(addr: number, into: Uint8Array): void;
   write(addr: number, data: Uint8Array): void;
   readU8(addr: number): number;
   readU16(addr: number): number;

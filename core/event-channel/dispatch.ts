@@ -32,19 +32,13 @@ function encodeStatus(g: GuestAccess, arg: number, s: EvtchnPortStatus): void {
   else if (s.status === 'virq') g.writeU32(arg + EvtchnStatus.virq, s.virq);
 }
 
-/**
- * A u32 of the caller's memory, assembled from `read`'s bytes: GuestAccess.readU32 wraps the bytes in a
- * DataView, and taking `.buffer` of a small fresh typed array makes V8 move it off-heap — most of a send's cost.
- */
-function readU32(g: GuestAccess, addr: number): number {
-  const b = g.read(addr, 4);
-  return (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
-}
-
 /** copy_from_guest of a whole op struct: fails (EFAULT) before anything changes when any byte of it is not readable. */
+const SCRATCH = new Uint8Array(64);
+const SCRATCH_VIEW = new DataView(SCRATCH.buffer);
+
 function readStruct(g: GuestAccess, arg: number, size: number): DataView {
-  const bytes = g.read(arg, size);
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  g.readInto(arg, SCRATCH.subarray(0, size));
+  return SCRATCH_VIEW;
 }
 
 /**
@@ -58,7 +52,7 @@ export function eventChannelOpHandler(core: EvtchnCore): HypercallHandler {
     const g = ctx.guest;
     // The hot path first, without allocation: EVTCHNOP_send.
     if (cmd === EVTCHNOP.send) {
-      core.send(core.table(ctx.domid), readU32(g, arg + EvtchnSend.port), ctx.vcpuId, ctx.now);
+      core.send(core.table(ctx.domid), g.readU32(arg + EvtchnSend.port), ctx.vcpuId, ctx.now);
       return 0;
     }
     switch (cmd) {
@@ -81,7 +75,7 @@ export function eventChannelOpHandler(core: EvtchnCore): HypercallHandler {
         return 0;
       }
       case EVTCHNOP.close:
-        core.close(core.table(ctx.domid), readU32(g, arg + EvtchnClose.port));
+        core.close(core.table(ctx.domid), g.readU32(arg + EvtchnClose.port));
         return 0;
       case EVTCHNOP.status: {
         const op = readStruct(g, arg, EvtchnStatus.size);
@@ -105,7 +99,7 @@ export function eventChannelOpHandler(core: EvtchnCore): HypercallHandler {
         return 0;
       }
       case EVTCHNOP.unmask:
-        core.unmask(core.table(ctx.domid), readU32(g, arg + EvtchnUnmask.port));
+        core.unmask(core.table(ctx.domid), g.readU32(arg + EvtchnUnmask.port));
         return 0;
       case EVTCHNOP.reset:
         core.reset(ctx, g.readU16(arg + EvtchnReset.dom));

@@ -71,18 +71,41 @@ function decodeSide(view: DataView, at: number, gref: boolean, side: CopySide): 
 }
 
 /** Runs `op` over `count` structs of `size` bytes at `addr`, CHUNK at a time; `op` sets OUT fields in the view. */
-function forEachOp(ctx: HypercallContext, addr: number, count: number, size: number, out: [number, number], op: (view: DataView, at: number) => void): void {
+/** Scratch for op structs read from guests (copy_from_guest into a buffer the hypervisor owns), reused by every call. */
+const SCRATCH = new Uint8Array(CHUNK * 64);
+const SCRATCH_VIEW = new DataView(SCRATCH.buffer);
+
+function forEachOp(ctx: HypercallContext, addr: number, count: number, size: number, out: OpOut, op: (view: DataView, at: number) => void): void {
+  if (count === 1) {
+    // The common case, one op per hypercall: views made once per op kind, nothing allocated.
+    ctx.guest.readInto(addr, out.whole);
+    op(SCRATCH_VIEW, 0);
+    ctx.guest.write(addr + out.from, out.result);
+    return;
+  }
   for (let done = 0; done < count; ) {
     const n = Math.min(CHUNK, count - done);
     const base = addr + done * size;
-    const bytes = ctx.guest.read(base, n * size);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const bytes = SCRATCH.subarray(0, n * size);
+    ctx.guest.readInto(base, bytes);
     for (let i = 0; i < n; i++) {
-      op(view, i * size);
-      ctx.guest.write(base + i * size + out[0], bytes.subarray(i * size + out[0], i * size + out[1]));
+      op(SCRATCH_VIEW, i * size);
+      ctx.guest.write(base + i * size + out.from, bytes.subarray(i * size + out.from, i * size + out.to));
     }
     done += n;
   }
+}
+
+/** Where an op struct's OUT fields are (bytes `from`..`to`), with the scratch views of a one-op call. */
+interface OpOut {
+  from: number;
+  to: number;
+  whole: Uint8Array;
+  result: Uint8Array;
+}
+
+function opOut(size: number, from: number, to: number): OpOut {
+  return { from, to, whole: SCRATCH.subarray(0, size), result: SCRATCH.subarray(from, to) };
 }
 
 // --- operations ----------------------------------------------------------------------------------
@@ -176,9 +199,9 @@ export function createGrantTablesSubsystem(ctx: HypervisorContext): Subsystem {
     const status = grantCopy(s, c, src, dst, view.getUint16(at + GnttabCopy.len, true), charge);
     view.setInt16(at + GnttabCopy.status, status, true);
   };
-  const MAP_OUT: [number, number] = [GnttabMapGrantRef.status, GnttabMapGrantRef.size];
-  const UNMAP_OUT: [number, number] = [GnttabUnmapGrantRef.status, GnttabUnmapGrantRef.status + 2];
-  const COPY_OUT: [number, number] = [GnttabCopy.status, GnttabCopy.status + 2];
+  const MAP_OUT = opOut(GnttabMapGrantRef.size, GnttabMapGrantRef.status, GnttabMapGrantRef.size);
+  const UNMAP_OUT = opOut(GnttabUnmapGrantRef.size, GnttabUnmapGrantRef.status, GnttabUnmapGrantRef.status + 2);
+  const COPY_OUT = opOut(GnttabCopy.size, GnttabCopy.status, GnttabCopy.status + 2);
 
   const dispatch = (caller: HypercallContext, args: HypercallArgs): number => {
     c = caller;

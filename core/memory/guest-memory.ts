@@ -78,13 +78,32 @@ export function checkGuestRange(addr: number, length: number, domid: number): vo
  * {@link GuestMemory} of one domain over its P2M. Every page of an access is checked before any byte
  * moves; an unmapped page or a write to a read-only type throws `GuestError('EFAULT')`.
  */
+/** Outcomes of {@link DomainGuestMemory.page}. */
+export const PAGE_OK = 0;
+/** The page is allowed but has never been touched: it reads as zeroes (and is not backed by reading). */
+export const PAGE_ZERO = 1;
+/** Not a single allowed page: use the general path, which throws the precise error. */
+export const PAGE_SLOW = 2;
+
 export class DomainGuestMemory implements GuestMemory {
   private readonly frames: number[] = [];
+  /** After {@link page} returned PAGE_OK: the frame's bytes; the access starts at `addr & PAGE_MASK`. */
+  pageBytes: Uint8Array | null = null;
+  /** The last page {@link page} resolved, dropped whenever the P2M changes that gfn. */
+  private cachedGfn = -1;
+  private cachedMfn = -1;
+  private cachedReadable = false;
+  private cachedWritable = false;
+  private cachedBytes: Uint8Array | null = null;
 
   constructor(
     private readonly memory: MachineMemory,
     private readonly p2m: P2m,
-  ) {}
+  ) {
+    p2m.onChange((gfn, count) => {
+      if (this.cachedGfn >= gfn && this.cachedGfn < gfn + count) this.cachedGfn = -1;
+    });
+  }
 
   read(addr: GuestPhysAddr, length: number): Uint8Array {
     const out = new Uint8Array(length);
@@ -115,6 +134,33 @@ export class DomainGuestMemory implements GuestMemory {
       return;
     }
     this.write(addr, new Uint8Array([value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, (value >>> 24) & 0xff]));
+  }
+
+  /**
+   * The fast path of an access that stays inside one page: checks the P2M and, on PAGE_OK, leaves the
+   * frame's bytes in {@link pageBytes}. Allocates nothing.
+   */
+  page(addr: number, length: number, write: boolean): number {
+    const offset = addr & PAGE_MASK;
+    if (!(addr >= 0 && addr < GPA_LIMIT && length > 0 && offset + length <= PAGE_SIZE && Number.isInteger(addr))) return PAGE_SLOW;
+    const gfn = Math.floor(addr / PAGE_SIZE);
+    if (gfn !== this.cachedGfn) {
+      const mfn = this.p2m.mfnOf(gfn as GuestFrame);
+      if (mfn < 0) return PAGE_SLOW;
+      const type = this.p2m.typeOf(gfn as GuestFrame);
+      this.cachedGfn = gfn;
+      this.cachedMfn = mfn;
+      this.cachedReadable = p2mReadable(type);
+      this.cachedWritable = p2mWritable(type);
+      this.cachedBytes = this.memory.isBacked(mfn as MachineFrame) ? this.memory.frameBytes(mfn as MachineFrame) : null;
+    }
+    if (write ? !this.cachedWritable : !this.cachedReadable) return PAGE_SLOW;
+    if (this.cachedBytes === null) {
+      if (!write) return PAGE_ZERO;
+      this.cachedBytes = this.memory.frameBytes(this.cachedMfn as MachineFrame);
+    }
+    this.pageBytes = this.cachedBytes;
+    return PAGE_OK;
   }
 
   private resolve(addr: number, length: number, write: boolean): void {

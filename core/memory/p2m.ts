@@ -74,6 +74,8 @@ export class EptP2m implements P2m {
   /** 2 MiB entries, keyed by gfn / 512. */
   private readonly large = new Map<number, number>();
   private readonly tables = new Set<number>();
+  /** L1 tables by gfn / 512, so setting or clearing a 4 KiB entry does not walk from the root each time. */
+  private readonly l1Cache = new Map<number, Uint32Array>();
   private readonly listeners: P2mChangeListener[] = [];
   private destroyed = false;
 
@@ -120,6 +122,7 @@ export class EptP2m implements P2m {
     if (!hadEntries && isTable(l2[i]!)) {
       const l1Mfn = entryFrame(l2[i]!, l2[i + 1]!);
       for (let g = gfn; g < gfn + PT_ENTRIES; g++) if (this.small.delete(g)) hadEntries = true;
+      this.l1Cache.delete(key);
       this.tables.delete(l1Mfn);
       this.memory.free(XEN, l1Mfn as MachineFrame);
     }
@@ -173,6 +176,7 @@ export class EptP2m implements P2m {
     if (this.destroyed) return;
     for (const mfn of this.tables) this.memory.free(XEN, mfn as MachineFrame);
     this.tables.clear();
+    this.l1Cache.clear();
     this.small.clear();
     this.large.clear();
     this.listeners.length = 0;
@@ -195,6 +199,18 @@ export class EptP2m implements P2m {
 
   /** The table at `level` (1 or 2) covering `gfn`, creating tables on the way and splitting a 2 MiB entry. */
   private table(gfn: number, level: 1 | 2): Uint32Array {
+    if (level === 1) {
+      const key = Math.floor(gfn / PT_ENTRIES);
+      const cached = this.l1Cache.get(key);
+      if (cached !== undefined) return cached;
+      const l1 = this.walkTo(gfn, 1);
+      this.l1Cache.set(key, l1);
+      return l1;
+    }
+    return this.walkTo(gfn, level);
+  }
+
+  private walkTo(gfn: number, level: 1 | 2): Uint32Array {
     let words = this.memory.frameWords(this.rootMfn);
     for (let l = 4; l > level; l--) {
       const i = (Math.floor(gfn / 2 ** (9 * (l - 1))) % PT_ENTRIES) * 2;
