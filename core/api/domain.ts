@@ -5,6 +5,7 @@ import type { DomId, MachineFrame, PcpuId, VcpuId } from '../public/types.js';
 import type { CostName } from '../engine/cost-model.js';
 import type { VcpuContext } from '../cpu/vcpu-context.js';
 import type { CpuMask } from './scheduler.js';
+import type { CpuidResult } from './platform.js';
 
 export type { VcpuContext, VcpuContextRecord } from '../cpu/vcpu-context.js';
 
@@ -91,6 +92,12 @@ export interface VcpuApi {
   preempt(): VcpuRequest;
   /** Spends `cycles` split at preemption points: `yield* v.burn(n)`. */
   burn(cycles: number): VcpuCoroutine;
+  /** CPUID. Xen's leaves 0x40000000+ answer as Xen's; for HVM and PVH guests it is a traced VM exit. */
+  cpuid(leaf: number, subleaf?: number): CpuidResult;
+  /** RDMSR. MSRs the platform does not emulate raise #GP: a `HardwareError` with code `gp`. */
+  rdmsr(msr: number): bigint;
+  /** WRMSR (e.g. the hypercall-page MSR). Unemulated MSRs or bad values raise #GP as `HardwareError('gp')`. */
+  wrmsr(msr: number, value: bigint): void;
 }
 
 /** A program for a vCPU: a generator function that yields only when it blocks. */
@@ -247,3 +254,10 @@ export interface HvmParams {
   readonly events: EventEmitter<{ changed: [index: number, value: bigint] }>;
 }
 export const HvmParams = Symbol.for('xenoserver:HvmParams') as InjectionToken<HvmParams>;
+
+/** The privileged instructions a vCPU executes through the platform (set by the host on each vCPU). */
+export interface VcpuInstructions {
+  cpuid(leaf: number, subleaf: number): CpuidResult;
+  rdmsr(msr: number): bigint;
+  wrmsr(msr: number, value: bigint): void;
+}

@@ -63,4 +63,10 @@ export interface DomainConfig {
   serial: string[];
   /** Seed of this guest's randomness; absent means derived from the host seed and the name. */
   seed?: number;
+  /** xl `max_event_channels`: the highest event-channel port (default 1023). */
+  maxEventChannels?: number;
+  /** xl `max_grant_frames`: the most grant-table frames (default 64). */
+  maxGrantFrames?: number;
+  /** xl `max_maptrack_frames`: bounds the grant mappings the guest may hold (default 1024). */
+  maxMaptrackFrames?: number;
 }

@@ -229,6 +229,10 @@ export function interpretDomain(cfg: XlConfig, origin: DomainOrigin): DomainResu
   if (serialSetting?.value.kind === 'list') serial = list('serial')?.items.map((i) => i.text) ?? [];
   else if (serialSetting !== undefined) serial = [str('serial') ?? ''];
   const seed = int('seed', 0, Number.MAX_SAFE_INTEGER, 'a whole number (the seed)');
+  // libxl passes max_event_channels as the domain's highest event-channel port; the 2-level ABI has 4096.
+  const maxEventChannels = int('max_event_channels', 1, 4095, 'a number of event channels up to 4095 (the 2-level ABI)');
+  const maxGrantFrames = int('max_grant_frames', 1, 65536, 'a number of grant-table frames');
+  const maxMaptrackFrames = int('max_maptrack_frames', 1, 65536, 'a number of maptrack frames');
 
   if (errors.length > 0) return { errors: byLine(errors), warnings: byLine(warnings) };
   const domain: DomainConfig = {
@@ -256,6 +260,9 @@ export function interpretDomain(cfg: XlConfig, origin: DomainOrigin): DomainResu
     ...(type === 'hvm' ? { deviceModelVersion: dmv ?? 'qemu-xen' } : {}),
     serial,
     ...opt('seed', seed),
+    ...opt('maxEventChannels', maxEventChannels),
+    ...opt('maxGrantFrames', maxGrantFrames),
+    ...opt('maxMaptrackFrames', maxMaptrackFrames),
   };
   return { domain, errors, warnings: byLine(warnings) };
 }

@@ -1,10 +1,9 @@
 /** A virtual CPU: identity, pause flags, runstate accounting, local clock and the program coroutine it runs. */
-import { GuestAccessBase } from '../memory/guest-access.js';
-import { GuestError } from '../api/errors.js';
+import { NO_INSTRUCTIONS, NoGuestAccess, PREEMPT, VcpuApiImpl } from './vcpu-api.js';
 import type { GuestAccess } from '../api/memory.js';
-import type { CostModel, CostName } from '../engine/cost-model.js';
+import type { CostModel } from '../engine/cost-model.js';
 import type { EventHandle } from '../engine/event-queue.js';
-import type { GuestMode, RunstateInfo, RunstateName, Vcpu, VcpuApi, VcpuCoroutine, VcpuProgram, VcpuRequest, WakeReason } from '../api/domain.js';
+import type { GuestMode, RunstateInfo, RunstateName, Vcpu, VcpuApi, VcpuCoroutine, VcpuInstructions, VcpuProgram, VcpuRequest, WakeReason } from '../api/domain.js';
 import type { CpuMask, SchedVcpu } from '../api/scheduler.js';
 import type { HypercallArgs, HypercallContext, HypercallDispatcher } from '../api/hypercall.js';
 import { XenoError } from '../api/errors.js';
@@ -46,99 +45,7 @@ export type WaitKind = 'block' | 'halt' | 'sleep' | 'poll' | 'idle' | null;
 /** How a run of the coroutine ended. */
 export type RunOutcome = 'preempted' | 'request' | 'ended' | 'crashed';
 
-const BLOCK: VcpuRequest = Object.freeze({ op: 'block' });
-const HALT: VcpuRequest = Object.freeze({ op: 'halt' });
-const YIELD: VcpuRequest = Object.freeze({ op: 'yield' });
-const PREEMPT: VcpuRequest = Object.freeze({ op: 'preempt' });
 
-/** The narrow API a program receives. */
-class VcpuApiImpl implements VcpuApi {
-  constructor(private readonly v: VcpuImpl) {}
-  get domid(): DomId {
-    return this.v.domid;
-  }
-  get vcpuId(): VcpuId {
-    return this.v.vcpuId;
-  }
-  get now(): number {
-    return this.v.clock;
-  }
-  get regs(): VcpuContext {
-    return this.v.context;
-  }
-  compute(cycles: number): void {
-    this.v.checkRunaway();
-    this.v.clock += cycles * this.v.nsPerCycle;
-  }
-  charge(cost: CostName, times = 1): void {
-    this.v.checkRunaway();
-    this.v.clock += this.v.cost[cost] * times * this.v.nsPerCycle;
-  }
-  hypercall(nr: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0): number {
-    const args = this.v.hypercallArgs;
-    args[0] = a0;
-    args[1] = a1;
-    args[2] = a2;
-    args[3] = a3;
-    args[4] = a4;
-    return this.v.hypercall(nr, args);
-  }
-  *hypercallBlocking(nr: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0): Generator<VcpuRequest, number, unknown> {
-    const result = this.hypercall(nr, a0, a1, a2, a3, a4);
-    const request = this.v.takeDeferred();
-    if (request !== null) yield request;
-    return result;
-  }
-  block(): VcpuRequest {
-    return BLOCK;
-  }
-  halt(): VcpuRequest {
-    return HALT;
-  }
-  sleepUntil(time: number): VcpuRequest {
-    return { op: 'sleep', until: time };
-  }
-  sleepFor(ns: number): VcpuRequest {
-    return { op: 'sleep', until: this.v.clock + ns };
-  }
-  yield(): VcpuRequest {
-    return YIELD;
-  }
-  poll(timeout = 0): VcpuRequest {
-    return { op: 'poll', timeout };
-  }
-  preempt(): VcpuRequest {
-    return PREEMPT;
-  }
-  *burn(cycles: number): VcpuCoroutine {
-    const v = this.v;
-    let left = cycles;
-    while (left > 0) {
-      const room = Math.ceil((v.segmentEnd - v.clock) / v.nsPerCycle);
-      if (room <= 0) {
-        yield PREEMPT;
-        continue;
-      }
-      const chunk = Math.min(left, room);
-      this.compute(chunk);
-      left -= chunk;
-      yield PREEMPT;
-    }
-  }
-}
-
-/** The access of a vCPU that has no memory attached: every copy fails with EFAULT. */
-class NoGuestAccess extends GuestAccessBase {
-  constructor(private readonly vcpu: { domid: DomId; vcpuId: VcpuId }) {
-    super();
-  }
-  read(addr: number, length: number): Uint8Array {
-    throw new GuestError('EFAULT', `vcpu${this.vcpu.vcpuId} has no memory attached (read of ${length} bytes at 0x${addr.toString(16)})`, { domid: this.vcpu.domid });
-  }
-  write(addr: number, data: Uint8Array): void {
-    throw new GuestError('EFAULT', `vcpu${this.vcpu.vcpuId} has no memory attached (write of ${data.length} bytes at 0x${addr.toString(16)})`, { domid: this.vcpu.domid });
-  }
-}
 
 /**
  * A vCPU. Runnable (Xen's `vcpu_runnable`) when no pause flag is set and neither it nor its domain is
@@ -171,6 +78,8 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
   readonly hypercallArgs: number[] = [0, 0, 0, 0, 0];
   /** The caller's memory as hypercall handlers see it; the host attaches the real one at domain creation. */
   guest: GuestAccess = new NoGuestAccess(this);
+  /** CPUID/RDMSR/WRMSR as the platform answers them; the host attaches them once the platform exists. */
+  instructions: VcpuInstructions = NO_INSTRUCTIONS;
   pool: VcpuPool | null = null;
   private readonly pendingChecks: (() => boolean)[] = [];
   private readonly api: VcpuApi;

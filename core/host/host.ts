@@ -19,7 +19,10 @@ import { Iommu } from '../iommu/index.js';
 import { TimerService } from '../timer/index.js';
 import { ApicBus, LocalApic, IoApic, GsiRouter } from '../apic/index.js';
 import { IoBus, MmioBus } from '../io/index.js';
-import { CpuPoolImpl, SchedulerRegistryImpl } from '../cpu/index.js';
+import { CpuPoolImpl, SchedulerRegistryImpl, type VcpuImpl } from '../cpu/index.js';
+import { Platform as PlatformToken } from '../api/platform.js';
+import { EventChannels as EventChannelsToken } from '../api/event-channel.js';
+import { GrantTables as GrantTablesToken } from '../api/grant-table.js';
 import { DomainRegistryImpl, type SharedInfoPageImpl, type HvmParamsImpl } from '../domain/index.js';
 import type { HypervisorContext, Subsystem } from './subsystem.js';
 import { CORE_SUBSYSTEMS } from './subsystems.js';
@@ -266,6 +269,17 @@ export class Host {
     });
     const ctx = this.hypervisorContext();
     this.subsystems = CORE_SUBSYSTEMS.map((make) => make(ctx));
+    const platform = this.container.resolve(PlatformToken);
+    this.domainsImpl.events.on('created', (d) => {
+      for (const v of d.vcpus as VcpuImpl[]) {
+        const vcpu = v.vcpuId;
+        v.instructions = {
+          cpuid: (leaf, subleaf) => platform.cpuid(d.domid, vcpu, leaf, subleaf),
+          rdmsr: (msr) => platform.rdmsr(d.domid, vcpu, msr),
+          wrmsr: (msr, value) => platform.wrmsr(d.domid, vcpu, msr, value),
+        };
+      }
+    });
   }
 
   /** The hypervisor's subsystems, in creation order. */
@@ -329,6 +343,7 @@ export class Host {
     const d = this.domains.create(options);
     try {
       this.populate(d, pages);
+      this.applyLimits(d.domid, config);
       config.cpus.perVcpu.forEach((set, v) => {
         const mask = this.cpuMask(set);
         if (mask && d.vcpus[v]) d.vcpus[v].setHardAffinity(mask);
@@ -340,6 +355,14 @@ export class Host {
       throw error;
     }
     return d;
+  }
+
+  /** The guest's xl.cfg limits on hypervisor resources: event channels, grant and maptrack frames. */
+  private applyLimits(domid: DomId, config: DomainConfig): void {
+    if (config.maxEventChannels !== undefined) this.container.resolve(EventChannelsToken).setMaxPorts(domid, config.maxEventChannels);
+    const gnttab = this.container.resolve(GrantTablesToken);
+    if (config.maxGrantFrames !== undefined) gnttab.setMaxFrames(domid, config.maxGrantFrames);
+    if (config.maxMaptrackFrames !== undefined) gnttab.setMaxMaptrackFrames(domid, config.maxMaptrackFrames);
   }
 
   private populate(d: Domain, pages: number): void {

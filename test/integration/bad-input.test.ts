@@ -8,6 +8,9 @@ import { treeCatalog } from '../../plugins/catalog.js';
 import creditPlugin from '../../plugins/schedulers/credit/index.js';
 import cpuLoopPlugin from '../../plugins/workloads/cpu-loop/index.js';
 import { bootHost, loadDefinition } from './machine.js';
+import { EventChannels } from '../../core/api/event-channel.js';
+import { GrantTables } from '../../core/api/grant-table.js';
+import { domId } from '../../core/public/types.js';
 
 const broken = definePlugin({
   name: 'broken',
@@ -120,6 +123,24 @@ describe('bad input at host level', () => {
       const beyond = host.iommu.dmaWrite(bdf, (64 * 2 ** 20) as never, new Uint8Array([1]));
       expect(beyond.ok).toBe(false);
       expect(host.iommu.faultCount).toBe(1);
+    } finally {
+      await host.shutdown();
+    }
+  });
+});
+
+describe("a guest's xl.cfg limits on hypervisor resources", () => {
+  it('applies max_event_channels and max_grant_frames to the guest', async () => {
+    const file = await machine(['name: lab', 'plugins: [credit]', 'domains:', '  - { name: g, type: pvh, kernel: generic, memory: 32, max_event_channels: 7, max_grant_frames: 2 }', ''].join('\n'));
+    const { host } = await bootHost(await loadDefinition(file));
+    try {
+      const g = host.domains.list().find((d) => d.name === 'g')!;
+      const evtchn = host.container.resolve(EventChannels);
+      for (let i = 0; i < 7; i++) evtchn.allocUnbound(g.domid, domId(0));
+      expect(() => evtchn.allocUnbound(g.domid, domId(0))).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
+      const gnttab = host.container.resolve(GrantTables);
+      gnttab.frameForPhysmap(g.domid, 1);
+      expect(() => gnttab.frameForPhysmap(g.domid, 2)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     } finally {
       await host.shutdown();
     }
