@@ -1,4 +1,8 @@
-/** `npm run bench`: runs every test/bench/*.bench.ts, prints the figures and writes docs/benchmarks.md. */
+/**
+ * `npm run bench`: runs every test/bench/*.bench.ts, prints the figures and writes docs/benchmarks.md.
+ * Each file runs in a fresh child process, so one suite's JIT feedback and heap do not colour another's.
+ */
+import { spawnSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, platform, release } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -7,7 +11,6 @@ import type { Benchmark, BenchResult } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
-const only = process.argv.slice(2);
 
 interface Row {
   bench: Benchmark;
@@ -33,19 +36,39 @@ function fmt(v: number): string {
 }
 
 const files = readdirSync(here).filter((f) => f.endsWith('.bench.ts')).sort();
+const childFile = process.argv[2] === '--file' ? process.argv[3] : undefined;
+const only = childFile === undefined ? process.argv.slice(2) : process.argv.slice(4);
+const wanted = (b: Benchmark): boolean => only.length === 0 || only.some((o) => b.group.includes(o) || b.name.includes(o));
+
+if (childFile !== undefined) {
+  // Child: run one file's benchmarks and report each as a JSON line.
+  const mod = (await import(pathToFileURL(join(here, childFile)).href)) as { benchmarks: Benchmark[] };
+  for (const bench of mod.benchmarks.filter(wanted)) {
+    let line: Record<string, unknown>;
+    try {
+      line = { name: bench.name, result: await bench.run() };
+    } catch (err) {
+      line = { name: bench.name, error: err instanceof Error ? err.message : String(err) };
+    }
+    process.stdout.write(`BENCH ${JSON.stringify(line)}\n`);
+  }
+  process.exit(0);
+}
+
 const rows: Row[] = [];
 for (const file of files) {
   const mod = (await import(pathToFileURL(join(here, file)).href)) as { benchmarks: Benchmark[] };
-  for (const bench of mod.benchmarks) {
-    if (only.length > 0 && !only.some((o) => bench.group.includes(o) || bench.name.includes(o))) continue;
+  const benches = mod.benchmarks.filter(wanted);
+  if (benches.length === 0) continue;
+  const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--file', file, ...only], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const lines = child.stdout.split('\n').filter((l) => l.startsWith('BENCH ')).map((l) => JSON.parse(l.slice(6)) as { name: string; result?: BenchResult; error?: string });
+  for (const bench of benches) {
+    const got = lines.find((l) => l.name === bench.name);
     const row: Row = { bench };
-    try {
-      row.result = await bench.run();
-      process.stdout.write(`${bench.group.padEnd(12)} ${bench.name.padEnd(52)} ${fmt(row.result.value).padStart(10)} ${bench.unit.padEnd(12)} ${verdict(bench, row.result.value)}${row.result.detail ? `  (${row.result.detail})` : ''}\n`);
-    } catch (err) {
-      row.error = err instanceof Error ? err.message : String(err);
-      process.stdout.write(`${bench.group.padEnd(12)} ${bench.name.padEnd(52)} FAILED: ${row.error}\n`);
-    }
+    if (got?.result) row.result = got.result;
+    else row.error = got?.error ?? `the child process ended without a result (exit ${child.status}): ${child.stderr.trim().split('\n').slice(-1)[0] ?? ''}`;
+    if (row.result) process.stdout.write(`${bench.group.padEnd(12)} ${bench.name.padEnd(52)} ${fmt(row.result.value).padStart(10)} ${bench.unit.padEnd(12)} ${verdict(bench, row.result.value)}${row.result.detail ? `  (${row.result.detail})` : ''}\n`);
+    else process.stdout.write(`${bench.group.padEnd(12)} ${bench.name.padEnd(52)} FAILED: ${row.error}\n`);
     rows.push(row);
   }
 }
@@ -57,7 +80,8 @@ const lines = [
   '# Benchmarks',
   '',
   'Written by `npm run bench` (test/bench/run.ts); do not edit by hand. Wall-clock figures from one run;',
-  'each rate is the best of several rounds after warm-up. Targets are the figures the issues ask for.',
+  'each rate is the best of several rounds after warm-up; each bench file runs in a fresh process.',
+  'Targets are the figures the issues ask for.',
   '',
   `- Machine: ${machine}`,
   `- Date: ${date}`,
