@@ -68,5 +68,11 @@ export interface EventChannels {
    * when one of `ports` becomes pending, masked or not (Xen's evtchn_check_pollers). One set per vCPU.
    */
   pollPorts(domid: DomId, vcpu: number, ports: readonly EvtchnPort[]): () => void;
+  /**
+   * For an in-process Dom0 service: calls `fn` synchronously every time `domid`'s `port` is set pending
+   * (a peer's notify, a VIRQ...), whether or not it was pending already. Stops when the returned function
+   * is called or the port is closed. EINVAL when the port is not open, ESRCH for an unknown domain.
+   */
+  onEvent(domid: DomId, port: EvtchnPort, fn: () => void): () => void;
 }
 export const EventChannels = Symbol.for('xenoserver:EventChannels') as InjectionToken<EventChannels>;

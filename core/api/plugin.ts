@@ -45,6 +45,36 @@ export interface PluginContext<Options = unknown> {
   onDispose(fn: () => void | Promise<void>): void;
 }
 
+/** One option of a plugin command, in commander's syntax. */
+export interface PluginCommandOption {
+  /** E.g. `--socket <path>` (takes a value) or `--access-log` (a switch). */
+  flags: string;
+  description: string;
+  /** Value when the option is not given. */
+  defaultValue?: string | boolean;
+}
+
+/** What a plugin command's `run` gets besides its options. */
+export interface PluginCommandIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** The folder relative paths are resolved against. */
+  readonly cwd: string;
+  /** Aborted on SIGINT/SIGTERM (or by the embedding code): a long-running command then ends. */
+  readonly signal: AbortSignal;
+}
+
+/** A subcommand of `xeno` a plugin contributes (e.g. `xeno xenstored`): it runs without a simulated host. */
+export interface PluginCommand {
+  /** The subcommand's name: lower-case words joined by dashes, not one of the core's. */
+  name: string;
+  /** One line for `xeno --help`. */
+  description: string;
+  options: PluginCommandOption[];
+  /** Runs the command with its parsed options (commander's camel-cased keys); resolves to the exit code. */
+  run(args: Record<string, unknown>, io: PluginCommandIo): Promise<number>;
+}
+
 /** A plugin's manifest. Make it with {@link definePlugin}, export it as the default of its `index.ts`. */
 export interface PluginManifest<S extends TSchema = TSchema> {
   /** Unique name, lower-case with dashes: `credit`, `xenstored`, `blkback`. */
@@ -64,6 +94,8 @@ export interface PluginManifest<S extends TSchema = TSchema> {
   dependencies?: string[];
   /** TypeBox schema of the plugin's options (plain JSON Schema is refused); unknown keys are rejected. It is the options' documentation. */
   configSchema: S;
+  /** Subcommands of `xeno` this plugin contributes. */
+  commands?: PluginCommand[];
   /** First phase: contribute providers. May return lifecycle hooks. */
   register(ctx: PluginContext<Static<S>>): void | PluginInstance | Promise<void | PluginInstance>;
 }
@@ -95,6 +127,13 @@ export function manifestProblems(value: unknown): string[] {
   }
   if (typeof m.configSchema !== 'object' || m.configSchema === null || !(Kind in m.configSchema)) problems.push('configSchema must be a TypeBox schema (build it with Type from the SDK)');
   if (typeof m.register !== 'function') problems.push('register must be a function');
+  if (m.commands !== undefined) {
+    const ok = Array.isArray(m.commands) && (m.commands as unknown[]).every((c) => {
+      const cmd = c as Partial<PluginCommand> | null;
+      return typeof cmd === 'object' && cmd !== null && typeof cmd.name === 'string' && NAME.test(cmd.name) && typeof cmd.run === 'function' && Array.isArray(cmd.options);
+    });
+    if (!ok) problems.push('commands must be a list of { name, description, options, run }');
+  }
   return problems;
 }
 

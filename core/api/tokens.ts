@@ -17,3 +17,9 @@ export const Engine = token<Engine>('Engine');
 /** The cost model in force. */
 export type CostModel = CostModelShape;
 export const CostModel = token<CostModel>('CostModel');
+
+/**
+ * The host's run directory (absolute): `./run/<host name>` of the folder `xeno` was started in. Plugins
+ * put sockets and pid files there (`<run dir>/xenstored.sock`). The folder may not exist yet.
+ */
+export const RunDir = token<string>('RunDir');

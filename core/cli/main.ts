@@ -2,7 +2,8 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { CORE_API_VERSION } from '../api/plugin.js';
+import { CORE_API_VERSION, manifestProblems, type PluginCommand, type PluginManifest } from '../api/plugin.js';
+import type { PluginCatalog } from '../plugin-host/catalog.js';
 import { XenoError } from '../api/errors.js';
 import { formatLogRecord, type LogLevel } from '../api/log.js';
 import { parseDuration } from '../config/index.js';
@@ -22,8 +23,47 @@ class Exit extends Error {
   }
 }
 
-/** Runs the `xeno` command line. Never throws: errors are printed and turned into an exit code. */
-export async function runCli(argv: readonly string[], env: CliEnv): Promise<number> {
+/** The core's own subcommands; any other first word may be a plugin's. */
+const CORE_COMMANDS = new Set(['info', 'plugins', 'config', 'build', 'run']);
+
+/** Every command of every plugin of the catalog, with its plugin's name (a plugin that fails to load contributes none). */
+export async function pluginCommands(catalog: PluginCatalog): Promise<{ plugin: string; command: PluginCommand }[]> {
+  const found: { plugin: string; command: PluginCommand }[] = [];
+  for (const name of catalog.names()) {
+    let manifest: unknown;
+    try {
+      manifest = await catalog.load(name);
+    } catch {
+      continue;
+    }
+    if (manifestProblems(manifest).length > 0) continue;
+    for (const command of (manifest as PluginManifest).commands ?? []) {
+      if (!CORE_COMMANDS.has(command.name) && !found.some((f) => f.command.name === command.name)) found.push({ plugin: name, command });
+    }
+  }
+  return found;
+}
+
+/** Aborts on SIGINT/SIGTERM while `run` runs; the handlers go when it ends. */
+async function untilSignal<T>(given: AbortSignal | undefined, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  if (given !== undefined) return run(given);
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await run(controller.signal);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+/**
+ * Runs the `xeno` command line. Never throws: errors are printed and turned into an exit code.
+ * `env.signal` ends long-running plugin commands (default: SIGINT/SIGTERM).
+ */
+export async function runCli(argv: readonly string[], env: CliEnv & { signal?: AbortSignal }): Promise<number> {
   const out = env.stdout ?? ((t: string) => void process.stdout.write(t));
   const err = env.stderr ?? ((t: string) => void process.stderr.write(t));
   const cwd = env.cwd ?? process.cwd();
@@ -128,6 +168,19 @@ export async function runCli(argv: readonly string[], env: CliEnv): Promise<numb
         await host.shutdown();
       }
     });
+
+  // Plugin commands: manifests are loaded only when the first word is not a core command (or for help).
+  const first = argv[0];
+  if (first === undefined || !CORE_COMMANDS.has(first)) {
+    for (const { plugin, command } of await pluginCommands(env.catalog)) {
+      const sub = program.command(command.name).description(`${command.description} (plugin ${plugin})`);
+      for (const o of command.options) sub.option(o.flags, o.description, o.defaultValue as string | boolean | undefined);
+      sub.action(async (opts: Record<string, unknown>) => {
+        const code = await untilSignal(env.signal, (signal) => command.run(opts, { stdout: out, stderr: err, cwd, signal }));
+        if (code !== 0) throw new Exit(code);
+      });
+    }
+  }
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

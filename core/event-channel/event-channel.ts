@@ -50,6 +50,7 @@ function inCoreApi(core: EvtchnCore): EventChannels {
     setHvmIrqSink: (domid, sink) => core.table(domid).upcall.setSink(sink),
     hvmIrqSink: (domid): HvmIrqSink => core.table(domid).upcall.sink,
     updateCallbackIrq: (domid) => core.table(domid).upcall.maybeDeassert(),
+    onEvent: (domid, port, fn) => core.onEvent(core.table(domid), port, fn),
     pollPorts(domid, vcpu, ports) {
       const t = core.table(domid);
       const list = [...ports];

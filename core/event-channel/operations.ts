@@ -35,6 +35,8 @@ export class EvtchnCore {
   /** Tables by domid (a sparse array: the send path looks one up per call). */
   private readonly byDomid: (PortTable | undefined)[] = [];
   private readonly live = new Set<PortTable>();
+  /** In-process listeners by table and port (Dom0 services hearing their ports): see {@link onEvent}. */
+  private readonly listeners = new Map<PortTable, Map<number, Set<() => void>>>();
 
   constructor(
     private readonly engine: Engine,
@@ -68,6 +70,7 @@ export class EvtchnCore {
     const t = this.byDomid[domid];
     if (t === undefined) return;
     this.live.delete(t);
+    this.listeners.delete(t);
     this.byDomid[domid] = undefined;
   }
 
@@ -106,6 +109,28 @@ export class EvtchnCore {
     this.engine.trace.record(time, TraceKind.EvtchnSend, domid, vcpu, port, toDom, toPort);
   }
 
+  /** Sets `port` pending (the ABI's job), then calls the port's in-process listeners. */
+  private raise(t: PortTable, vcpu: number, port: number): void {
+    this.ops.setPending(t, vcpu, port);
+    const set = this.listeners.get(t)?.get(port);
+    if (set !== undefined) for (const fn of [...set]) fn();
+  }
+
+  /**
+   * Calls `fn` each time `port` of `t` is set pending (already pending or not), until the returned
+   * function is called or the port is closed. For Dom0 services that run in-process (xenstored).
+   */
+  onEvent(t: PortTable, port: number, fn: () => void): () => void {
+    if (!t.isValid(port) || t.state[port] === ECS.FREE) throw einval(t, `port ${port} of dom${t.domid} is not open`);
+    let ports = this.listeners.get(t);
+    if (ports === undefined) this.listeners.set(t, (ports = new Map()));
+    let set = ports.get(port);
+    if (set === undefined) ports.set(port, (set = new Set()));
+    const mine = set;
+    mine.add(fn);
+    return () => void mine.delete(fn);
+  }
+
   // --- operations ---------------------------------------------------------------------------------
 
   /** EVTCHNOP_alloc_unbound: a port of `dom` that `remoteDom` (DOMID_SELF: the caller) may bind to. */
@@ -133,7 +158,7 @@ export class EvtchnCore {
     rd.remotePort[remotePort] = lport;
     rd.peer[remotePort] = local;
     // Notifications sent to the unbound port were dropped: Xen conservatively raises the new port.
-    this.ops.setPending(local, local.notifyVcpu[lport]!, lport);
+    this.raise(local, local.notifyVcpu[lport]!, lport);
     return lport;
   }
 
@@ -188,6 +213,7 @@ export class EvtchnCore {
       peer.peer[rport] = undefined;
     }
     this.ops.clearPending(t, port);
+    this.listeners.get(t)?.delete(port);
     t.release(port);
   }
 
@@ -198,11 +224,11 @@ export class EvtchnCore {
     if (state === ECS.INTERDOMAIN) {
       const peer = t.peer[port]!;
       const rport = t.remotePort[port]!;
-      this.ops.setPending(peer, peer.notifyVcpu[rport]!, rport);
       this.trace(time, t.domid, vcpu, port, peer.domid, rport);
+      this.raise(peer, peer.notifyVcpu[rport]!, rport);
     } else if (state === ECS.IPI) {
-      this.ops.setPending(t, t.notifyVcpu[port]!, port);
       this.trace(time, t.domid, vcpu, port, t.domid, port);
+      this.raise(t, t.notifyVcpu[port]!, port);
     } else if (state === ECS.UNBOUND) {
       this.trace(time, t.domid, vcpu, port, DOMID_INVALID, 0);
     } else {
@@ -282,7 +308,7 @@ export class EvtchnCore {
     this.checkVcpu(t, vcpu);
     const port = t.virqToPort[vcpu * NR_VIRQS + virq]!;
     if (port === 0) return false;
-    this.ops.setPending(t, vcpu, port);
+    this.raise(t, vcpu, port);
     this.trace(this.engine.now, t.domid, vcpu, port, DOMID_XEN, virq);
     return true;
   }
@@ -293,7 +319,7 @@ export class EvtchnCore {
     const port = t.virqToPort[virq]!;
     if (port === 0) return false;
     const vcpu = t.notifyVcpu[port]!;
-    this.ops.setPending(t, vcpu, port);
+    this.raise(t, vcpu, port);
     this.trace(this.engine.now, t.domid, vcpu, port, DOMID_XEN, virq);
     return true;
   }
@@ -303,7 +329,7 @@ export class EvtchnCore {
     const port = t.pirqToPort.get(pirq);
     if (port === undefined) return false;
     const vcpu = t.notifyVcpu[port]!;
-    this.ops.setPending(t, vcpu, port);
+    this.raise(t, vcpu, port);
     this.trace(this.engine.now, t.domid, vcpu, port, DOMID_XEN, pirq);
     return true;
   }

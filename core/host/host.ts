@@ -5,7 +5,8 @@
 import 'reflect-metadata';
 import { container as globalContainer, type DependencyContainer } from 'tsyringe';
 import { Engine, TraceKind, RealtimePacer, systemHostClock, type HostClock } from '../engine/index.js';
-import { Engine as EngineToken, CostModel as CostModelToken } from '../api/tokens.js';
+import { resolve as resolvePath } from 'node:path';
+import { Engine as EngineToken, CostModel as CostModelToken, RunDir as RunDirToken } from '../api/tokens.js';
 import { Logger as LoggerToken, createLogger, type Logger, type LogLevel, type LogSink } from '../api/log.js';
 import { MachineMemory as MachineMemoryToken, PagingModes as PagingModesToken, P2mType } from '../api/memory.js';
 import { DomainRegistry as DomainRegistryToken, type Domain, type DomainCreateOptions, type GuestMode } from '../api/domain.js';
@@ -236,6 +237,7 @@ export class Host {
     c.registerInstance(SchedulerRegistryToken, this.schedulers);
     c.registerInstance(HypercallTableToken, this.hypercalls);
     c.registerInstance(HypercallDispatcherToken, this.dispatcher);
+    c.registerInstance(RunDirToken, resolvePath(this.definition.runDir));
   }
 
   /** The configured plugins, plus the scheduler's plugin when the definition names it only by `scheduler:`. */
