@@ -8,6 +8,7 @@ import { LazyCatalog, type InTreePlugin } from '../core/plugin-host/catalog.js';
 export const IN_TREE_PLUGINS: Readonly<Record<string, InTreePlugin>> = {
   credit: { folder: 'plugins/schedulers/credit', load: () => import('./schedulers/credit/index.js') },
   'cpu-loop': { folder: 'plugins/workloads/cpu-loop', load: () => import('./workloads/cpu-loop/index.js') },
+  xenstored: { folder: 'plugins/dom0/xenstored', load: () => import('./dom0/xenstored/index.js') },
   template: { folder: 'plugins/_template', load: () => import('./_template/index.js') },
 };
 

@@ -1,0 +1,43 @@
+/** A transport-side check of the message framing: finds each header in a byte stream and refuses oversized payloads. */
+import { XS_HEADER_SIZE, XS_PAYLOAD_MAX } from './connection.js';
+
+/**
+ * Follows message boundaries in a peer's byte stream (any split) and reports the first header whose
+ * `len` exceeds {@link XS_PAYLOAD_MAX}, so the transport can cut the peer off before buffering it
+ * (C xenstored's read_message: "bad_client"). The engine still parses the messages itself.
+ */
+export class FrameGuard {
+  private readonly header = new Uint8Array(XS_HEADER_SIZE);
+  private headerHave = 0;
+  private payloadLeft = 0;
+
+  /** Feeds `bytes`; returns a reason string at the first oversized header, else undefined. */
+  check(bytes: Uint8Array): string | undefined {
+    let i = 0;
+    while (i < bytes.length) {
+      if (this.payloadLeft > 0) {
+        const n = Math.min(this.payloadLeft, bytes.length - i);
+        this.payloadLeft -= n;
+        i += n;
+        continue;
+      }
+      const n = Math.min(XS_HEADER_SIZE - this.headerHave, bytes.length - i);
+      this.header.set(bytes.subarray(i, i + n), this.headerHave);
+      this.headerHave += n;
+      i += n;
+      if (this.headerHave < XS_HEADER_SIZE) break;
+      this.headerHave = 0;
+      const h = this.header;
+      const len = (h[12]! | (h[13]! << 8) | (h[14]! << 16) | (h[15]! << 24)) >>> 0;
+      if (len > XS_PAYLOAD_MAX) return `payload of ${len} bytes exceeds ${XS_PAYLOAD_MAX}`;
+      this.payloadLeft = len;
+    }
+    return undefined;
+  }
+
+  /** Forgets any partial message (a ring reconnection). */
+  reset(): void {
+    this.headerHave = 0;
+    this.payloadLeft = 0;
+  }
+}

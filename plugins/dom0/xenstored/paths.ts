@@ -1,0 +1,83 @@
+/** xenstore path rules: canonicalisation of relative paths and C xenstored's is_valid_nodename. */
+import { XENSTORE_REL_PATH_MAX } from './wire.js';
+
+/** The special watch paths (also nodes carrying permissions). */
+export const SPECIAL_PATHS = ['@introduceDomain', '@releaseDomain'] as const;
+export type SpecialPath = (typeof SPECIAL_PATHS)[number];
+
+/** `/local/domain/<domid>`: a domain's home, where its relative paths resolve. */
+export function domainPath(domid: number): string {
+  return `/local/domain/${domid}`;
+}
+
+/** C's `canonicalize`: absolute and `@` paths unchanged, others under the caller's home. */
+export function canonicalize(path: string, domid: number): string {
+  const c = path.charCodeAt(0);
+  if (c === 47 /* / */ || c === 64 /* @ */) return path;
+  return `${domainPath(domid)}/${path}`;
+}
+
+/** C's valid_chars, as a byte table. */
+const VALID_CHAR = (() => {
+  const t = new Uint8Array(128);
+  for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-/_@') t[c.charCodeAt(0)] = 1;
+  return t;
+})();
+const LOCAL = /^\/local\/domain\/(\d{1,5})\//;
+
+/**
+ * C's is_valid_nodename: absolute, no trailing `/` (except `/`), no `//`, chars `A-Za-z0-9-/_@`, and
+ * for an unprivileged caller at most `pathMax` chars beyond `/local/domain/<n>/` (or of the whole path).
+ */
+export function isValidNodename(path: string, privileged: boolean, pathMax = XENSTORE_REL_PATH_MAX): boolean {
+  const n = path.length;
+  if (n === 0 || path.charCodeAt(0) !== 47) return false;
+  if (n > 1 && path.charCodeAt(n - 1) === 47) return false;
+  let prev = 0;
+  for (let i = 0; i < n; i++) {
+    const c = path.charCodeAt(i);
+    if (c >= 128 || VALID_CHAR[c] === 0 || (c === 47 && prev === 47)) return false;
+    prev = c;
+  }
+  if (!privileged) {
+    const m = LOCAL.exec(path);
+    const localOff = m ? m[0].length : 0;
+    if (n - localOff > pathMax) return false;
+  }
+  return true;
+}
+
+/** True for `@introduceDomain` / `@releaseDomain`. */
+export function isSpecialPath(path: string): path is SpecialPath {
+  return path === '@introduceDomain' || path === '@releaseDomain';
+}
+
+/** The parent of an absolute path (`/` for top-level nodes). */
+export function parentOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+/** The last component of an absolute path. */
+export function baseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+/** `parent` + `/` + `name`, without doubling the root's slash. */
+export function childPath(parent: string, name: string): string {
+  return parent === '/' ? `/${name}` : `${parent}/${name}`;
+}
+
+/** True when `path` is `ancestor` or below it (C's is_child). */
+export function isChildOf(path: string, ancestor: string): boolean {
+  if (ancestor === '/') return true;
+  if (!path.startsWith(ancestor)) return false;
+  return path.length === ancestor.length || path.charCodeAt(ancestor.length) === 47;
+}
+
+/** C's atoi: optional spaces and sign, then leading digits; anything else gives 0. */
+export function atoi(s: string): number {
+  const m = /^[ \t\n\r\f\v]*([+-]?\d+)/.exec(s);
+  if (!m) return 0;
+  return Number.parseInt(m[1]!, 10) | 0;
+}

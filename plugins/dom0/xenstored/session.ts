@@ -1,0 +1,153 @@
+/** One connection's session: reassembles framed requests from any byte split and dispatches them in order. */
+import type { XsConnection, XsSession } from './connection.js';
+import type { XenstoreEngine, XsAccessEntry } from './engine.js';
+import { HANDLERS, NOTID, PRIVILEGED, type XsRequest } from './handlers.js';
+import type { XsCaller } from './permissions.js';
+import { XsTransaction } from './transaction.js';
+import { XENSTORE_PAYLOAD_MAX, XS_HEADER_SIZE, XsError, XsType, latin1, readU32, writeU32, xsTypeName } from './wire.js';
+
+/** @internal The engine's XsSession; handlers use its helpers. */
+export class XsSessionImpl implements XsSession {
+  readonly caller: XsCaller;
+  readonly transactions = new Map<number, XsTransaction>();
+  private nextTxId = 1;
+  private partial: Uint8Array | null = null;
+  private dead = false;
+
+  constructor(
+    readonly engine: XenstoreEngine,
+    readonly conn: XsConnection,
+    private readonly accessLog: ((entry: XsAccessEntry) => void) | undefined,
+  ) {
+    const domid = conn.domid;
+    const targets = engine.targets;
+    this.caller = {
+      domid,
+      privileged: domid === 0,
+      get target() {
+        return targets.get(domid);
+      },
+    };
+  }
+
+  receive(bytes: Uint8Array): void {
+    if (this.dead || bytes.length === 0) return;
+    let buf = bytes;
+    if (this.partial) {
+      buf = new Uint8Array(this.partial.length + bytes.length);
+      buf.set(this.partial, 0);
+      buf.set(bytes, this.partial.length);
+      this.partial = null;
+    }
+    let off = 0;
+    while (buf.length - off >= XS_HEADER_SIZE) {
+      const len = readU32(buf, off + 12);
+      if (len > XENSTORE_PAYLOAD_MAX) {
+        this.kill(`payload of ${len} bytes exceeds ${XENSTORE_PAYLOAD_MAX}`);
+        return;
+      }
+      if (buf.length - off - XS_HEADER_SIZE < len) break;
+      const start = off + XS_HEADER_SIZE;
+      this.process(readU32(buf, off), readU32(buf, off + 4), readU32(buf, off + 8), buf.subarray(start, start + len));
+      off = start + len;
+      if (this.dead) return;
+    }
+    // Keep the tail (copied: the transport may reuse its buffer).
+    if (off < buf.length) this.partial = buf.slice(off);
+  }
+
+  closed(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.partial = null;
+    this.transactions.clear();
+    this.engine.dropSession(this);
+  }
+
+  /** Drops watches and transactions (RESET_WATCHES, or the domain being released). */
+  reset(): void {
+    this.engine.watches.removeAll(this);
+    this.transactions.clear();
+  }
+
+  private kill(reason: string): void {
+    this.engine.log(`${this.conn.label}: ${reason}`);
+    this.closed();
+    this.conn.close(reason);
+  }
+
+  /** Handles one whole request. Never throws. */
+  process(type: number, reqId: number, txId: number, payload: Uint8Array): void {
+    const req: XsRequest = { type, reqId, txId, payload, tx: null };
+    try {
+      if (this.accessLog) this.logAccess(type, payload);
+      const handler = HANDLERS[type];
+      if (!handler) throw new XsError('ENOSYS', `type ${type}`);
+      if (PRIVILEGED.has(type) && !this.caller.privileged) throw new XsError('EACCES');
+      if (txId !== 0 && !NOTID.has(type)) {
+        const tx = this.transactions.get(txId);
+        if (!tx) throw new XsError('ENOENT', `transaction ${txId}`);
+        req.tx = tx;
+      }
+      handler(this, req);
+    } catch (e) {
+      if (e instanceof XsError) this.error(req, e.errno);
+      else {
+        this.engine.log(`${this.conn.label}: internal error on ${xsTypeName(type)}: ${String(e)}`);
+        this.error(req, 'EIO');
+      }
+    }
+  }
+
+  private logAccess(type: number, payload: Uint8Array): void {
+    let end = payload.indexOf(0);
+    if (end < 0) end = payload.length;
+    const path = type === XsType.WRITE || type === XsType.READ || end < 256 ? latin1(payload, 0, Math.min(end, 256)) : '';
+    this.accessLog!({ id: this.conn.id, label: this.conn.label, type: xsTypeName(type), path });
+  }
+
+  /** A new transaction id (never 0, never one in use). */
+  allocTxId(): number {
+    let id = this.nextTxId;
+    while (id === 0 || this.transactions.has(id)) id = (id + 1) >>> 0;
+    this.nextTxId = (id + 1) >>> 0;
+    return id;
+  }
+
+  /** Sends a reply echoing the request's ids; a payload over 4096 bytes becomes ERROR E2BIG. */
+  reply(req: XsRequest, type: number, payload: Uint8Array | string): void {
+    if (payload.length > XENSTORE_PAYLOAD_MAX) {
+      this.error(req, 'E2BIG');
+      return;
+    }
+    this.send(type, req.reqId, req.txId, payload);
+  }
+
+  /** `OK\0`. */
+  ack(req: XsRequest): void {
+    this.send(req.type, req.reqId, req.txId, 'OK\0');
+  }
+
+  /** ERROR `<NAME>\0` echoing the request's ids. */
+  error(req: XsRequest, errno: string): void {
+    this.send(XsType.ERROR, req.reqId, req.txId, `${errno}\0`);
+  }
+
+  /** An unsolicited WATCH_EVENT `<path>\0<token>\0`. */
+  sendEvent(path: string, token: string): void {
+    this.send(XsType.WATCH_EVENT, 0, 0, `${path}\0${token}\0`);
+  }
+
+  private send(type: number, reqId: number, txId: number, payload: Uint8Array | string): void {
+    if (this.dead) return;
+    const len = payload.length;
+    const out = new Uint8Array(XS_HEADER_SIZE + len);
+    writeU32(out, 0, type);
+    writeU32(out, 4, reqId);
+    writeU32(out, 8, txId);
+    writeU32(out, 12, len);
+    if (typeof payload === 'string') for (let i = 0; i < len; i++) out[XS_HEADER_SIZE + i] = payload.charCodeAt(i);
+    else out.set(payload, XS_HEADER_SIZE);
+    this.conn.write(out);
+  }
+}
