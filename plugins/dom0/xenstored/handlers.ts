@@ -2,7 +2,7 @@
 import { runControl } from './control.js';
 import { type OpContext, getNode, getPerms, makeDir, readValue, removeNode, setPerms, writeValue } from './ops.js';
 import { PERM_READ, formatPerms, parsePerms } from './permissions.js';
-import { atoi, canonicalize, domainPath, isSpecialPath, isValidNodename } from './paths.js';
+import { atoi, canonicalize, domainPath, isSpecialPath, isValidNodename, isValidNodenameBytes } from './paths.js';
 import type { XsSessionImpl } from './session.js';
 import { directoryBytes } from './store.js';
 import { type XsChange, XsTransaction } from './transaction.js';
@@ -28,7 +28,7 @@ export const PRIVILEGED: ReadonlySet<number> = new Set([
 export const NOTID: ReadonlySet<number> = new Set([XsType.WATCH, XsType.UNWATCH, XsType.RESET_WATCHES]);
 
 function ctxOf(s: XsSessionImpl, req: XsRequest): OpContext {
-  return { caller: s.caller, view: req.tx ?? s.engine.store, quotas: s.engine.quotas };
+  return req.tx ? { caller: s.caller, view: req.tx, quotas: s.engine.quotas } : s.storeCtx;
 }
 
 /** Canonical node path of a request argument, or EINVAL. */
@@ -38,6 +38,17 @@ function nodePath(s: XsSessionImpl, raw: string | null, allowSpecial = false): s
   if (allowSpecial && isSpecialPath(path)) return path;
   if (!isValidNodename(path, s.caller.privileged, s.engine.quotas.pathMax)) throw new XsError('EINVAL', raw);
   return path;
+}
+
+/**
+ * `nodePath(s, oneArg(p), allowSpecial)`: the payload's one NUL-terminated path, canonical and valid.
+ * A privileged caller's absolute path is validated on the bytes in one pass and decoded once; anything
+ * else (relative, special, unprivileged, invalid) takes the general route, which gives the same answer.
+ */
+function pathArg(s: XsSessionImpl, p: Uint8Array, allowSpecial = false): string {
+  const end = p.length - 1;
+  if (s.caller.privileged && end > 0 && p[end] === 0 && isValidNodenameBytes(p, 0, end)) return latin1(p, 0, end);
+  return nodePath(s, oneArg(p), allowSpecial);
 }
 
 /** A change: fired now, or kept for the transaction's commit. */
@@ -59,11 +70,11 @@ function domidArg(req: XsRequest): number {
 }
 
 const handleRead: Handler = (s, req) => {
-  s.reply(req, XsType.READ, readValue(ctxOf(s, req), nodePath(s, oneArg(req.payload))));
+  s.reply(req, XsType.READ, readValue(ctxOf(s, req), pathArg(s, req.payload)));
 };
 
 const handleDirectory: Handler = (s, req) => {
-  s.reply(req, XsType.DIRECTORY, directoryBytes(getNode(ctxOf(s, req), nodePath(s, oneArg(req.payload)), PERM_READ)));
+  s.reply(req, XsType.DIRECTORY, directoryBytes(getNode(ctxOf(s, req), pathArg(s, req.payload), PERM_READ)));
 };
 
 const handleDirectoryPart: Handler = (s, req) => {
@@ -90,26 +101,26 @@ const handleDirectoryPart: Handler = (s, req) => {
 };
 
 const handleGetPerms: Handler = (s, req) => {
-  s.reply(req, XsType.GET_PERMS, formatPerms(getPerms(ctxOf(s, req), nodePath(s, oneArg(req.payload), true))));
+  s.reply(req, XsType.GET_PERMS, formatPerms(getPerms(ctxOf(s, req), pathArg(s, req.payload, true))));
 };
 
 const handleWrite: Handler = (s, req) => {
   const p = req.payload;
   const nul = p.indexOf(0);
   if (nul < 0) throw new XsError('EINVAL');
-  const path = nodePath(s, latin1(p, 0, nul));
+  const path = s.caller.privileged && isValidNodenameBytes(p, 0, nul) ? latin1(p, 0, nul) : nodePath(s, latin1(p, 0, nul));
   // Copy: the value outlives the transport's buffer.
   changed(s, req, writeValue(ctxOf(s, req), path, p.slice(nul + 1)));
   s.ack(req);
 };
 
 const handleMkdir: Handler = (s, req) => {
-  changed(s, req, makeDir(ctxOf(s, req), nodePath(s, oneArg(req.payload))));
+  changed(s, req, makeDir(ctxOf(s, req), pathArg(s, req.payload)));
   s.ack(req);
 };
 
 const handleRm: Handler = (s, req) => {
-  changed(s, req, removeNode(ctxOf(s, req), nodePath(s, oneArg(req.payload))));
+  changed(s, req, removeNode(ctxOf(s, req), pathArg(s, req.payload)));
   s.ack(req);
 };
 

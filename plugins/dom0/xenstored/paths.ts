@@ -47,6 +47,23 @@ export function isValidNodename(path: string, privileged: boolean, pathMax = XEN
   return true;
 }
 
+/**
+ * isValidNodename over the bytes [start, end) of a request, for a privileged caller (no length rule),
+ * without decoding them first. A NUL in the range makes it invalid.
+ */
+export function isValidNodenameBytes(b: Uint8Array, start: number, end: number): boolean {
+  const n = end - start;
+  if (n === 0 || b[start] !== 47) return false;
+  if (n > 1 && b[end - 1] === 47) return false;
+  let prev = 0;
+  for (let i = start; i < end; i++) {
+    const c = b[i]!;
+    if (c >= 128 || VALID_CHAR[c] === 0 || (c === 47 && prev === 47)) return false;
+    prev = c;
+  }
+  return true;
+}
+
 /** True for `@introduceDomain` / `@releaseDomain`. */
 export function isSpecialPath(path: string): path is SpecialPath {
   return path === '@introduceDomain' || path === '@releaseDomain';

@@ -2,13 +2,40 @@
 import type { XsConnection, XsSession } from './connection.js';
 import type { XenstoreEngine, XsAccessEntry } from './engine.js';
 import { HANDLERS, NOTID, PRIVILEGED, type XsRequest } from './handlers.js';
+import type { OpContext } from './ops.js';
 import type { XsCaller } from './permissions.js';
 import { XsTransaction } from './transaction.js';
-import { XENSTORE_PAYLOAD_MAX, XS_HEADER_SIZE, XsError, XsType, latin1, readU32, writeU32, xsTypeName } from './wire.js';
+import { XENSTORE_PAYLOAD_MAX, XS_HEADER_SIZE, XsError, XsType, latin1, putLatin1, readU32, writeU32, xsTypeName } from './wire.js';
+
+/** Size of the slabs replies are carved from (room for 16 largest replies). */
+const REPLY_SLAB = 16 * (XS_HEADER_SIZE + XENSTORE_PAYLOAD_MAX);
+let slab = new ArrayBuffer(REPLY_SLAB);
+let slabUsed = 0;
+
+/**
+ * A fresh Uint8Array of `n` bytes for one reply. Connections may keep what they are given, so each reply
+ * gets bytes no other reply shares. Replies over 64 bytes are carved from a slab (as Node's Buffer pool
+ * does) because a separate backing store per reply costs a native allocation and GC pressure; a kept
+ * reply keeps its slab alive. The caller writes every byte.
+ */
+function allocReply(n: number): Uint8Array {
+  // V8 keeps typed arrays of up to 64 bytes on the JS heap: cheaper than a view (most replies are small).
+  if (n <= 64) return new Uint8Array(n);
+  if (slabUsed + n > REPLY_SLAB) {
+    slab = new ArrayBuffer(REPLY_SLAB);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, n);
+  // Keep each reply 8-byte aligned, as Node's pool does.
+  slabUsed = (slabUsed + n + 7) & ~7;
+  return out;
+}
 
 /** @internal The engine's XsSession; handlers use its helpers. */
 export class XsSessionImpl implements XsSession {
   readonly caller: XsCaller;
+  /** The context of requests outside a transaction (caller, committed store, quotas never change). */
+  readonly storeCtx: OpContext;
   readonly transactions = new Map<number, XsTransaction>();
   private nextTxId = 1;
   private partial: Uint8Array | null = null;
@@ -28,6 +55,7 @@ export class XsSessionImpl implements XsSession {
         return targets.get(domid);
       },
     };
+    this.storeCtx = { caller: this.caller, view: engine.store, quotas: engine.quotas };
   }
 
   receive(bytes: Uint8Array): void {
@@ -83,7 +111,7 @@ export class XsSessionImpl implements XsSession {
       if (this.accessLog) this.logAccess(type, payload);
       const handler = HANDLERS[type];
       if (!handler) throw new XsError('ENOSYS', `type ${type}`);
-      if (PRIVILEGED.has(type) && !this.caller.privileged) throw new XsError('EACCES');
+      if (!this.caller.privileged && PRIVILEGED.has(type)) throw new XsError('EACCES');
       if (txId !== 0 && !NOTID.has(type)) {
         const tx = this.transactions.get(txId);
         if (!tx) throw new XsError('ENOENT', `transaction ${txId}`);
@@ -141,13 +169,13 @@ export class XsSessionImpl implements XsSession {
   private send(type: number, reqId: number, txId: number, payload: Uint8Array | string): void {
     if (this.dead) return;
     const len = payload.length;
-    const out = new Uint8Array(XS_HEADER_SIZE + len);
+    const out = allocReply(XS_HEADER_SIZE + len);
     writeU32(out, 0, type);
     writeU32(out, 4, reqId);
     writeU32(out, 8, txId);
     writeU32(out, 12, len);
-    if (typeof payload === 'string') for (let i = 0; i < len; i++) out[XS_HEADER_SIZE + i] = payload.charCodeAt(i);
-    else out.set(payload, XS_HEADER_SIZE);
+    if (typeof payload === 'string') putLatin1(out, XS_HEADER_SIZE, payload);
+    else if (len > 0) out.set(payload, XS_HEADER_SIZE);
     this.conn.write(out);
   }
 }

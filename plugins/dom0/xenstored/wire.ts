@@ -96,22 +96,39 @@ export function encodeMessage(type: number, reqId: number, txId: number, payload
   writeU32(out, 8, txId);
   writeU32(out, 12, len);
   if (typeof payload === 'string') {
-    for (let i = 0; i < len; i++) out[XS_HEADER_SIZE + i] = payload.charCodeAt(i) & 0xff;
+    putLatin1(out, XS_HEADER_SIZE, payload);
   } else {
     out.set(payload, XS_HEADER_SIZE);
   }
   return out;
 }
 
+/**
+ * Node's native latin1 decoder. Undocumented but present since Node 0.x; it accepts any Uint8Array, so
+ * no Buffer wrapper is made per string (TextDecoder('latin1') is really windows-1252, so not that).
+ */
+const nativeLatin1: (this: Uint8Array, start: number, end: number) => string =
+  (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice ??
+  function (this: Uint8Array, start: number, end: number): string {
+    return Buffer.from(this.buffer, this.byteOffset, this.byteLength).toString('latin1', start, end);
+  };
+
 /** Decodes bytes [start, end) one byte per char (paths and tokens round-trip exactly). */
 export function latin1(b: Uint8Array, start: number, end: number): string {
-  const n = end - start;
-  if (n <= 12) {
+  // For a few chars a JS loop beats the native call's fixed cost (and V8 keeps such short strings flat).
+  if (end - start <= 12) {
     let s = '';
     for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
     return s;
   }
-  return (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length)).toString('latin1', start, end);
+  return nativeLatin1.call(b, start, end);
+}
+
+/** Encodes `s` one byte per char (low 8 bits) into `out` at `off`; returns the offset after it. */
+export function putLatin1(out: Uint8Array, off: number, s: string): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) out[off + i] = s.charCodeAt(i) & 0xff;
+  return off + n;
 }
 
 /**
@@ -134,8 +151,8 @@ export function splitStrings(p: Uint8Array): { strings: string[]; terminated: bo
 
 /** C's `onearg`: the payload must be exactly one NUL-terminated string; otherwise null (EINVAL). */
 export function oneArg(p: Uint8Array): string | null {
+  // The first NUL must be the last byte (one native scan).
   const n = p.length;
-  if (n === 0 || p[n - 1] !== 0) return null;
-  for (let i = 0; i < n - 1; i++) if (p[i] === 0) return null;
+  if (n === 0 || p.indexOf(0) !== n - 1) return null;
   return latin1(p, 0, n - 1);
 }
