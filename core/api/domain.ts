@@ -6,6 +6,7 @@ import type { CostName } from '../engine/cost-model.js';
 import type { VcpuContext } from '../cpu/vcpu-context.js';
 import type { CpuMask } from './scheduler.js';
 import type { CpuidResult } from './platform.js';
+import type { GuestAccess } from './memory.js';
 
 export type { VcpuContext, VcpuContextRecord } from '../cpu/vcpu-context.js';
 
@@ -65,6 +66,12 @@ export interface VcpuApi {
   readonly now: number;
   /** The register file. */
   readonly regs: VcpuContext;
+  /**
+   * Memory as this vCPU sees it: virtual addresses translated by its paging mode (PV: machine-backed
+   * pseudo-physical direct map; HVM/PVH: the guest's page tables when paging is on, else guest-physical),
+   * charged as memory accesses. Faults are `GuestError('EFAULT')`.
+   */
+  readonly memory: GuestAccess;
   /** Spends `cycles` of computation. */
   compute(cycles: number): void;
   /** Charges `times` × the cost-model entry `cost` (e.g. `memoryAccess`). */

@@ -12,3 +12,8 @@ export * from './io.js';
 export * from './event-channel.js';
 export * from './grant-table.js';
 export * from './platform.js';
+export * from './dom0.js';
+export * from './xenstore.js';
+export * from './guest-kernel.js';
+export * from './console.js';
+export * from './toolstack.js';

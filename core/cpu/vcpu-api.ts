@@ -2,6 +2,7 @@
 import { GuestAccessBase } from '../memory/guest-access.js';
 import { GuestError, HardwareError } from '../api/errors.js';
 import type { CpuidResult } from '../api/platform.js';
+import type { GuestAccess } from '../api/memory.js';
 import type { CostName } from '../engine/cost-model.js';
 import type { VcpuApi, VcpuCoroutine, VcpuInstructions, VcpuRequest } from '../api/domain.js';
 import type { DomId, VcpuId } from '../public/types.js';
@@ -61,6 +62,9 @@ export class VcpuApiImpl implements VcpuApi {
   }
   get regs(): VcpuContext {
     return this.v.context;
+  }
+  get memory(): GuestAccess {
+    return this.v.guest;
   }
   compute(cycles: number): void {
     this.v.checkRunaway();

@@ -59,9 +59,17 @@ export class Engine {
     return this.queue.cancel(handle);
   }
 
+  /**
+   * Called after every {@link external} input is queued: a paced host sets it to wake its pacer, so
+   * the input runs promptly instead of at the pacer's next tick.
+   */
+  onExternal: (() => void) | null = null;
+
   /** An input from outside the simulation (a socket request, a user's command), run at the current time. */
   external(callback: EventCallback): EventHandle {
-    return this.queue.push(this.current, callback);
+    const handle = this.queue.push(this.current, callback);
+    this.onExternal?.();
+    return handle;
   }
 
   /** Nanoseconds that `cycles` take at the cost model's clock. */

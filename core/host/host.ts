@@ -34,6 +34,11 @@ import type { DomainConfig, CpuSet } from '../config/index.js';
 import { PAGE_SIZE } from '../public/memory.js';
 import { domId, guestFrame, pciBdf, pcpuId, type DomId } from '../public/types.js';
 import { DOMID_XEN } from '../public/xen.js';
+import { Dom0Tasks as Dom0TasksToken, type Dom0Job } from '../api/dom0.js';
+import { GuestKernels as GuestKernelsToken } from '../api/guest-kernel.js';
+import { Toolstack as ToolstackToken, type Toolstack, type ToolstackDomain } from '../api/toolstack.js';
+import { Dom0TasksImpl } from './dom0-tasks.js';
+import { GuestKernelRegistry } from './guest-kernels.js';
 
 export interface HostOptions {
   /** Where plugins come from: the tree's catalog, or a build's. */
@@ -69,6 +74,11 @@ export class Host {
   readonly hypercalls = new HypercallTableImpl();
   readonly dispatcher: HypercallDispatcherImpl;
   readonly plugins: PluginHost;
+  readonly kernels = new GuestKernelRegistry();
+  /** Dom0's process runner (exists once Dom0 does). */
+  dom0Tasks: Dom0TasksImpl | undefined;
+  /** The toolstack's jobs for the definition's guests, in order (empty without a toolstack plugin). */
+  readonly bootJobs: Dom0Job<ToolstackDomain>[] = [];
   private poolImpl: CpuPoolImpl | undefined;
   private domainsImpl: DomainRegistryImpl | undefined;
   private readonly pagingModes = defaultPagingModes();
@@ -124,7 +134,7 @@ export class Host {
       host.createDom0();
       host.attachPhysicalDevices();
       await host.plugins.start();
-      for (const guest of definition.domains) host.createGuest(guest);
+      host.createListedGuests();
     } catch (error) {
       await host.shutdown();
       throw error;
@@ -161,10 +171,21 @@ export class Host {
    */
   runRealtime(durationNs: number, options: { clock?: HostClock; speed?: number } = {}): Promise<void> {
     const pacer = new RealtimePacer(this.engine, options.clock ?? systemHostClock, options.speed ?? 1);
+    let poking = false;
+    // External inputs wake the pacer — later, never from inside the event loop it is running.
+    this.engine.onExternal = () => {
+      if (poking) return;
+      poking = true;
+      setImmediate(() => {
+        poking = false;
+        pacer.poke();
+      });
+    };
     return new Promise((resolve) => {
       this.engine.after(durationNs, () => {
         this.engine.stop();
         pacer.stop();
+        this.engine.onExternal = null;
         resolve();
       });
       pacer.start();
@@ -238,6 +259,7 @@ export class Host {
     c.registerInstance(HypercallTableToken, this.hypercalls);
     c.registerInstance(HypercallDispatcherToken, this.dispatcher);
     c.registerInstance(RunDirToken, resolvePath(this.definition.runDir));
+    c.registerInstance(GuestKernelsToken, this.kernels);
   }
 
   /** The configured plugins, plus the scheduler's plugin when the definition names it only by `scheduler:`. */
@@ -322,7 +344,36 @@ export class Host {
     const pages = Math.floor(def.dom0.memoryBytes / PAGE_SIZE);
     const dom0 = this.domains.create({ domid: 0, name: 'Domain-0', mode: 'pv', vcpus: def.dom0.vcpus, maxPages: pages, pages: 0, paused: true });
     this.populate(dom0, pages);
+    this.dom0Tasks = new Dom0TasksImpl(this.log.child('dom0'));
+    this.dom0Tasks.attach(dom0);
+    this.container.registerInstance(Dom0TasksToken, this.dom0Tasks);
     this.domains.unpause(0);
+  }
+
+  /** The toolstack provider, if a plugin gives one. */
+  get toolstack(): Toolstack | undefined {
+    const all = this.plugins.resolveAll(ToolstackToken);
+    return all[0];
+  }
+
+  /**
+   * The definition's guests: built by the toolstack when one is enabled (as Dom0 work that completes in
+   * virtual time — a guest that cannot be built is logged naming it, and the others go on), else as
+   * bare core domains for workload plugins to run.
+   */
+  private createListedGuests(): void {
+    const toolstack = this.toolstack;
+    for (const guest of this.definition.domains) {
+      if (toolstack === undefined) {
+        this.createGuest(guest);
+        continue;
+      }
+      const job = toolstack.create(guest);
+      job.onSettled((j) => {
+        if (j.error) this.log.error(`${guest.name}: ${j.error.message}`);
+      });
+      this.bootJobs.push(job);
+    }
   }
 
   /**

@@ -1,0 +1,19 @@
+/**
+ * What xenconsoled offers other Dom0 services and the host: each domain's console output, a way to type
+ * into it, and where its console socket is. The `xenconsoled` plugin provides it.
+ */
+import { token } from './tokens.js';
+
+export interface Consoles {
+  /** Domains whose console xenconsoled has attached, sorted. */
+  attached(): number[];
+  /** The console socket of `domid` (`<run dir>/console/<domid>.sock`), or undefined when not attached. */
+  socketPath(domid: number): string | undefined;
+  /** Everything the domain wrote to its console so far (the per-domain log, bounded to its last 1 MiB). */
+  log(domid: number): string;
+  /** Calls `fn` with each chunk of output the domain writes, as xenconsoled reads it from the ring. */
+  onOutput(domid: number, fn: (text: string) => void): () => void;
+  /** Queues input for the domain (as if typed on its console); bytes beyond the ring's room wait. */
+  input(domid: number, text: string): void;
+}
+export const Consoles = token<Consoles>('Consoles');
