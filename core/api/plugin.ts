@@ -5,7 +5,7 @@ import { Kind, Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { Logger } from './log.js';
 
 /** What a plugin contributes. Each kind has a contract in core/api that its providers implement. */
-export const PLUGIN_KINDS = ['guest-mode', 'device-model', 'backend', 'dom0-service', 'scheduler', 'guest-driver', 'workload'] as const;
+export const PLUGIN_KINDS = ['guest-mode', 'guest-kernel', 'device-model', 'backend', 'dom0-service', 'scheduler', 'guest-driver', 'workload'] as const;
 export type PluginKind = (typeof PLUGIN_KINDS)[number];
 
 /** The version of the plugin SDK this core implements; a manifest's `engine` range must accept it. */
