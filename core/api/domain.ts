@@ -219,6 +219,8 @@ export interface DomainRegistry {
   get(domid: number): Domain | undefined;
   /** Like `get`, but throws `GuestError('ESRCH')`. */
   lookup(domid: number): Domain;
+  /** Sets the name the toolstack gave the domain (xl rename); ESRCH for an unknown domid. */
+  rename(domid: number, name: string): void;
   list(): Domain[];
   readonly size: number;
   /** One line per domain, as `xl list` would show. */

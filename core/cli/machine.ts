@@ -57,7 +57,7 @@ export async function coreFeaturesOf(catalog: PluginCatalog): Promise<string[]> 
 }
 
 /** Boots a host for a CLI command. */
-export async function bootMachine(definition: ResolvedHost, env: CliEnv, options: { seed?: number; logSink?: LogSink; logLevel?: LogLevel } = {}): Promise<Host> {
+export async function bootMachine(definition: ResolvedHost, env: CliEnv, options: { seed?: number; logSink?: LogSink; logLevel?: LogLevel; runDir?: string } = {}): Promise<Host> {
   return Host.boot(definition, {
     catalog: env.catalog,
     coreFeatures: await coreFeaturesOf(env.catalog),

@@ -13,6 +13,12 @@ import { renderHostInfo } from './commands/info.js';
 import { catalogRows, renderPluginRows } from './commands/plugins.js';
 import { checkConfigFile, hostJsonSchema } from './commands/config.js';
 import { renderRunReport, runHost } from './commands/run.js';
+import { XL_COMMANDS, registerXlCommands, withHost } from './commands/xl.js';
+import { runUp } from './commands/up.js';
+import { findRunDir } from './control/client.js';
+import { attachConsole } from './console-client.js';
+import { isScenarioFile, runScenario } from './scenario/run.js';
+import { renderScenarioMarkdown, writeScenarioReport } from './scenario/report.js';
 
 export type { CliEnv } from './machine.js';
 
@@ -24,7 +30,7 @@ class Exit extends Error {
 }
 
 /** The core's own subcommands; any other first word may be a plugin's. */
-const CORE_COMMANDS = new Set(['info', 'plugins', 'config', 'build', 'run']);
+const CORE_COMMANDS = new Set(['info', 'plugins', 'config', 'build', 'run', ...XL_COMMANDS]);
 
 /** Every command of every plugin of the catalog, with its plugin's name (a plugin that fails to load contributes none). */
 export async function pluginCommands(catalog: PluginCatalog): Promise<{ plugin: string; command: PluginCommand }[]> {
@@ -42,6 +48,12 @@ export async function pluginCommands(catalog: PluginCatalog): Promise<{ plugin: 
     }
   }
   return found;
+}
+
+/** `xeno console` on this process's terminal. */
+async function attachToTerminal(socketPath: string): Promise<void> {
+  await attachConsole({ socketPath, stdin: process.stdin, stdout: process.stdout });
+  process.stdin.pause();
 }
 
 /** Aborts on SIGINT/SIGTERM while `run` runs; the handlers go when it ends. */
@@ -63,7 +75,7 @@ async function untilSignal<T>(given: AbortSignal | undefined, run: (signal: Abor
  * Runs the `xeno` command line. Never throws: errors are printed and turned into an exit code.
  * `env.signal` ends long-running plugin commands (default: SIGINT/SIGTERM).
  */
-export async function runCli(argv: readonly string[], env: CliEnv & { signal?: AbortSignal }): Promise<number> {
+export async function runCli(argv: readonly string[], env: CliEnv & { signal?: AbortSignal; attachConsole?: (socketPath: string) => Promise<void> }): Promise<number> {
   const out = env.stdout ?? ((t: string) => void process.stdout.write(t));
   const err = env.stderr ?? ((t: string) => void process.stderr.write(t));
   const cwd = env.cwd ?? process.cwd();
@@ -77,11 +89,17 @@ export async function runCli(argv: readonly string[], env: CliEnv & { signal?: A
   program
     .command('info')
     .description('host facts, in the layout of `xl info`')
-    .argument('[machine]', 'machine definition (default: a cosmiconfig file here, else config/machines/default.yaml)')
-    .action(async (machine?: string) => {
+    .argument('[machine]', 'machine definition (default: the running host if there is one, else a cosmiconfig file here, else config/machines/default.yaml)')
+    .option('--run-dir <dir>', "a running host's run directory")
+    .action(async (machine: string | undefined, opts: { runDir?: string }) => {
+      if (machine === undefined && findRunDir(opts.runDir, cwd) !== undefined) {
+        out((await withHost(opts.runDir, cwd, (c) => c.call<{ text: string }>('info'))).text);
+        return;
+      }
       const { host: def } = await loadMachine(machine, cwd);
       const host = await bootMachine(def, env);
       try {
+        host.settleBoot();
         out(renderHostInfo(host));
       } finally {
         await host.shutdown();
@@ -139,8 +157,8 @@ export async function runCli(argv: readonly string[], env: CliEnv & { signal?: A
 
   program
     .command('run')
-    .description('boot a machine, run it as fast as possible for its run.duration, and report')
-    .argument('[machine]', 'machine definition (default: a cosmiconfig file here, else config/machines/default.yaml)')
+    .description('boot a machine and run it as fast as possible for its run.duration, or carry out a scenario’s timeline; report')
+    .argument('[machine]', 'machine definition or scenario (a YAML file with a timeline); default: a cosmiconfig file here, else config/machines/default.yaml')
     .option('--seed <n>', 'override the definition seed', (v) => parseIntStrict(v, '--seed'))
     .option('--duration <time>', 'simulated time to run, e.g. 500ms, 2s (overrides run.duration)')
     .option('--realtime', 'pace virtual time to the wall clock (the default when the definition says pacing: realtime)')
@@ -148,6 +166,13 @@ export async function runCli(argv: readonly string[], env: CliEnv & { signal?: A
     .option('--json', 'print the report as JSON')
     .addOption(new Option('--log <level>', 'print log records at this level and above').choices(['debug', 'info', 'warn', 'error']))
     .action(async (machine: string | undefined, opts: { seed?: number; duration?: string; realtime?: boolean; speed?: number; json?: boolean; log?: LogLevel }) => {
+      if (machine !== undefined && isScenarioFile(resolve(cwd, machine))) {
+        const report = await runScenario(machine, { ...env, cwd }, opts.seed !== undefined ? { seed: opts.seed } : {});
+        const files = writeScenarioReport(report, report.reportDir);
+        out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderScenarioMarkdown(report)}\nreport: ${files.json}, ${files.markdown}\n`);
+        if (!report.ok) throw new Exit(1);
+        return;
+      }
       const { host: def, warnings } = await loadMachine(machine, cwd);
       for (const w of warnings) err(`warning: ${w.message}\n`);
       let durationNs = def.run.durationNs ?? 1e9;
@@ -168,6 +193,24 @@ export async function runCli(argv: readonly string[], env: CliEnv & { signal?: A
         await host.shutdown();
       }
     });
+
+  program
+    .command('up')
+    .description('boot a host and keep it running, paced to the wall clock, until Ctrl-C or `xeno shutdown --host`')
+    .argument('[machine]', 'machine definition (default: a cosmiconfig file here, else config/machines/default.yaml)')
+    .option('--run-dir <dir>', 'where the sockets go (default ./run/<host name>)')
+    .option('--speed <factor>', 'virtual seconds per wall second', (v) => parsePositive(v, '--speed'))
+    .addOption(new Option('--log <level>', 'print log records at this level and above (default warn)').choices(['debug', 'info', 'warn', 'error']))
+    .action(async (machine: string | undefined, opts: { runDir?: string; speed?: number; log?: LogLevel }) => {
+      await untilSignal(env.signal, (signal) =>
+        runUp(
+          { ...(machine !== undefined ? { machine } : {}), ...(opts.runDir !== undefined ? { runDir: resolve(cwd, opts.runDir) } : {}), ...(opts.speed !== undefined ? { speed: opts.speed } : {}), ...(opts.log ? { log: opts.log } : {}) },
+          { ...env, cwd, signal, out, err },
+        ),
+      );
+    });
+
+  registerXlCommands(program, { cwd, out, err, attachConsole: env.attachConsole ?? attachToTerminal });
 
   // Plugin commands: manifests are loaded only when the first word is not a core command (or for help).
   const first = argv[0];

@@ -210,6 +210,10 @@ export class DomainRegistryImpl implements DomainRegistry, DomainHost {
     return this.lookupImpl(domid);
   }
 
+  rename(domid: number, name: string): void {
+    this.lookupImpl(domid).name = name;
+  }
+
   list(): Domain[] {
     return [...this.domains.values()].sort((a, b) => a.domid - b.domid);
   }

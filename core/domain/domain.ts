@@ -29,7 +29,7 @@ const isActive = (s: RunstateName): boolean => s === 'running' || s === 'runnabl
 
 export class DomainImpl implements Domain, VcpuOwner {
   readonly domid: DomId;
-  readonly name: string;
+  name: string;
   readonly privileged: boolean;
   readonly mode: GuestMode;
   readonly container: DependencyContainer;

@@ -3,7 +3,7 @@
  * takes the next queued task, runs it to completion (its blocking requests let the vCPU's time pass),
  * settles its job, and blocks when the queue is empty. Submitting kicks an idle vCPU.
  */
-import type { Dom0Job, Dom0TaskBody, Dom0Tasks } from '../api/dom0.js';
+import type { Dom0Job, Dom0TaskBody, Dom0Tasks, Dom0Waiter } from '../api/dom0.js';
 import { SharedInfoPage, type Domain, type VcpuApi, type VcpuCoroutine } from '../api/domain.js';
 import { VcpuInfo } from '../public/shared-info.js';
 import type { Logger } from '../api/log.js';
@@ -37,14 +37,9 @@ class Job<T> implements Dom0Job<T> {
   }
 }
 
-/** An already-settled job, for operations refused before any work (bad arguments). */
-export function failedJob<T>(name: string, error: Error): Dom0Job<T> {
-  const job = new Job<T>(name, function* () {
-    throw error;
-  });
-  job.settle('failed', undefined, error);
-  return job;
-}
+const NO_BODY = function* (): Generator<never, never, unknown> {
+  throw new Error('not a task');
+};
 
 export class Dom0TasksImpl implements Dom0Tasks {
   private readonly queue: Job<unknown>[] = [];
@@ -73,6 +68,26 @@ export class Dom0TasksImpl implements Dom0Tasks {
       quiesce();
       vcpu.setProgram((v) => this.loop(v, vcpu, quiesce));
     }
+  }
+
+  waiter<T>(name: string): Dom0Waiter<T> {
+    const job = new Job<T>(name, NO_BODY);
+    job.state = 'running';
+    return {
+      job,
+      resolve: (value) => {
+        if (job.state === 'running') job.settle('done', value, undefined);
+      },
+      reject: (error) => {
+        if (job.state === 'running') job.settle('failed', undefined, error);
+      },
+    };
+  }
+
+  failed<T>(name: string, error: Error): Dom0Job<T> {
+    const job = new Job<T>(name, NO_BODY);
+    job.settle('failed', undefined, error);
+    return job;
   }
 
   submit<T>(name: string, body: Dom0TaskBody<T>): Dom0Job<T> {

@@ -52,6 +52,8 @@ export interface HostOptions {
   seed?: number;
   /** Directory npm package plugins are resolved from (default: the definition's folder). */
   cwd?: string;
+  /** Overrides the definition's run directory (`xeno up --run-dir`). */
+  runDir?: string;
 }
 
 const NO_SINK: LogSink = () => {};
@@ -74,6 +76,8 @@ export class Host {
   readonly hypercalls = new HypercallTableImpl();
   readonly dispatcher: HypercallDispatcherImpl;
   readonly plugins: PluginHost;
+  /** Where this host's sockets live (absolute). */
+  readonly runDir: string;
   readonly kernels = new GuestKernelRegistry();
   /** Dom0's process runner (exists once Dom0 does). */
   dom0Tasks: Dom0TasksImpl | undefined;
@@ -91,6 +95,7 @@ export class Host {
     readonly options: HostOptions,
   ) {
     const seed = options.seed ?? definition.seed;
+    this.runDir = resolvePath(options.runDir ?? definition.runDir);
     this.engine = new Engine({ seed, cost: definition.cost });
     const sink = options.logSink ?? NO_SINK;
     const level = options.logLevel ?? 'info';
@@ -159,6 +164,16 @@ export class Host {
     return this.state.p2mOf(domid);
   }
 
+  /**
+   * Runs as fast as possible until the toolstack's jobs for the definition's guests have settled (or
+   * `limitNs` of virtual time passed), so the guests exist — what a command showing a booted machine needs.
+   */
+  settleBoot(limitNs = 10e9): void {
+    const end = this.engine.now + limitNs;
+    const pending = (): boolean => this.bootJobs.some((j) => j.state === 'queued' || j.state === 'running');
+    while (pending() && this.engine.now < end) this.engine.runFor(1e6);
+  }
+
   /** Runs the simulation for `durationNs` of virtual time (as fast as possible). */
   runFor(durationNs: number): void {
     this.engine.runFor(durationNs);
@@ -170,9 +185,25 @@ export class Host {
    * as in {@link runFor}: pacing changes only when they happen in wall time.
    */
   runRealtime(durationNs: number, options: { clock?: HostClock; speed?: number } = {}): Promise<void> {
+    // The stop event is queued before the pacer's first tick runs (that tick already advances time).
+    let paced: { stop(): void } | undefined;
+    this.engine.after(durationNs, () => {
+      this.engine.stop();
+      paced?.stop();
+    });
+    const run = this.runPaced(options);
+    paced = run;
+    return run.done;
+  }
+
+  /**
+   * Runs paced to the wall clock until `stop()` (what `xeno up` does). External inputs (socket
+   * requests queued with `engine.external`) wake the pacer at once.
+   */
+  runPaced(options: { clock?: HostClock; speed?: number } = {}): { stop(): void; done: Promise<void> } {
     const pacer = new RealtimePacer(this.engine, options.clock ?? systemHostClock, options.speed ?? 1);
     let poking = false;
-    // External inputs wake the pacer — later, never from inside the event loop it is running.
+    // Woken later, never from inside the event loop the pacer is running.
     this.engine.onExternal = () => {
       if (poking) return;
       poking = true;
@@ -181,15 +212,17 @@ export class Host {
         pacer.poke();
       });
     };
-    return new Promise((resolve) => {
-      this.engine.after(durationNs, () => {
-        this.engine.stop();
+    let finish: () => void = () => {};
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    pacer.start();
+    return {
+      stop: () => {
         pacer.stop();
         this.engine.onExternal = null;
-        resolve();
-      });
-      pacer.start();
-    });
+        finish();
+      },
+      done,
+    };
   }
 
   /** Destroys every guest, disposes plugins in reverse order, and releases the containers. */
@@ -258,7 +291,7 @@ export class Host {
     c.registerInstance(SchedulerRegistryToken, this.schedulers);
     c.registerInstance(HypercallTableToken, this.hypercalls);
     c.registerInstance(HypercallDispatcherToken, this.dispatcher);
-    c.registerInstance(RunDirToken, resolvePath(this.definition.runDir));
+    c.registerInstance(RunDirToken, this.runDir);
     c.registerInstance(GuestKernelsToken, this.kernels);
   }
 

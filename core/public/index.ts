@@ -14,3 +14,4 @@ export * from './grant-table.js';
 export * from './memory-op.js';
 export * from './domctl.js';
 export * from './platform.js';
+export * from './boot.js';

@@ -42,7 +42,7 @@ describe('bundles built from profiles', () => {
     expect(info.profile).toBe('minimal');
     expect(info.features).toContain('SCHED_CREDIT');
     expect(info.plugins).toEqual([{ name: 'credit', version: expect.stringMatching(/^\d+\.\d+\.\d+/), kind: 'scheduler', source: 'plugins/schedulers/credit' }]);
-    expect(full.info.plugins.map((p) => p.name)).toEqual(['cpu-loop', 'credit', 'template', 'xenstored']);
+    expect(full.info.plugins.map((p) => p.name)).toEqual(['cpu-loop', 'credit', 'generic-kernel', 'template', 'toolstack', 'xenconsoled', 'xenstored']);
   });
 
   it('contains credit and not template in the minimal build', async () => {

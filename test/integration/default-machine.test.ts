@@ -3,6 +3,7 @@ import { TraceKind } from '../../core/engine/index.js';
 import { DOMID_XEN } from '../../core/public/index.js';
 import { domId } from '../../core/public/types.js';
 import { bootHost, loadDefinition } from './machine.js';
+import { Consoles } from '../../core/api/console.js';
 
 async function runDefault(ms: number, seed?: number) {
   const { host } = await bootHost(await loadDefinition(), seed !== undefined ? { seed } : {});
@@ -12,54 +13,51 @@ async function runDefault(ms: number, seed?: number) {
 }
 
 describe('the default machine', () => {
-  it('boots Dom0 and its four guests, and their vCPUs run and make hypercalls', async () => {
+  it('boots Dom0 and its guests through the toolstack, and each guest kernel reaches its shell', async () => {
     const { host } = await runDefault(200);
     try {
-      expect(host.domains.list().map((d) => [d.domid, d.name])).toEqual([
-        [0, 'Domain-0'],
-        [1, 'pv-guest'],
-        [2, 'pvh-guest'],
-        [3, 'hvm-guest'],
-        [4, 'pvh-small'],
+      expect(host.domains.list().map((d) => [d.domid, d.name, d.mode])).toEqual([
+        [0, 'Domain-0', 'pv'],
+        [1, 'pv-guest', 'pv'],
+        [2, 'pvh-guest', 'pvh'],
+        [3, 'pvh-small', 'pvh'],
       ]);
       expect(host.domains.get(0)!.privileged).toBe(true);
-      expect(host.domains.get(1)!.mode).toBe('pv');
-      expect(host.domains.get(2)!.mode).toBe('pvh');
-      expect(host.domains.get(3)!.mode).toBe('hvm');
+      expect(host.bootJobs.map((j) => j.state)).toEqual(['done', 'done', 'done']);
+      const consoles = host.plugins.resolveAll(Consoles)[0]!;
+      for (const domid of [1, 2, 3]) expect(consoles.log(domid), `dom${domid}`).toMatch(/^# $/m);
+      expect(consoles.log(1)).toContain('XEN: PV guest');
+      expect(consoles.log(2)).toContain('XEN: PVH guest');
       expect(host.engine.trace.count(TraceKind.Hypercall)).toBeGreaterThan(100);
-      expect(host.engine.trace.count(TraceKind.Schedule)).toBeGreaterThan(100);
-      for (const d of host.domains.list().slice(1)) {
-        const ran = d.vcpus.reduce((s, v) => s + v.runstateInfo().time.running, 0);
-        expect(ran, d.name).toBeGreaterThan(0);
-      }
-      // pv-guest: maxvcpus 4 with vcpus 2, so two vCPUs start offline; memory 256 MiB of maxmem 512.
+      // Dom0 did the building (its vCPUs ran); the guests booted on theirs.
+      for (const d of host.domains.list()) expect(d.vcpus[0]!.runstateInfo().time.running, d.name).toBeGreaterThan(0);
+      // pv-guest: maxvcpus 4, only the boot vCPU runs until the kernel brings others up; 256 MiB of maxmem 512 (+ libxl's 1 MiB slack).
       const pv = host.domains.get(1)!;
-      expect(pv.vcpus.map((v) => v.isUp)).toEqual([true, true, false, false]);
+      expect(pv.vcpus.map((v) => v.isUp)).toEqual([true, false, false, false]);
       expect(pv.totPages).toBe(256 * 256);
-      expect(pv.maxPages).toBe(512 * 256);
-      // hvm-guest pins vCPU n to pCPU n.
-      expect(host.domains.get(3)!.vcpus.map((v) => [...v.hardAffinity])).toEqual([[0], [1]]);
+      expect(pv.maxPages).toBe(512 * 256 + 256);
     } finally {
       await host.shutdown();
     }
   });
 
-  it('gives the same trace hash for the same seed and a different one for another seed', async () => {
+  it('gives the same trace hash for the same seed', async () => {
     const a = await runDefault(150);
     const b = await runDefault(150);
-    const c = await runDefault(150, 12345);
-    await Promise.all([a, b, c].map((r) => r.host.shutdown()));
+    await Promise.all([a, b].map((r) => r.host.shutdown()));
     expect(a.hash).toBe(b.hash);
     expect(a.records).toBe(b.records);
-    expect(c.hash).not.toBe(a.hash);
   });
 
   it("maps each guest's memory in a real P2M and gives every frame back when guests are destroyed", async () => {
     const { host } = await bootHost(await loadDefinition());
     try {
+      host.settleBoot();
       const pvh = host.domains.get(2)!;
       const p2m = host.p2mOf(2)!;
-      expect(p2m.entryCount).toBe(pvh.totPages);
+      // The kernel mapped its shared-info page over RAM frame 3 (add_to_physmap): that RAM frame went back,
+      // and the shared-info frame is the hypervisor's, outside tot_pages, as in Xen.
+      expect(p2m.entryCount).toBe(pvh.totPages + 1);
       expect(host.memory.ownerOf(p2m.mfnOf(0 as never) as never)).toBe(2);
       const free0 = host.memory.freeFrames;
       const xen0 = host.memory.framesOf(domId(DOMID_XEN));

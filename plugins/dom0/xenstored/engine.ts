@@ -43,7 +43,18 @@ interface DomainState {
   shutdown: boolean;
 }
 
-const DOM0: XsCaller = { domid: 0, privileged: true, target: undefined };
+/** The in-process Dom0 caller. */
+export const DOM0: XsCaller = { domid: 0, privileged: true, target: undefined };
+
+/** Runs a transport hook; a throw becomes that error's xenstore name (EINVAL if it has none). */
+function callHook(f: () => void): void {
+  try {
+    f();
+  } catch (e) {
+    const code = (e as { code?: unknown; errno?: unknown }).code ?? (e as { errno?: unknown }).errno;
+    throw new XsError(typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? (code as 'EINVAL') : 'EINVAL', String(e));
+  }
+}
 
 /** C xenstored's core, in process. Sessions come from `connect`; the host uses the direct methods. */
 export class XenstoreEngine {
@@ -57,6 +68,8 @@ export class XenstoreEngine {
   readonly targets = new Map<number, number>();
   private readonly domains = new Map<number, DomainState>([[0, { gfn: 0, port: 0, shutdown: false }]]);
   private readonly sessions = new Set<XsSessionImpl>();
+  /** Sessions by domid, so releasing a domain costs its own sessions only. */
+  private readonly sessionsOf = new Map<number, Set<XsSessionImpl>>();
 
   constructor(options: XenstoreEngineOptions = {}) {
     this.quotas = { ...DEFAULT_QUOTAS, ...options.quotas };
@@ -69,6 +82,9 @@ export class XenstoreEngine {
   connect(conn: XsConnection, options: XsConnectOptions = {}): XsSession {
     const s = new XsSessionImpl(this, conn, options.accessLog ?? this.accessLog);
     this.sessions.add(s);
+    let set = this.sessionsOf.get(conn.domid);
+    if (!set) this.sessionsOf.set(conn.domid, (set = new Set()));
+    set.add(s);
     return s;
   }
 
@@ -76,6 +92,8 @@ export class XenstoreEngine {
   dropSession(s: XsSessionImpl): void {
     this.watches.removeAll(s);
     this.sessions.delete(s);
+    const set = this.sessionsOf.get(s.conn.domid);
+    if (set?.delete(s) && set.size === 0) this.sessionsOf.delete(s.conn.domid);
   }
 
   /** Live sessions (CONTROL output, tests). */
@@ -91,7 +109,7 @@ export class XenstoreEngine {
   }
 
   private deliver(w: XsWatch, eventPath: string, change: XsChange): void {
-    const s = w.owner as XsSessionImpl;
+    const s = w.owner;
     const caller = s.caller;
     if (!caller.privileged) {
       const perms = change.node?.perms;
@@ -117,6 +135,30 @@ export class XenstoreEngine {
   addDomain(domid: number, gfn: number, port: number): void {
     this.domains.set(domid, { gfn, port, shutdown: false });
     this.fireSpecial('@introduceDomain');
+  }
+
+  /**
+   * XS_INTRODUCE from Dom0: attaches the ring through the transport hook and fires @introduceDomain; a
+   * second INTRODUCE with the same ring re-binds the event channel (another ring: EINVAL).
+   */
+  introduceDomain(domid: number, gfn: number, port: number): void {
+    if (port <= 0) throw new XsError('EINVAL', 'port');
+    const known = this.domains.get(domid);
+    if (known) {
+      if (known.gfn !== gfn) throw new XsError('EINVAL', `dom${domid} already introduced`);
+      callHook(() => this.hooks?.introduce(domid, gfn, port));
+      return;
+    }
+    callHook(() => this.hooks?.introduce(domid, gfn, port));
+    this.addDomain(domid, gfn, port);
+  }
+
+  /** XS_RELEASE from Dom0: detaches the ring, forgets the domain, fires @releaseDomain. */
+  releaseDomain(domid: number): void {
+    if (domid === 0) throw new XsError('EINVAL');
+    if (!this.isIntroduced(domid)) throw new XsError('ENOENT');
+    callHook(() => this.hooks?.release(domid));
+    this.domainReleased(domid);
   }
 
   /** @internal The domain's INTRODUCE parameters. */
@@ -147,7 +189,7 @@ export class XenstoreEngine {
   domainReleased(domid: number): void {
     if (!this.domains.delete(domid)) return;
     this.targets.delete(domid);
-    for (const s of this.sessions) if (s.conn.domid === domid) s.reset();
+    for (const s of this.sessionsOf.get(domid) ?? []) s.reset();
     this.fireSpecial('@releaseDomain');
   }
 
@@ -189,7 +231,7 @@ export class XenstoreEngine {
 
   /** Child names of `path`, or undefined if absent. */
   directory(path: string): readonly string[] | undefined {
-    return this.store.get(path)?.children;
+    return this.store.get(path)?.children.names();
   }
 
   /** Sets perms from strings (`n0`, `r5`...) or entries. */

@@ -35,6 +35,16 @@ export class FrameGuard {
     return undefined;
   }
 
+  /** True between messages (nothing of the next one seen yet). */
+  get atBoundary(): boolean {
+    return this.headerHave === 0 && this.payloadLeft === 0;
+  }
+
+  /** Bytes still missing from the current message's header, or of its payload once the header is complete. */
+  get remaining(): number {
+    return this.payloadLeft > 0 ? this.payloadLeft : XS_HEADER_SIZE - this.headerHave;
+  }
+
   /** Forgets any partial message (a ring reconnection). */
   reset(): void {
     this.headerHave = 0;

@@ -2,9 +2,9 @@
 import { runControl } from './control.js';
 import { type OpContext, getNode, getPerms, makeDir, readValue, removeNode, setPerms, writeValue } from './ops.js';
 import { PERM_READ, formatPerms, parsePerms } from './permissions.js';
-import { atoi, canonicalize, domainPath, isSpecialPath, isValidNodename, isValidNodenameBytes } from './paths.js';
+import { atoi, canonicalize, domainPath, isSpecialPath, isValidNodename, isValidNodenameBytes, bytesHash } from './paths.js';
 import type { XsSessionImpl } from './session.js';
-import { directoryBytes } from './store.js';
+import { type XsNode, directoryBytes } from './store.js';
 import { type XsChange, XsTransaction } from './transaction.js';
 import { XENSTORE_PAYLOAD_MAX, XENSTORE_REL_PATH_MAX, XsError, XsType, latin1, oneArg, splitStrings } from './wire.js';
 
@@ -69,12 +69,28 @@ function domidArg(req: XsRequest): number {
   return atoi(a);
 }
 
+/**
+ * The hot path of READ and DIRECTORY: a privileged caller outside a transaction naming an existing
+ * node by absolute path gets it straight from the path bytes, hashed and compared but never decoded.
+ * No validation is needed: every stored path starting with `/` is a valid node path, so bytes equal to
+ * one are too. Anything else (absent, relative, `@`, in a transaction, unprivileged) is undefined and
+ * takes the general route, which gives the same answer.
+ */
+function committedNode(s: XsSessionImpl, req: XsRequest): XsNode | undefined {
+  const p = req.payload;
+  const end = p.length - 1;
+  if (!s.caller.privileged || req.tx !== null || end <= 0 || p[end] !== 0 || p[0] !== 47) return undefined;
+  return s.engine.store.getBytes(p, 0, end, bytesHash(p, 0, end));
+}
+
 const handleRead: Handler = (s, req) => {
-  s.reply(req, XsType.READ, readValue(ctxOf(s, req), pathArg(s, req.payload)));
+  const node = committedNode(s, req);
+  s.reply(req, XsType.READ, node ? node.value : readValue(ctxOf(s, req), pathArg(s, req.payload)));
 };
 
 const handleDirectory: Handler = (s, req) => {
-  s.reply(req, XsType.DIRECTORY, directoryBytes(getNode(ctxOf(s, req), pathArg(s, req.payload), PERM_READ)));
+  const node = committedNode(s, req) ?? getNode(ctxOf(s, req), pathArg(s, req.payload), PERM_READ);
+  s.reply(req, XsType.DIRECTORY, directoryBytes(node));
 };
 
 const handleDirectoryPart: Handler = (s, req) => {
@@ -202,38 +218,12 @@ const handleTransactionEnd: Handler = (s, req) => {
 const handleIntroduce: Handler = (s, req) => {
   const v = strings(req);
   if (v.length < 3) throw new XsError('EINVAL');
-  const domid = atoi(v[0]!);
-  const gfn = atoi(v[1]!);
-  const port = atoi(v[2]!);
-  if (port <= 0) throw new XsError('EINVAL', 'port');
-  const known = s.engine.domainInfo(domid);
-  if (known) {
-    if (known.gfn !== gfn) throw new XsError('EINVAL', `dom${domid} already introduced`);
-    callHook(() => s.engine.hooks?.introduce(domid, gfn, port));
-    s.ack(req);
-    return;
-  }
-  callHook(() => s.engine.hooks?.introduce(domid, gfn, port));
-  s.engine.addDomain(domid, gfn, port);
+  s.engine.introduceDomain(atoi(v[0]!), atoi(v[1]!), atoi(v[2]!));
   s.ack(req);
 };
 
-/** Runs a transport hook; a throw becomes that error's xenstore name (EINVAL if it has none). */
-function callHook(f: () => void): void {
-  try {
-    f();
-  } catch (e) {
-    const code = (e as { code?: unknown; errno?: unknown }).code ?? (e as { errno?: unknown }).errno;
-    throw new XsError(typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? (code as 'EINVAL') : 'EINVAL', String(e));
-  }
-}
-
 const handleRelease: Handler = (s, req) => {
-  const domid = domidArg(req);
-  if (domid === 0) throw new XsError('EINVAL');
-  if (!s.engine.isIntroduced(domid)) throw new XsError('ENOENT');
-  callHook(() => s.engine.hooks?.release(domid));
-  s.engine.domainReleased(domid);
+  s.engine.releaseDomain(domidArg(req));
   s.ack(req);
 };
 

@@ -1,7 +1,8 @@
 /** The xenstored plugin's manifest: the store engine on a Unix socket and on every introduced guest's ring. */
-import { DomainRegistry, EventChannels, GuestError, RunDir, definePlugin, token, type Domain } from '../../../core/api/index.js';
+import { Dom0Tasks, DomainRegistry, Engine, EventChannels, GuestError, RunDir, Xenstore, definePlugin, type Domain } from '../../../core/api/index.js';
 import type { DomId } from '../../../core/public/index.js';
-import type { XsConnection, XsDomainHooks, XsSession } from './connection.js';
+import { createXenstore } from './client.js';
+import type { XsDomainHooks } from './connection.js';
 import { createEngine, xenstoredCommand } from './daemon.js';
 import { XenstoredOptions } from './options.js';
 import { XsRingTransport } from './ring.js';
@@ -10,22 +11,10 @@ import { XsSocketServer } from './socket.js';
 export type { XsConnection, XsSession, XsDomainHooks } from './connection.js';
 export { XenstoredOptions } from './options.js';
 
-/** What the toolstack (and other Dom0 services) see of the running xenstored. */
-export interface Xenstore {
-  /** Where socket clients connect (give it to them as XENSTORED_PATH). */
-  readonly socketPath: string;
-  /** An in-process Dom0 client: the engine's session for `conn`, as if it came through the socket. */
-  connect(conn: XsConnection): XsSession;
-  /** Domains whose ring is attached, sorted. */
-  attachedDomains(): number[];
-}
-/** Token of {@link Xenstore}: `Symbol.for('xenoserver:Xenstore')`. */
-export const Xenstore = token<Xenstore>('Xenstore');
-
 /** The `xenstored` plugin. */
 export default definePlugin({
   name: 'xenstored',
-  version: '0.1.0',
+  version: '0.2.0',
   kind: 'dom0-service',
   engine: '^0.1.0',
   description: 'The xenstore daemon: C xenstored 4.17 protocol on a Unix socket and on guest rings',
@@ -48,9 +37,22 @@ export default definePlugin({
     };
     const { socket, accessLog, quotas } = ctx.options;
     const engine = createEngine({ hooks, log: ctx.log, accessLog, ...(quotas ? { quotas } : {}) });
+    const sim = ctx.resolve(Engine);
     const socketPath = socket ?? `${ctx.resolve(RunDir)}/xenstored.sock`;
-    const server = new XsSocketServer({ path: socketPath, engine, log: ctx.log.child('socket'), nextId });
-    ctx.provide(Xenstore, { socketPath, connect: (conn) => engine.connect(conn), attachedDomains: () => ring?.attached() ?? [] });
+    // Socket requests are inputs from outside the simulation: they run at the current virtual time.
+    const server = new XsSocketServer({ path: socketPath, engine, log: ctx.log.child('socket'), nextId, external: (input) => void sim.external(input) });
+    ctx.provide(
+      Xenstore,
+      createXenstore({
+        engine,
+        socketPath,
+        attached: () => ring?.attached() ?? [],
+        defer: (fn) => {
+          const handle = sim.after(0, fn);
+          return () => void sim.cancel(handle);
+        },
+      }),
+    );
 
     const gone = new Set<number>();
     const onDying = (d: Domain): void => domainGone(d.domid);
@@ -67,7 +69,15 @@ export default definePlugin({
     return {
       async start() {
         domains = ctx.resolve(DomainRegistry);
-        ring = new XsRingTransport({ domains, evtchn: ctx.resolve(EventChannels), connect: (conn) => engine.connect(conn), log: ctx.log.child('ring'), nextId });
+        ring = new XsRingTransport({
+          domains,
+          evtchn: ctx.resolve(EventChannels),
+          connect: (conn) => engine.connect(conn),
+          log: ctx.log.child('ring'),
+          nextId,
+          tasks: ctx.resolve(Dom0Tasks),
+          outstandingQuota: () => engine.quotas.outstanding,
+        });
         domains.events.on('created', onCreated);
         domains.events.on('dying', onDying);
         domains.events.on('destroyed', onDestroyed);

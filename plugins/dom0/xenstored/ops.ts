@@ -3,7 +3,8 @@ import { PERM_OWNER, PERM_READ, PERM_WRITE, type XsCaller, type XsPerm, permFor 
 import { baseName, childPath, parentOf } from './paths.js';
 import type { XsQuotas } from './quota.js';
 import { nodeRecordSize } from './quota.js';
-import { type NodeView, type XsNode, childLen } from './store.js';
+import { Children } from './children.js';
+import type { NodeView, XsNode } from './store.js';
 import type { XsChange } from './transaction.js';
 import { XsError } from './wire.js';
 
@@ -39,13 +40,13 @@ function errnoFromParents(ctx: OpContext, path: string, perm: number): 'ENOENT' 
 
 function checkSize(ctx: OpContext, node: XsNode): void {
   if (ctx.caller.privileged) return;
-  if (nodeRecordSize(node.perms.length, node.value.length, childLen(node.children)) >= ctx.quotas.nodeSize) {
+  if (nodeRecordSize(node.perms.length, node.value.length, node.children.byteLen) >= ctx.quotas.nodeSize) {
     throw new XsError('ENOSPC', 'node size');
   }
 }
 
-/** C's construct_node + create_node: makes `path` and any missing parents; perms inherited, creator owns. */
-function createNode(ctx: OpContext, path: string, value: Uint8Array): void {
+/** C's construct_node + create_node: makes `path` and any missing parents; perms inherited, creator owns. Returns the new node. */
+function createNode(ctx: OpContext, path: string, value: Uint8Array): XsNode {
   const missing: string[] = [path];
   let parentPath = parentOf(path);
   let parent = ctx.view.get(parentPath);
@@ -54,6 +55,7 @@ function createNode(ctx: OpContext, path: string, value: Uint8Array): void {
     parentPath = parentOf(parentPath);
     parent = ctx.view.get(parentPath);
   }
+  const top = parent;
   const created: Array<[string, XsNode]> = [];
   for (let i = missing.length - 1; i >= 0; i--) {
     const p = missing[i]!;
@@ -62,22 +64,22 @@ function createNode(ctx: OpContext, path: string, value: Uint8Array): void {
       perms = [{ domid: ctx.caller.domid, access: perms[0]?.access ?? 0 }, ...perms.slice(1)];
       if (ctx.view.ownedBy(ctx.caller.domid) + created.length >= ctx.quotas.nodes) throw new XsError('ENOSPC', 'nodes');
     }
-    const node: XsNode = { value: i === 0 ? value : EMPTY, perms, children: [], gen: 0 };
+    const node: XsNode = { value: i === 0 ? value : EMPTY, perms, children: Children.EMPTY, gen: 0 };
     checkSize(ctx, node);
     created.push([p, node]);
     parent = node;
   }
   // Nothing is stored until every check passed.
-  const top = ctx.view.get(parentPath)!;
   const first = created[0]!;
-  const newTop: XsNode = { value: top.value, perms: top.perms, children: [...top.children, baseName(first[0])], gen: 0 };
+  const newTop: XsNode = { value: top.value, perms: top.perms, children: top.children.with(baseName(first[0])), gen: 0 };
   checkSize(ctx, newTop);
   for (let i = 0; i < created.length - 1; i++) {
     const [p, n] = created[i]!;
-    created[i] = [p, { ...n, children: [baseName(created[i + 1]![0])] }];
+    created[i] = [p, { ...n, children: Children.EMPTY.with(baseName(created[i + 1]![0])) }];
   }
   ctx.view.put(parentPath, newTop);
   for (const [p, n] of created) ctx.view.put(p, n);
+  return created[created.length - 1]![1];
 }
 
 /** READ: the value (the node object's bytes; do not modify). */
@@ -90,14 +92,13 @@ export function writeValue(ctx: OpContext, path: string, value: Uint8Array): XsC
   const node = ctx.view.get(path);
   if (node) {
     if (!(permFor(ctx.caller, node.perms) & PERM_WRITE)) throw new XsError('EACCES', path);
-    const next: XsNode = { value, perms: node.perms, children: node.children, gen: 0, dirCache: node.dirCache };
+    const next: XsNode = { value, perms: node.perms, children: node.children, gen: 0 };
     checkSize(ctx, next);
     ctx.view.put(path, next);
     return { path, recurse: false, node: next };
   }
-  if (errnoFromParents(ctx, path, PERM_WRITE) === 'EACCES') throw new XsError('EACCES', path);
-  createNode(ctx, path, value);
-  return { path, recurse: false, node: ctx.view.get(path) };
+  if (!ctx.caller.privileged && errnoFromParents(ctx, path, PERM_WRITE) === 'EACCES') throw new XsError('EACCES', path);
+  return { path, recurse: false, node: createNode(ctx, path, value) };
 }
 
 /** MKDIR: creates an empty node; a no-op (null: nothing to fire) if it exists and is writable. */
@@ -107,9 +108,8 @@ export function makeDir(ctx: OpContext, path: string): XsChange | null {
     if ((permFor(ctx.caller, node.perms) & PERM_WRITE) !== PERM_WRITE) throw new XsError('EACCES', path);
     return null;
   }
-  if (errnoFromParents(ctx, path, PERM_WRITE) === 'EACCES') throw new XsError('EACCES', path);
-  createNode(ctx, path, EMPTY);
-  return { path, recurse: false, node: ctx.view.get(path) };
+  if (!ctx.caller.privileged && errnoFromParents(ctx, path, PERM_WRITE) === 'EACCES') throw new XsError('EACCES', path);
+  return { path, recurse: false, node: createNode(ctx, path, EMPTY) };
 }
 
 /** RM: removes `path` and everything below; OK (null) if absent but its parent exists; `/` → EINVAL. */
@@ -127,14 +127,14 @@ export function removeNode(ctx: OpContext, path: string): XsChange | null {
     const p = stack.pop()!;
     const n = ctx.view.get(p);
     if (!n) continue;
-    for (const c of n.children) stack.push(childPath(p, c));
+    for (const c of n.children.names()) stack.push(childPath(p, c));
     ctx.view.del(p);
   }
   const parentPath = parentOf(path);
   const parent = ctx.view.get(parentPath);
   if (parent) {
     const name = baseName(path);
-    ctx.view.put(parentPath, { value: parent.value, perms: parent.perms, children: parent.children.filter((c) => c !== name), gen: 0 });
+    ctx.view.put(parentPath, { value: parent.value, perms: parent.perms, children: parent.children.without(name), gen: 0 });
   }
   return { path, recurse: true, node };
 }
@@ -148,7 +148,7 @@ export function getPerms(ctx: OpContext, path: string): readonly XsPerm[] {
 export function setPerms(ctx: OpContext, path: string, perms: readonly XsPerm[]): XsChange {
   const node = getNode(ctx, path, PERM_WRITE | PERM_OWNER);
   if (!ctx.caller.privileged && perms[0]!.domid !== node.perms[0]?.domid) throw new XsError('EPERM', path);
-  const next: XsNode = { value: node.value, perms, children: node.children, gen: 0, dirCache: node.dirCache };
+  const next: XsNode = { value: node.value, perms, children: node.children, gen: 0 };
   if (!path.startsWith('@')) checkSize(ctx, next);
   ctx.view.put(path, next);
   return { path, recurse: false, node: next, oldPerms: node.perms };

@@ -64,6 +64,36 @@ export function isValidNodenameBytes(b: Uint8Array, start: number, end: number):
   return true;
 }
 
+/** One step of the path hash: mixes a 32-bit word in (murmur3's round). */
+function mix(h: number, w: number): number {
+  w = Math.imul(w, 0xcc9e2d51);
+  w = (w << 15) | (w >>> 17);
+  h ^= Math.imul(w, 0x1b873593);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** A path's hash: its chars (one byte each) taken four at a time, little-endian, with the length; 30 bits, so a small integer. */
+export function pathHash(path: string): number {
+  const n = path.length;
+  let h = n;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) h = mix(h, path.charCodeAt(i) | (path.charCodeAt(i + 1) << 8) | (path.charCodeAt(i + 2) << 16) | (path.charCodeAt(i + 3) << 24));
+  let w = 0;
+  for (let k = 0; i < n; i++, k += 8) w |= path.charCodeAt(i) << k;
+  return mix(h, w) & 0x3fffffff;
+}
+
+/** {@link pathHash} of the bytes [start, end) of `b` (one char per byte). */
+export function bytesHash(b: Uint8Array, start: number, end: number): number {
+  let h = end - start;
+  let i = start;
+  for (; i + 4 <= end; i += 4) h = mix(h, b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24));
+  let w = 0;
+  for (let k = 0; i < end; i++, k += 8) w |= b[i]! << k;
+  return mix(h, w) & 0x3fffffff;
+}
+
 /** True for `@introduceDomain` / `@releaseDomain`. */
 export function isSpecialPath(path: string): path is SpecialPath {
   return path === '@introduceDomain' || path === '@releaseDomain';

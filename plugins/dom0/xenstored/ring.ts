@@ -1,7 +1,7 @@
 /** xenstored's guest transport: the `xenstore_domain_interface` page in a guest's memory and its event channel. */
-import { GuestError, GuestMemory, type DomainRegistry, type EventChannels, type Logger } from '../../../core/api/index.js';
+import { GuestError, GuestMemory, type Dom0Tasks, type VcpuApi, type VcpuRequest, type DomainRegistry, type EventChannels, type Logger } from '../../../core/api/index.js';
 import { domId, evtchnPort, guestPhysAddr, type EvtchnPort } from '../../../core/public/index.js';
-import type { XsConnection, XsDomainHooks, XsSession } from './connection.js';
+import { XS_HEADER_SIZE, XS_PAYLOAD_MAX, type XsConnection, type XsDomainHooks, type XsSession } from './connection.js';
 import { FrameGuard } from './framing.js';
 
 /** Layout of `struct xenstore_domain_interface` (io/xs_wire.h, Xen 4.17). */
@@ -36,6 +36,22 @@ export interface XsRingTransportOptions {
   log?: Logger;
   /** Connection ids, shared with the other transports. */
   nextId?: () => number;
+  /**
+   * Dom0's processes: when given, a ring is served as a task on a Dom0 vCPU (at most one queued per
+   * domain) that charges its notify and copies to Dom0; without, it is served at once (transport tests).
+   */
+  tasks?: Dom0Tasks;
+  /**
+   * Replies an unprivileged domain may have outstanding (queued, not yet wholly in rsp[]); at the limit
+   * its requests stay in req[] until the guest drains rsp[] (C xenstored's domain_can_read). Absent: no limit.
+   */
+  outstandingQuota?: () => number;
+}
+
+/** One message waiting for room in rsp[]; `reply` unless it is a watch event. */
+interface Pending {
+  bytes: Uint8Array;
+  readonly reply: boolean;
 }
 
 interface Ring {
@@ -50,12 +66,20 @@ interface Ring {
   session: XsSession | undefined;
   readonly guard: FrameGuard;
   /** Output not yet in rsp[] (the guest has not consumed enough). */
-  out: Uint8Array[];
+  out: Pending[];
+  /** Replies in `out` (C's nboutstanding). */
+  outstanding: number;
   /** Set once the guest broke the protocol: nothing more is read or written. */
   dead: boolean;
   busy: boolean;
   again: boolean;
+  /** A Dom0 task to serve it is queued and has not started. */
+  queued: boolean;
+  /** Bytes copied in or out of the page (charged to Dom0 by the task). */
+  copied: number;
 }
+
+const WATCH_EVENT = 15;
 
 /**
  * The guest rings, one per introduced domain. It implements the engine's {@link XsDomainHooks}:
@@ -100,7 +124,7 @@ export class XsRingTransport implements XsDomainHooks {
       existing.unlisten();
       this.closePort(existing);
       this.bind(existing, port);
-      this.service(existing);
+      this.kick(existing);
       return;
     }
     const mem = d.container.resolve(GuestMemory);
@@ -111,7 +135,7 @@ export class XsRingTransport implements XsDomainHooks {
       throw new GuestError('EINVAL', `xenstored: dom${domid} frame ${gfn} is not mappable: ${error instanceof Error ? error.message : String(error)}`, { domid });
     }
     const holder: { ring?: Ring } = {};
-    const ring: Ring = { domid, gfn, mem, base, port: evtchnPort(0), remotePort: port, unlisten: () => {}, conn: this.makeConn(domid, holder), session: undefined, guard: new FrameGuard(), out: [], dead: false, busy: false, again: false };
+    const ring: Ring = { domid, gfn, mem, base, port: evtchnPort(0), remotePort: port, unlisten: () => {}, conn: this.makeConn(domid, holder), session: undefined, guard: new FrameGuard(), out: [], outstanding: 0, dead: false, busy: false, again: false, queued: false, copied: 0 };
     holder.ring = ring;
     this.bind(ring, port);
     this.rings.set(domid, ring);
@@ -119,7 +143,12 @@ export class XsRingTransport implements XsDomainHooks {
     const features = this.u32(ring, XS_RING.serverFeatures);
     this.setU32(ring, XS_RING.serverFeatures, features | XS_SERVER_FEATURE.RECONNECTION | XS_SERVER_FEATURE.ERROR);
     this.log.info(`dom${domid}: ring at gfn ${gfn}, port ${port} (dom0 port ${ring.port})`);
-    this.service(ring);
+    this.kick(ring);
+  }
+
+  /** Replies queued for `domid` that are not yet wholly in its rsp[] (tests, `xeno top`). */
+  outstanding(domid: number): number {
+    return this.rings.get(domid)?.outstanding ?? 0;
   }
 
   release(domid: number): void {
@@ -146,8 +175,10 @@ export class XsRingTransport implements XsDomainHooks {
       write: (bytes) => {
         const ring = holder.ring;
         if (ring === undefined || ring.dead) return;
-        ring.out.push(bytes.slice());
-        if (!ring.busy) this.service(ring);
+        const reply = bytes.length < 4 || (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) !== WATCH_EVENT;
+        ring.out.push({ bytes: bytes.slice(), reply });
+        if (reply) ring.outstanding++;
+        if (!ring.busy) this.kick(ring);
       },
       close: (reason) => {
         if (holder.ring !== undefined) this.fail(holder.ring, XS_ERROR.COMM, reason);
@@ -159,7 +190,25 @@ export class XsRingTransport implements XsDomainHooks {
     const { evtchn } = this.options;
     ring.port = evtchn.bindInterdomain(domId(0), domId(ring.domid), evtchnPort(port));
     ring.remotePort = port;
-    ring.unlisten = evtchn.onEvent(domId(0), ring.port, () => this.service(ring));
+    ring.unlisten = evtchn.onEvent(domId(0), ring.port, () => this.kick(ring));
+  }
+
+  /** The guest notified, or there is output: serve the ring now, or queue Dom0's task to (once). */
+  private kick(ring: Ring): void {
+    const tasks = this.options.tasks;
+    if (tasks === undefined) return this.service(ring);
+    if (ring.queued || ring.dead) return;
+    ring.queued = true;
+    tasks.submit(`xenstored: dom${ring.domid} ring`, (v) => this.serveTask(v, ring));
+  }
+
+  /** Dom0's task: one pass over the ring, its event-channel work and its copies charged to the vCPU. */
+  private *serveTask(v: VcpuApi, ring: Ring): Generator<VcpuRequest, void, unknown> {
+    ring.queued = false;
+    v.charge('hypercall');
+    ring.copied = 0;
+    this.service(ring);
+    v.charge('copyPerByte', ring.copied);
   }
 
   private closePort(ring: Ring): void {
@@ -201,6 +250,7 @@ export class XsRingTransport implements XsDomainHooks {
     if (ring.dead) return;
     ring.dead = true;
     ring.out = [];
+    ring.outstanding = 0;
     this.log.warn(`dom${ring.domid}: ring disconnected: ${reason}`);
     try {
       this.setU32(ring, XS_RING.error, code);
@@ -233,39 +283,79 @@ export class XsRingTransport implements XsDomainHooks {
 
   private step(ring: Ring): void {
     if (this.u32(ring, XS_RING.connection) === XS_CONNECTION.RECONNECT) this.reconnect(ring);
+    if (!this.checkIndexes(ring)) return;
+    this.flush(ring);
+    const reqCons = this.u32(ring, XS_RING.reqCons);
+    const reqProd = this.u32(ring, XS_RING.reqProd);
+    let cons = reqCons;
+    // Whole messages one at a time (a partial one as far as it goes), so the quota is checked between them.
+    while (cons !== reqProd && !ring.dead) {
+      if (ring.guard.atBoundary && this.throttled(ring)) break;
+      const avail = (reqProd - cons) >>> 0;
+      let take = Math.min(avail, ring.guard.remaining);
+      if (ring.guard.atBoundary && avail >= XS_HEADER_SIZE) {
+        const len = this.peekU32(ring, XS_RING.req, cons + 12);
+        take = len > XS_PAYLOAD_MAX ? XS_HEADER_SIZE : Math.min(avail, XS_HEADER_SIZE + len);
+      }
+      const bytes = this.copyOut(ring, XS_RING.req, cons, take);
+      cons = (cons + take) >>> 0;
+      this.setU32(ring, XS_RING.reqCons, cons);
+      const bad = ring.guard.check(bytes);
+      if (bad !== undefined) return this.fail(ring, XS_ERROR.PROTO, bad);
+      ring.session?.receive(bytes);
+      if (!ring.dead) this.flush(ring);
+    }
+    if (cons !== reqCons && !ring.dead) {
+      this.notify(ring);
+      ring.again = true;
+    }
+  }
+
+  /** False (and the guest cut off with RINGIDX) when its indexes are more than a ring apart. */
+  private checkIndexes(ring: Ring): boolean {
     const reqCons = this.u32(ring, XS_RING.reqCons);
     const reqProd = this.u32(ring, XS_RING.reqProd);
     const rspCons = this.u32(ring, XS_RING.rspCons);
     const rspProd = this.u32(ring, XS_RING.rspProd);
     if (((reqProd - reqCons) >>> 0) > XS_RING.SIZE || ((rspProd - rspCons) >>> 0) > XS_RING.SIZE) {
-      return this.fail(ring, XS_ERROR.RINGIDX, `bad indexes req ${reqCons}..${reqProd}, rsp ${rspCons}..${rspProd}`);
+      this.fail(ring, XS_ERROR.RINGIDX, `bad indexes req ${reqCons}..${reqProd}, rsp ${rspCons}..${rspProd}`);
+      return false;
     }
-    this.flush(ring, rspCons, rspProd);
-    const avail = (reqProd - reqCons) >>> 0;
-    if (avail === 0) return;
-    const bytes = this.copyOut(ring, XS_RING.req, reqCons, avail);
-    this.setU32(ring, XS_RING.reqCons, reqProd);
-    this.notify(ring);
-    const bad = ring.guard.check(bytes);
-    if (bad !== undefined) return this.fail(ring, XS_ERROR.PROTO, bad);
-    ring.session?.receive(bytes);
-    ring.again = true;
+    return true;
+  }
+
+  /** C's domain_can_read: an unprivileged domain with a full quota of outstanding replies is not read. */
+  private throttled(ring: Ring): boolean {
+    const quota = this.options.outstandingQuota;
+    return quota !== undefined && ring.domid !== 0 && ring.outstanding >= quota();
+  }
+
+  private peekU32(ring: Ring, area: number, index: number): number {
+    const b = this.copyOut(ring, area, index, 4);
+    ring.copied -= 4;
+    return (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
   }
 
   /** Writes as much queued output as rsp[] has room for. */
-  private flush(ring: Ring, rspCons: number, rspProd: number): void {
+  private flush(ring: Ring): void {
+    if (ring.out.length === 0) return;
+    const rspCons = this.u32(ring, XS_RING.rspCons);
+    const rspProd = this.u32(ring, XS_RING.rspProd);
+    if (((rspProd - rspCons) >>> 0) > XS_RING.SIZE) return this.fail(ring, XS_ERROR.RINGIDX, `bad indexes rsp ${rspCons}..${rspProd}`);
     let prod = rspProd;
     let wrote = false;
     while (ring.out.length > 0) {
       const space = XS_RING.SIZE - ((prod - rspCons) >>> 0);
       if (space === 0) break;
       const head = ring.out[0]!;
-      const n = Math.min(space, head.length);
-      this.copyIn(ring, XS_RING.rsp, prod, head.subarray(0, n));
+      const n = Math.min(space, head.bytes.length);
+      this.copyIn(ring, XS_RING.rsp, prod, head.bytes.subarray(0, n));
       prod = (prod + n) >>> 0;
       wrote = true;
-      if (n === head.length) ring.out.shift();
-      else ring.out[0] = head.subarray(n);
+      if (n === head.bytes.length) {
+        ring.out.shift();
+        if (head.reply) ring.outstanding--;
+      } else head.bytes = head.bytes.subarray(n);
     }
     if (wrote) {
       this.setU32(ring, XS_RING.rspProd, prod);
@@ -277,6 +367,7 @@ export class XsRingTransport implements XsDomainHooks {
   private reconnect(ring: Ring): void {
     this.endSession(ring);
     ring.out = [];
+    ring.outstanding = 0;
     ring.guard.reset();
     for (const off of [XS_RING.reqCons, XS_RING.reqProd, XS_RING.rspCons, XS_RING.rspProd]) this.setU32(ring, off, 0);
     ring.session = this.options.connect(ring.conn);
@@ -288,6 +379,7 @@ export class XsRingTransport implements XsDomainHooks {
   private copyOut(ring: Ring, area: number, index: number, length: number): Uint8Array {
     const start = index & (XS_RING.SIZE - 1);
     const first = Math.min(length, XS_RING.SIZE - start);
+    ring.copied += length;
     const a = ring.mem.read(guestPhysAddr(ring.base + area + start), first);
     if (first === length) return a.slice();
     const out = new Uint8Array(length);
@@ -299,6 +391,7 @@ export class XsRingTransport implements XsDomainHooks {
   private copyIn(ring: Ring, area: number, index: number, bytes: Uint8Array): void {
     const start = index & (XS_RING.SIZE - 1);
     const first = Math.min(bytes.length, XS_RING.SIZE - start);
+    ring.copied += bytes.length;
     ring.mem.write(guestPhysAddr(ring.base + area + start), bytes.subarray(0, first));
     if (first < bytes.length) ring.mem.write(guestPhysAddr(ring.base + area), bytes.subarray(first));
   }

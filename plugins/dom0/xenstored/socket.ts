@@ -15,6 +15,11 @@ export interface XsSocketServerOptions {
   log?: Logger;
   /** Connection ids, shared with the other transports of the daemon (default: 1, 2, ...). */
   nextId?: () => number;
+  /**
+   * Inside a simulated host, `engine.external`: what clients send enters the simulation as an input at
+   * the current virtual time (and wakes a paced host). Absent (the standalone daemon): handled at once.
+   */
+  external?: (input: () => void) => void;
 }
 
 interface Client {
@@ -149,6 +154,13 @@ export class XsSocketServer {
   }
 
   private receive(client: Client, data: Buffer): void {
+    if (client.gone) return;
+    const external = this.options.external;
+    if (external === undefined) this.handle(client, data);
+    else external(() => this.handle(client, data));
+  }
+
+  private handle(client: Client, data: Buffer): void {
     if (client.gone) return;
     const bad = client.guard.check(data);
     if (bad !== undefined) return this.drop(client, bad);

@@ -13,12 +13,19 @@ export interface XsChange {
   oldPerms?: readonly XsPerm[];
 }
 
+/** What a transaction knows of one node: as first seen in the store (its snapshot), and as it is now in the transaction. */
+interface Touched {
+  /** The store's node when first accessed (null = absent): commit fails if the store's is another by then. */
+  readonly seen: XsNode | null;
+  /** The node as this transaction sees it (null = absent or removed). */
+  cur: XsNode | null;
+  written: boolean;
+}
+
 /** One open transaction. Cost is proportional to the nodes it touches, never to the store's size. */
 export class XsTransaction implements NodeView {
-  /** Nodes written (an XsNode) or removed (null) in this transaction. */
-  private readonly overlay = new Map<string, XsNode | null>();
-  /** Every node read or written, as first seen (null = absent): the transaction's snapshot of it. */
-  private readonly accessed = new Map<string, XsNode | null>();
+  /** Every node read or written, in first-access order. */
+  private readonly touchedNodes = new Map<string, Touched>();
   private readonly ownerDelta = new Map<number, number>();
   /** Changes to fire at commit. */
   readonly changes: XsChange[] = [];
@@ -30,30 +37,36 @@ export class XsTransaction implements NodeView {
 
   /** Distinct nodes touched so far. */
   get touched(): number {
-    return this.accessed.size;
+    return this.touchedNodes.size;
+  }
+
+  private entry(path: string): Touched {
+    let e = this.touchedNodes.get(path);
+    if (e === undefined) {
+      const node = this.store.get(path) ?? null;
+      e = { seen: node, cur: node, written: false };
+      this.touchedNodes.set(path, e);
+    }
+    return e;
   }
 
   get(path: string): XsNode | undefined {
-    const o = this.overlay.get(path);
-    if (o !== undefined) return o ?? undefined;
-    const seen = this.accessed.get(path);
-    if (seen !== undefined) return seen ?? undefined;
-    const node = this.store.get(path);
-    this.accessed.set(path, node ?? null);
-    return node;
+    return this.entry(path).cur ?? undefined;
   }
 
   put(path: string, node: XsNode): void {
-    const old = this.get(path);
-    if (old) this.count(old.perms[0]?.domid ?? 0, -1);
+    const e = this.entry(path);
+    if (e.cur) this.count(e.cur.perms[0]?.domid ?? 0, -1);
     this.count(node.perms[0]?.domid ?? 0, 1);
-    this.overlay.set(path, node);
+    e.cur = node;
+    e.written = true;
   }
 
   del(path: string): void {
-    const old = this.get(path);
-    if (old) this.count(old.perms[0]?.domid ?? 0, -1);
-    this.overlay.set(path, null);
+    const e = this.entry(path);
+    if (e.cur) this.count(e.cur.perms[0]?.domid ?? 0, -1);
+    e.cur = null;
+    e.written = true;
   }
 
   ownedBy(domid: number): number {
@@ -63,16 +76,17 @@ export class XsTransaction implements NodeView {
   /** True when no node this transaction accessed changed in the store since. */
   valid(): boolean {
     // Stored nodes are never mutated (writers put fresh objects), so identity is the generation check.
-    for (const [path, seen] of this.accessed) {
-      if ((this.store.get(path) ?? null) !== seen) return false;
+    for (const [path, e] of this.touchedNodes) {
+      if ((this.store.get(path) ?? null) !== e.seen) return false;
     }
     return true;
   }
 
-  /** Applies the overlay to the store (call after `valid()`). */
+  /** Applies the writes to the store (call after `valid()`). */
   apply(): void {
-    for (const [path, node] of this.overlay) {
-      if (node) this.store.put(path, node);
+    for (const [path, e] of this.touchedNodes) {
+      if (!e.written) continue;
+      if (e.cur) this.store.put(path, e.cur);
       else this.store.del(path);
     }
   }

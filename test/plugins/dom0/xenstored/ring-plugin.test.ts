@@ -1,16 +1,15 @@
-/** The xenstored plugin in a booted host: socket in place, Xenstore provided, guests introduced over the wire and released on death. */
+/** The xenstored plugin in a booted host: socket in place, Xenstore provided, rings served as Dom0 tasks, socket input entering the simulation, guests released on death. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveHostDefinition } from '../../../../core/config/host.js';
 import { Host } from '../../../../core/host/host.js';
 import { coreFeaturesOf } from '../../../../core/cli/machine.js';
-import { EventChannels, GuestMemory, RunDir } from '../../../../core/api/index.js';
+import { EventChannels, GuestMemory, RunDir, Xenstore } from '../../../../core/api/index.js';
 import { domId, guestPhysAddr } from '../../../../core/public/index.js';
 import { treeCatalog } from '../../../../plugins/catalog.js';
-import { Xenstore } from '../../../../plugins/dom0/xenstored/index.js';
-import type { XsConnection } from '../../../../plugins/dom0/xenstored/connection.js';
 import { XS_RING } from '../../../../plugins/dom0/xenstored/ring.js';
 import { XsType, decodeHeader, encodeMessage } from '../../../../plugins/dom0/xenstored/wire.js';
 
@@ -39,18 +38,11 @@ async function boot(xenstored: unknown = 'xenstored'): Promise<Host> {
   return host;
 }
 
-/** An in-process Dom0 client: collects replies and events. */
-function dom0Client(xs: Xenstore): { send(type: number, payload: string): void; got: { type: number; payload: string }[] } {
-  const got: { type: number; payload: string }[] = [];
-  const conn: XsConnection = {
-    id: 1000,
-    domid: 0,
-    label: 'test',
-    write: (b) => got.push({ type: decodeHeader(b).type, payload: Buffer.from(b.subarray(16)).toString('latin1') }),
-    close: () => {},
-  };
-  const session = xs.connect(conn);
-  return { send: (type, payload) => session.receive(encodeMessage(type, 1, 0, payload)), got };
+const xenstoreOf = (h: Host): Xenstore => h.plugins.resolveAll(Xenstore)[0]!;
+
+/** Dom0's CPU time so far (all its vCPUs, running state), ns. */
+function dom0Running(h: Host): number {
+  return h.domains.lookup(0).vcpus.reduce((t, v) => t + v.runstateInfo().time.running, 0);
 }
 
 describe('the xenstored plugin', () => {
@@ -66,35 +58,95 @@ describe('the xenstored plugin', () => {
     rmSync(runDir, { recursive: true, force: true });
   });
 
-  it('INTRODUCE over the wire attaches the guest ring; the guest is served; its death releases it and fires @releaseDomain', async () => {
+  it('introduce attaches the guest ring; requests are served by a Dom0 task later in virtual time; death releases it and fires @releaseDomain', async () => {
     dir = mkdtempSync(join(tmpdir(), 'xs-plugin-'));
     const h = await boot({ name: 'xenstored', options: { socket: join(dir, 's.sock') } });
-    const xs = h.plugins.resolveAll(Xenstore)[0]!;
+    const xs = xenstoreOf(h);
     expect(xs.socketPath).toBe(join(dir, 's.sock'));
     const evtchn = h.container.resolve(EventChannels);
     const guestPort = evtchn.allocUnbound(domId(1), domId(0));
-    const c = dom0Client(xs);
-    c.send(XsType.WATCH, '@releaseDomain\0tok\0');
-    c.send(XsType.INTRODUCE, `1\0${0x300}\0${guestPort}\0`);
-    expect(c.got.map((m) => m.type)).toContain(XsType.INTRODUCE);
-    expect(c.got.find((m) => m.type === XsType.INTRODUCE)?.payload).toBe('OK\0');
+    const released: string[] = [];
+    const introduced: string[] = [];
+    xs.dom0.watch('@releaseDomain', (p) => released.push(p));
+    xs.dom0.watch('@introduceDomain', (p) => introduced.push(p));
+    h.runFor(1_000);
+    expect([released.length, introduced.length]).toEqual([1, 1]);
+    xs.introduce(1, 0x300, guestPort);
+    expect(introduced).toHaveLength(2);
+    expect(xs.isIntroduced(1)).toBe(true);
     expect(xs.attachedDomains()).toEqual([1]);
     const mem = h.domains.lookup(1).container.resolve(GuestMemory);
     const base = 0x300 * 4096;
     expect(mem.readU32(guestPhysAddr(base + XS_RING.serverFeatures))).toBe(3);
+    h.runFor(1_000_000);
+    const cpuBefore = dom0Running(h);
     const req = encodeMessage(XsType.GET_DOMAIN_PATH, 9, 0, '1\0');
     mem.write(guestPhysAddr(base + XS_RING.req), req);
     mem.writeU32(guestPhysAddr(base + XS_RING.reqProd), req.length);
     evtchn.notify(domId(1), guestPort);
+    evtchn.notify(domId(1), guestPort);
+    // Nothing yet: the work is queued for Dom0's vCPU (once, however many notifies).
+    expect(mem.readU32(guestPhysAddr(base + XS_RING.rspProd))).toBe(0);
+    h.runFor(1_000_000);
     const rspProd = mem.readU32(guestPhysAddr(base + XS_RING.rspProd));
     const rsp = mem.read(guestPhysAddr(base + XS_RING.rsp), rspProd);
     expect(decodeHeader(rsp)).toMatchObject({ type: XsType.GET_DOMAIN_PATH, reqId: 9 });
     expect(Buffer.from(rsp.subarray(16)).toString('latin1')).toBe('/local/domain/1\0');
-    const events = (): number => c.got.filter((m) => m.type === XsType.WATCH_EVENT && m.payload.startsWith('@releaseDomain')).length;
-    const before = events();
+    expect(rspProd).toBe(16 + 16);
+    expect(dom0Running(h)).toBeGreaterThan(cpuBefore);
+    const before = released.length;
     h.domains.destroy(domId(1));
     expect(xs.attachedDomains()).toEqual([]);
-    expect(events()).toBe(before + 1);
+    expect(xs.isIntroduced(1)).toBe(false);
+    expect(released).toHaveLength(before + 1);
     expect(evtchn.portsInUse(domId(0))).toBe(0);
+  });
+
+  it('release detaches the ring and fires @releaseDomain; releasing an unknown domain is ENOENT, Dom0 EINVAL', async () => {
+    const h = await boot();
+    const xs = xenstoreOf(h);
+    const evtchn = h.container.resolve(EventChannels);
+    const guestPort = evtchn.allocUnbound(domId(1), domId(0));
+    xs.introduce(1, 0x300, guestPort);
+    const released: string[] = [];
+    xs.dom0.watch('@releaseDomain', (p) => released.push(p));
+    h.runFor(1_000);
+    xs.release(1);
+    expect(released).toEqual(['@releaseDomain', '@releaseDomain']);
+    expect(xs.attachedDomains()).toEqual([]);
+    expect(evtchn.portsInUse(domId(0))).toBe(0);
+    expect(() => xs.release(1)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    expect(() => xs.release(0)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => xs.introduce(7, 0x300, 1)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    rmSync(h.container.resolve(RunDir), { recursive: true, force: true });
+  });
+
+  it('socket requests enter the simulation: answered only while the engine runs', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'xs-plugin-'));
+    const h = await boot({ name: 'xenstored', options: { socket: join(dir, 's.sock') } });
+    const xs = xenstoreOf(h);
+    xs.dom0.write('/a', 'hello');
+    const sock: Socket = await new Promise((resolve, reject) => {
+      const s = createConnection(xs.socketPath, () => resolve(s));
+      s.once('error', reject);
+    });
+    try {
+      let got = Buffer.alloc(0);
+      sock.on('data', (d: Buffer) => (got = Buffer.concat([got, d])));
+      const startNs = h.engine.now;
+      sock.write(encodeMessage(XsType.READ, 5, 0, '/a\0'));
+      // The engine is not running: the request waits in the event queue.
+      await new Promise((r) => setTimeout(r, 50));
+      expect(got.length).toBe(0);
+      for (let i = 0; i < 200 && got.length < 21; i++) {
+        h.runFor(100_000);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(decodeHeader(got)).toMatchObject({ type: XsType.READ, reqId: 5, len: 5 });
+      expect(got.subarray(16).toString('latin1')).toBe('hello');
+      expect(h.engine.now).toBeGreaterThan(startNs);
+    } finally {
+      sock.destroy();
+    }
   });
 });

@@ -6,7 +6,8 @@ import { domId, evtchnPort, guestPhysAddr } from '../../../../core/public/index.
 import { bootTestHost } from '../../../hypervisor/harness.js';
 import { XS_RING, XsRingTransport } from '../../../../plugins/dom0/xenstored/ring.js';
 import type { XsConnection, XsSession } from '../../../../plugins/dom0/xenstored/connection.js';
-import { encodeMessage } from '../../../../plugins/dom0/xenstored/wire.js';
+import { XsType, decodeHeader, encodeMessage } from '../../../../plugins/dom0/xenstored/wire.js';
+import { XenstoreEngine } from '../../../../plugins/dom0/xenstored/engine.js';
 import { EchoEngine } from './socket-echo-engine.js';
 
 const GFN = 0x200;
@@ -208,5 +209,66 @@ describe('XsRingTransport', () => {
     host.domains.destroy(domId(1));
     expect(ring.domainExists(1)).toBe(false);
     expect(() => ring.release(1)).not.toThrow();
+  });
+
+  it('outstanding-request quota: an unprivileged guest with 20 replies not yet in rsp[] is not read until it drains rsp[]', async () => {
+    ({ host } = await bootTestHost({ guests: [{ name: 'a' }] }));
+    const guest = new SimGuest(host);
+    const engine = new XenstoreEngine();
+    engine.write('/v', 'x'.repeat(200));
+    engine.setPerms('/v', ['r0']);
+    let quota = 20;
+    const ring = new XsRingTransport({ domains: host.domains, evtchn: guest.evtchn, connect: (c) => engine.connect(c), outstandingQuota: () => quota });
+    ring.introduce(1, GFN, guest.port);
+    const req = (id: number): Uint8Array => encodeMessage(XsType.READ, id, 0, '/v\0');
+    const reqLen = req(0).length;
+    const replyLen = 16 + 200;
+    for (let i = 0; i < 40; i++) guest.send(req(i), false);
+    guest.notify();
+    // rsp[] holds 4 whole replies and part of the 5th: 20 outstanding after the 24th request.
+    expect(ring.outstanding(1)).toBe(20);
+    expect(guest.u32(XS_RING.reqCons)).toBe(24 * reqLen);
+    guest.notify();
+    expect(guest.u32(XS_RING.reqCons)).toBe(24 * reqLen);
+    let got = new Uint8Array(0);
+    const drain = (): void => {
+      const b = guest.receive();
+      const next = new Uint8Array(got.length + b.length);
+      next.set(got);
+      next.set(b, got.length);
+      got = next;
+      guest.notify();
+    };
+    drain();
+    // 1024 more bytes of room: the rest of the 5th and 4 more whole replies; 5 more requests read.
+    expect(guest.u32(XS_RING.reqCons)).toBe(29 * reqLen);
+    expect(ring.outstanding(1)).toBe(20);
+    for (let i = 0; i < 20 && got.length < 40 * replyLen; i++) drain();
+    expect(got.length).toBe(40 * replyLen);
+    expect(guest.u32(XS_RING.reqCons)).toBe(40 * reqLen);
+    expect(ring.outstanding(1)).toBe(0);
+    for (let i = 0; i < 40; i++) expect(decodeHeader(got, i * replyLen)).toMatchObject({ type: XsType.READ, reqId: i, len: 200 });
+    // The quota is read when it is checked (CONTROL quota may change it).
+    quota = 1000;
+    for (let i = 0; i < 40; i++) guest.send(req(100 + i), false);
+    guest.notify();
+    expect(guest.u32(XS_RING.reqCons)).toBe(80 * reqLen);
+  });
+
+  it('Dom0\'s own ring is never throttled', async () => {
+    ({ host } = await bootTestHost({ guests: [{ name: 'a' }] }));
+    const engine = new XenstoreEngine();
+    engine.write('/v', 'x'.repeat(200));
+    const evtchn = host.container.resolve(EventChannels);
+    const mem = host.domains.lookup(0).container.resolve(GuestMemory);
+    const port = evtchn.allocUnbound(domId(0), domId(0));
+    const ring = new XsRingTransport({ domains: host.domains, evtchn, connect: (c) => engine.connect(c), outstandingQuota: () => 2 });
+    const base = 0x100 * 4096;
+    const msg = encodeMessage(XsType.READ, 1, 0, '/v\0');
+    for (let i = 0; i < 40; i++) mem.write(guestPhysAddr(base + XS_RING.req + i * msg.length), msg);
+    mem.writeU32(guestPhysAddr(base + XS_RING.reqProd), 40 * msg.length);
+    ring.introduce(0, 0x100, port);
+    expect(mem.readU32(guestPhysAddr(base + XS_RING.reqCons))).toBe(40 * msg.length);
+    expect(ring.outstanding(0)).toBeGreaterThan(2);
   });
 });

@@ -1,0 +1,62 @@
+/** The toolstack plugin's manifest: libxl's job as a Dom0 service — builder, xenstore homes, lifecycle, xl operations. */
+import { join } from 'node:path';
+import {
+  CpuMask,
+  Dom0Tasks,
+  DomainRegistry,
+  Engine,
+  EventChannels,
+  GrantTables,
+  GuestKernels,
+  Platform,
+  RunDir,
+  Toolstack,
+  Xenstore,
+  definePlugin,
+} from '../../../core/api/index.js';
+import { ToolstackOptions } from './options.js';
+import { ToolstackImpl } from './toolstack.js';
+
+export { ToolstackOptions } from './options.js';
+
+export default definePlugin({
+  name: 'toolstack',
+  version: '0.1.0',
+  kind: 'dom0-service',
+  engine: '^0.1.0',
+  description: 'The toolstack: domain builder (PV, PVH), libxl xenstore homes, on_poweroff/on_reboot/on_crash, xl operations',
+  provides: ['TOOLSTACK'],
+  requires: ['XENSTORE', 'EVENT_CHANNELS', 'GRANT_TABLES'],
+  configSchema: ToolstackOptions,
+  register(ctx) {
+    let impl: ToolstackImpl | undefined;
+    return {
+      // The domain registry and Dom0 exist only once the host has built its pool: provide at start.
+      start() {
+        const engine = ctx.resolve(Engine);
+        const runDir = ctx.resolve(RunDir);
+        impl = new ToolstackImpl({
+          engine,
+          tasks: ctx.resolve(Dom0Tasks),
+          log: ctx.log,
+          domains: ctx.resolve(DomainRegistry),
+          evtchn: ctx.resolve(EventChannels),
+          gnttab: ctx.resolve(GrantTables),
+          platform: ctx.resolve(Platform),
+          kernels: ctx.resolve(GuestKernels),
+          xenstore: ctx.resolve(Xenstore),
+          nameTaken: (name) => impl!.nameTaken(name),
+          cpuMask: (set) => (set === 'all' ? undefined : CpuMask.of(...set)),
+          consoleTty: (domid) => join(runDir, 'console', `${domid}.sock`),
+          now: () => engine.now,
+          shutdownTimeoutNs: ctx.options.shutdownTimeoutMs * 1e6,
+        });
+        impl.initDom0();
+        ctx.provide(Toolstack, impl);
+      },
+      dispose() {
+        impl?.dispose();
+      },
+    };
+  },
+});

@@ -1,0 +1,353 @@
+/** The Toolstack contract: domain records, the builder, lifecycle actions and the xl operations. */
+import { EventEmitter } from 'eventemitter3';
+import {
+  ConfigError,
+  CpuMask,
+  GuestError,
+  type Dom0Job,
+  type Dom0Tasks,
+  type Domain,
+  type DomainAction,
+  type DomainConfig,
+  type Engine,
+  type Logger,
+  type ShutdownHandled,
+  type ShutdownRequest,
+  type Toolstack,
+  type ToolstackDomain,
+  type ToolstackEvents,
+  type VcpuApi,
+  type VcpuRequest,
+  type WakeReason,
+} from '../../../core/api/index.js';
+import { PAGE_SIZE } from '../../../core/public/index.js';
+import { MAXMEM_SLACK_PAGES, buildDomain, checkConfig, type BuilderDeps } from './builder.js';
+import { hypercalls, xenstoreOps } from './costs.js';
+import { homePath, removeHome } from './xenstore-home.js';
+
+interface DomainRecord extends ToolstackDomain {
+  name: string;
+  targetKiB: number;
+  maxKiB: number;
+}
+
+/** What the toolstack uses besides the builder's dependencies. */
+export interface ToolstackDeps extends BuilderDeps {
+  engine: Engine;
+  tasks: Dom0Tasks;
+  log: Logger;
+  /** Virtual ns a guest has to acknowledge control/shutdown. */
+  shutdownTimeoutNs: number;
+}
+
+const SHUTDOWN_ACTION: Record<string, (c: DomainConfig) => DomainAction> = {
+  poweroff: (c) => c.onPoweroff,
+  reboot: (c) => c.onReboot,
+  crash: (c) => c.onCrash,
+  watchdog: (c) => c.onWatchdog,
+  soft_reset: (c) => c.onSoftReset,
+};
+
+export class ToolstackImpl implements Toolstack {
+  readonly events = new EventEmitter<ToolstackEvents>();
+  private readonly records = new Map<number, DomainRecord>();
+  /** Names of domains being built (reserved before their domid exists). */
+  private readonly building = new Set<string>();
+  private readonly uuidRng;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly deps: ToolstackDeps) {
+    this.uuidRng = deps.engine.rng.fork('toolstack/uuid');
+    const onState = (d: Domain, _from: string, to: string): void => {
+      if (to === 'shutdown') this.onShutdown(d);
+    };
+    const onDestroyed = (domid: number): void => this.forget(domid);
+    deps.domains.events.on('stateChanged', onState);
+    deps.domains.events.on('destroyed', onDestroyed);
+    this.unsubscribe = () => {
+      deps.domains.events.off('stateChanged', onState);
+      deps.domains.events.off('destroyed', onDestroyed);
+    };
+  }
+
+  /**
+   * What xen-init-dom0 and a first libxl run leave in xenstore: Dom0's home with its name and domid,
+   * and the `/vm` and `/libxl` roots (which stay when the last guest goes, as in Xen).
+   */
+  initDom0(): void {
+    const x = this.deps.xenstore.dom0;
+    x.transaction((tx) => {
+      tx.write('/local/domain/0/name', 'Domain-0');
+      tx.write('/local/domain/0/domid', '0');
+      tx.mkdir('/vm');
+      tx.mkdir('/libxl');
+    });
+  }
+
+  dispose(): void {
+    this.unsubscribe();
+  }
+
+  list(): ToolstackDomain[] {
+    return [...this.records.values()].sort((a, b) => a.domid - b.domid);
+  }
+
+  get(domid: number): ToolstackDomain | undefined {
+    return this.records.get(domid);
+  }
+
+  find(nameOrId: string): ToolstackDomain | undefined {
+    for (const r of this.records.values()) if (r.name === nameOrId) return r;
+    return /^\d+$/.test(nameOrId) ? this.records.get(Number(nameOrId)) : undefined;
+  }
+
+  /** True when `name` names a live domain (Domain-0 included) or one being built. */
+  nameTaken(name: string): boolean {
+    if (this.building.has(name)) return true;
+    return this.deps.domains.list().some((d) => d.name === name && d.state !== 'dead');
+  }
+
+  create(config: DomainConfig, options: { paused?: boolean } = {}): Dom0Job<ToolstackDomain> {
+    const name = `create ${config.name}`;
+    let kernel;
+    try {
+      kernel = checkConfig(config, { kernels: this.deps.kernels, nameTaken: (n) => this.nameTaken(n) });
+    } catch (error) {
+      return this.deps.tasks.failed(name, error as Error);
+    }
+    const uuid = config.uuid ?? this.newUuid();
+    this.building.add(config.name);
+    const job = this.deps.tasks.submit(name, (v) => this.createTask(v, config, uuid, kernel, options.paused === true));
+    job.onSettled(() => this.building.delete(config.name));
+    return job;
+  }
+
+  private *createTask(v: VcpuApi, config: DomainConfig, uuid: string, kernel: ReturnType<typeof checkConfig>, paused: boolean): Generator<VcpuRequest, ToolstackDomain, WakeReason> {
+    const built = yield* buildDomain(v, this.deps, config, uuid, kernel);
+    const record: DomainRecord = {
+      domid: built.domain.domid,
+      name: config.name,
+      uuid,
+      type: config.type,
+      config,
+      console: built.console,
+      store: built.store,
+      startTime: v.now,
+      targetKiB: built.targetKiB,
+      maxKiB: built.maxKiB,
+    };
+    this.records.set(record.domid, record);
+    this.building.delete(config.name);
+    hypercalls(v); // XEN_DOMCTL_unpausedomain
+    if (!paused) this.deps.domains.unpause(record.domid);
+    this.deps.log.info(`created ${config.name} (domain ${record.domid}, ${config.type}, ${config.vcpus} vCPU, ${config.memoryBytes / 2 ** 20} MiB)`);
+    this.events.emit('created', record);
+    return record;
+  }
+
+  destroy(domid: number): Dom0Job<void> {
+    const refused = this.refuse<void>(`destroy ${domid}`, domid, { dom0: true });
+    if (refused) return refused;
+    return this.deps.tasks.submit(`destroy ${domid}`, (v) => this.destroyTask(v, domid));
+  }
+
+  private *destroyTask(v: VcpuApi, domid: number): Generator<VcpuRequest, void, WakeReason> {
+    const d = this.deps.domains.get(domid);
+    if (d === undefined || d.state === 'dead') throw new GuestError('ESRCH', `domain ${domid} does not exist`, { domid });
+    hypercalls(v); // XEN_DOMCTL_destroydomain
+    this.deps.domains.destroy(domid);
+    this.forget(domid, v);
+  }
+
+  /** Drops a domain's record and xenstore state (idempotent: destroy and the registry's event both come here). */
+  private forget(domid: number, v?: VcpuApi): void {
+    const record = this.records.get(domid);
+    if (record === undefined) return;
+    this.records.delete(domid);
+    const xs = this.deps.xenstore;
+    let ops = 0;
+    xs.dom0.transaction((tx) => {
+      ops = removeHome(tx, domid, record.uuid);
+    });
+    if (xs.isIntroduced(domid)) xs.release(domid);
+    if (v) xenstoreOps(v, ops + 1);
+    this.deps.log.info(`destroyed ${record.name} (domain ${domid})`);
+    this.events.emit('destroyed', domid, record.name);
+  }
+
+  shutdown(domid: number, request: ShutdownRequest): Dom0Job<void> {
+    const name = `shutdown ${domid} ${request}`;
+    const refused = this.refuse<void>(name, domid, { dom0: true });
+    if (refused) return refused;
+    const { tasks, xenstore, engine } = this.deps;
+    const waiter = tasks.waiter<void>(name);
+    const node = `${homePath(domid)}/control/shutdown`;
+    const write = tasks.submit(name, function* (v) {
+      xenstoreOps(v, 1);
+      xenstore.dom0.write(node, request);
+    });
+    write.onSettled((w) => {
+      if (w.error) return waiter.reject(w.error);
+      let unwatch: (() => void) | undefined;
+      const timer = engine.after(this.deps.shutdownTimeoutNs, () => {
+        unwatch?.();
+        waiter.reject(new GuestError('ETIMEDOUT', `domain ${domid} did not acknowledge the ${request} request within ${this.deps.shutdownTimeoutNs / 1e9} s`, { domid }));
+      });
+      const settle = (): void => {
+        engine.cancel(timer);
+        unwatch?.();
+        waiter.resolve();
+      };
+      unwatch = xenstore.dom0.watch(node, () => {
+        const value = xenstore.dom0.read(node);
+        // Acknowledged: the guest wrote "" back, or the node is gone with the domain.
+        if (value === '' || value === undefined) settle();
+      });
+    });
+    return waiter.job;
+  }
+
+  pause(domid: number): Dom0Job<void> {
+    return this.simple(`pause ${domid}`, domid, () => this.deps.domains.pause(domid));
+  }
+
+  unpause(domid: number): Dom0Job<void> {
+    return this.simple(`unpause ${domid}`, domid, () => this.deps.domains.unpause(domid));
+  }
+
+  memSet(domid: number, kib: number): Dom0Job<void> {
+    return this.xsUpdate(`mem-set ${domid}`, domid, (r) => {
+      if (!Number.isInteger(kib) || kib <= 0) throw new GuestError('EINVAL', `memory target ${kib} KiB is not a positive size`, { domid });
+      if (kib > r.maxKiB) throw new GuestError('EINVAL', `memory_dynamic_max must be less than or equal to memory_static_max (${kib} KiB > ${r.maxKiB} KiB)`, { domid });
+      r.targetKiB = kib;
+      this.deps.xenstore.dom0.write(`${homePath(domid)}/memory/target`, String(kib));
+    });
+  }
+
+  memMax(domid: number, kib: number): Dom0Job<void> {
+    return this.xsUpdate(`mem-max ${domid}`, domid, (r) => {
+      if (!Number.isInteger(kib) || kib <= 0) throw new GuestError('EINVAL', `memory maximum ${kib} KiB is not a positive size`, { domid });
+      const d = this.deps.domains.lookup(domid);
+      const pages = Math.floor((kib * 1024) / PAGE_SIZE);
+      if (pages < d.totPages - MAXMEM_SLACK_PAGES) throw new GuestError('EINVAL', `domain ${domid} already has ${(d.totPages * PAGE_SIZE) / 1024} KiB; mem-max ${kib} KiB is below it`, { domid });
+      d.setMaxPages(pages + MAXMEM_SLACK_PAGES);
+      r.maxKiB = kib;
+      this.deps.xenstore.dom0.write(`${homePath(domid)}/memory/static-max`, String(kib));
+    });
+  }
+
+  vcpuSet(domid: number, count: number): Dom0Job<void> {
+    return this.xsUpdate(`vcpu-set ${domid}`, domid, (r) => {
+      const max = r.config.maxvcpus;
+      if (!Number.isInteger(count) || count < 1 || count > max) throw new GuestError('EINVAL', `domain ${domid} has ${max} vCPUs at most (maxvcpus); cannot set ${count}`, { domid });
+      this.deps.xenstore.dom0.transaction((tx) => {
+        for (let i = 0; i < max; i++) tx.write(`${homePath(domid)}/cpu/${i}/availability`, i < count ? 'online' : 'offline');
+      });
+    });
+  }
+
+  vcpuPin(domid: number, vcpu: number | 'all', cpus: string): Dom0Job<void> {
+    return this.simple(`vcpu-pin ${domid}`, domid, () => {
+      const d = this.deps.domains.lookup(domid);
+      const mask = cpus === 'all' ? undefined : CpuMask.parse(cpus);
+      const targets = vcpu === 'all' ? d.vcpus : [d.vcpus[vcpu]];
+      if (targets.some((v) => v === undefined)) throw new GuestError('EINVAL', `domain ${domid} has no vCPU ${vcpu}`, { domid });
+      for (const v of targets) v!.setHardAffinity(mask ?? this.deps.cpuMask('all') ?? CpuMask.all(256));
+    }, { dom0: false });
+  }
+
+  rename(domid: number, name: string): Dom0Job<void> {
+    return this.xsUpdate(`rename ${domid}`, domid, (r) => {
+      if (name === '' || /[\s/]/.test(name)) throw new ConfigError(`"${name}" is not a valid domain name`);
+      if (name !== r.name && this.nameTaken(name)) throw new ConfigError(`domain name "${name}" is already in use`);
+      const from = r.name;
+      r.name = name;
+      this.deps.domains.rename(domid, name);
+      this.deps.xenstore.dom0.transaction((tx) => {
+        tx.write(`${homePath(domid)}/name`, name);
+        tx.write(`/vm/${r.uuid}/name`, name);
+      });
+      this.events.emit('renamed', domid, from, name);
+    });
+  }
+
+  // --- lifecycle -------------------------------------------------------------------------------
+
+  /** A domain shut down (SCHEDOP_shutdown, a crash, the watchdog): do what its config says. */
+  private onShutdown(d: Domain): void {
+    const record = this.records.get(d.domid);
+    if (record === undefined) return;
+    const reason = d.shutdownReason ?? 'poweroff';
+    const action = SHUTDOWN_ACTION[reason]?.(record.config) ?? 'preserve';
+    const handled: ShutdownHandled = { domid: d.domid, name: record.name, reason, action };
+    this.deps.log.info(`domain ${d.domid} (${record.name}) shut down: ${reason}; action ${action}`);
+    const { tasks } = this.deps;
+    const destroyIt = (): Dom0Job<void> => tasks.submit(`destroy ${d.domid}`, (v) => this.destroyTask(v, d.domid));
+    switch (action) {
+      case 'preserve':
+        this.events.emit('shutdown', handled);
+        return;
+      case 'destroy':
+      case 'coredump-destroy':
+        if (action === 'coredump-destroy') this.deps.log.warn(`domain ${d.domid}: core dumps are not supported yet; destroying without one`);
+        destroyIt().onSettled(() => this.events.emit('shutdown', handled));
+        return;
+      case 'restart':
+      case 'coredump-restart':
+      case 'soft-reset':
+      case 'rename-restart': {
+        if (action === 'coredump-restart') this.deps.log.warn(`domain ${d.domid}: core dumps are not supported yet; restarting without one`);
+        if (action === 'soft-reset') this.deps.log.warn(`domain ${d.domid}: soft reset is not supported; restarting instead`);
+        const config = record.config;
+        const first = action === 'rename-restart' ? this.rename(d.domid, `${record.name}-${d.domid}`) : destroyIt();
+        first.onSettled(() => {
+          const again = this.create({ ...config, ...(config.uuid === undefined ? {} : { uuid: config.uuid }) });
+          again.onSettled((j) => {
+            if (j.error) this.deps.log.error(`${config.name}: restart failed: ${j.error.message}`);
+            this.events.emit('shutdown', { ...handled, ...(j.result ? { newDomid: j.result.domid } : {}) });
+          });
+        });
+        return;
+      }
+    }
+  }
+
+  // --- helpers ---------------------------------------------------------------------------------
+
+  private refuse<T>(name: string, domid: number, options: { dom0: boolean }): Dom0Job<T> | undefined {
+    if (options.dom0 && domid === 0) return this.deps.tasks.failed(name, new GuestError('EPERM', 'domain 0 cannot be the target of this operation', { domid }));
+    if (this.deps.domains.get(domid) === undefined) return this.deps.tasks.failed(name, new GuestError('ESRCH', `domain ${domid} does not exist`, { domid }));
+    return undefined;
+  }
+
+  private simple(name: string, domid: number, fn: () => void, options = { dom0: false }): Dom0Job<void> {
+    const refused = this.refuse<void>(name, domid, options);
+    if (refused) return refused;
+    return this.deps.tasks.submit(name, function* (v) {
+      hypercalls(v);
+      fn();
+    });
+  }
+
+  private xsUpdate(name: string, domid: number, fn: (r: DomainRecord) => void): Dom0Job<void> {
+    const refused = this.refuse<void>(name, domid, { dom0: false });
+    if (refused) return refused;
+    const records = this.records;
+    return this.deps.tasks.submit(name, function* (v) {
+      const r = records.get(domid);
+      if (r === undefined) throw new GuestError('ESRCH', `domain ${domid} was not built by the toolstack`, { domid });
+      xenstoreOps(v, 2);
+      fn(r);
+    });
+  }
+
+  /** A random (version 4) UUID from the seeded generator: the same seed gives the same UUIDs. */
+  private newUuid(): string {
+    const b = new Uint8Array(16);
+    for (let i = 0; i < 16; i++) b[i] = this.uuidRng.nextInt(256);
+    b[6] = (b[6]! & 0x0f) | 0x40;
+    b[8] = (b[8]! & 0x3f) | 0x80;
+    const h = Buffer.from(b).toString('hex');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Hypercall wrappers (FreeBSD's xen/hypervisor.h): each writes its argument struct into the kernel's
+ * hypercall page of guest memory and passes its address, as a real kernel does.
+ */
+import type { VcpuApi, VcpuRequest } from '../../../../../core/api/index.js';
+import {
+  DOMID_SELF,
+  EVTCHNOP,
+  EvtchnSend,
+  HVMOP,
+  Hypercall,
+  SCHEDOP,
+  SHUTDOWN,
+  SchedPoll,
+  XENMEM,
+  XENVER,
+  XENVER_SIZE,
+  XenAddToPhysmap,
+  XenHvmParam,
+  errnoName,
+  type ShutdownReason,
+} from '../../../../../core/public/index.js';
+
+/** A hypercall that failed: its name and Xen's errno. */
+export class HypercallError extends Error {
+  constructor(
+    readonly op: string,
+    readonly rc: number,
+  ) {
+    super(`${op} failed: ${errnoName(rc)} (${rc})`);
+    this.name = 'HypercallError';
+  }
+}
+
+/** Layout of the kernel's hypercall page: one argument struct, then the poll port list. */
+const ARG = 0;
+const PORTS = 0x100;
+const MAX_POLL_PORTS = (4096 - PORTS) / 4;
+
+export class Hypervisor {
+  /** `page`: guest address of a page the kernel reserved for hypercall arguments. */
+  constructor(
+    private readonly v: VcpuApi,
+    private readonly page: number,
+  ) {}
+
+  private check(op: string, rc: number): number {
+    if (rc < 0) throw new HypercallError(op, rc);
+    return rc;
+  }
+
+  /** XENVER_version: `major.minor`. */
+  version(): { major: number; minor: number } {
+    const rc = this.check('xen_version(version)', this.v.hypercall(Hypercall.xen_version, XENVER.version, 0));
+    return { major: rc >>> 16, minor: rc & 0xffff };
+  }
+
+  /** XENVER_extraversion: e.g. ".0-xenoserver". */
+  extraversion(): string {
+    const at = this.page + ARG;
+    this.check('xen_version(extraversion)', this.v.hypercall(Hypercall.xen_version, XENVER.extraversion, at));
+    return cString(this.v.memory.read(at, XENVER_SIZE.extraversion));
+  }
+
+  /** HVMOP_get_param on ourselves. */
+  hvmGetParam(index: number): bigint {
+    const at = this.page + ARG;
+    this.v.memory.write(at, new Uint8Array(XenHvmParam.size));
+    this.v.memory.writeU16(at + XenHvmParam.domid, DOMID_SELF);
+    this.v.memory.writeU32(at + XenHvmParam.index, index);
+    this.check(`hvm_op(get_param ${index})`, this.v.hypercall(Hypercall.hvm_op, HVMOP.get_param, at));
+    return this.v.memory.readU64Big(at + XenHvmParam.value);
+  }
+
+  /** XENMEM_add_to_physmap on ourselves: frame `idx` of `space` appears at `gpfn`. */
+  addToPhysmap(space: number, idx: number, gpfn: number): void {
+    const at = this.page + ARG;
+    this.v.memory.write(at, new Uint8Array(XenAddToPhysmap.size));
+    this.v.memory.writeU16(at + XenAddToPhysmap.domid, DOMID_SELF);
+    this.v.memory.writeU32(at + XenAddToPhysmap.space, space);
+    this.v.memory.writeU64(at + XenAddToPhysmap.idx, idx);
+    this.v.memory.writeU64(at + XenAddToPhysmap.gpfn, gpfn);
+    this.check('memory_op(add_to_physmap)', this.v.hypercall(Hypercall.memory_op, XENMEM.add_to_physmap, at));
+  }
+
+  /** EVTCHNOP_send. */
+  evtchnSend(port: number): void {
+    const at = this.page + ARG;
+    this.v.memory.writeU32(at + EvtchnSend.port, port);
+    this.check(`event_channel_op(send ${port})`, this.v.hypercall(Hypercall.event_channel_op, EVTCHNOP.send, at));
+  }
+
+  /** SCHEDOP_poll: sleeps until one of `ports` is pending or virtual time `timeout` (ns; 0 = none). */
+  *poll(ports: readonly number[], timeout: number): Generator<VcpuRequest, void, unknown> {
+    if (ports.length > MAX_POLL_PORTS) throw new Error(`poll: ${ports.length} ports do not fit the hypercall page`);
+    const at = this.page + ARG;
+    const list = this.page + PORTS;
+    ports.forEach((p, i) => this.v.memory.writeU32(list + i * 4, p));
+    this.v.memory.writeU64(at + SchedPoll.ports, list);
+    this.v.memory.writeU32(at + SchedPoll.nrPorts, ports.length);
+    this.v.memory.writeU64(at + SchedPoll.timeout, Math.max(0, Math.floor(timeout)));
+    this.check('sched_op(poll)', yield* this.v.hypercallBlocking(Hypercall.sched_op, SCHEDOP.poll, at));
+  }
+
+  /** SCHEDOP_shutdown: returns only if Xen refused it. */
+  *shutdown(reason: ShutdownReason): Generator<VcpuRequest, void, unknown> {
+    const at = this.page + ARG;
+    this.v.memory.writeU32(at, SHUTDOWN[reason]);
+    this.check(`sched_op(shutdown ${reason})`, yield* this.v.hypercallBlocking(Hypercall.sched_op, SCHEDOP.shutdown, at));
+  }
+}
+
+/** Text up to the first NUL. */
+export function cString(bytes: Uint8Array): string {
+  const end = bytes.indexOf(0);
+  return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
+}

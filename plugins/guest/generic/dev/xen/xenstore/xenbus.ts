@@ -1,0 +1,68 @@
+/**
+ * xenstore0 (the XenStore device on xenpv0) and xenbusb_front0 beneath it: starts the xenstore client,
+ * dispatches watch events to their owners from the store port's handler, attaches the control device
+ * and enumerates frontend devices (no frontend drivers yet).
+ */
+import type { VcpuRequest } from '../../../../../../core/api/index.js';
+import { deviceAttach, type Driver } from '../../../kern/bus.js';
+import type { Kernel } from '../../../kern/kernel.js';
+import type { RingLocation } from '../../../boot/init-ops.js';
+import { xctrlDriver } from '../control/control.js';
+import { Xenstore, type WatchEvent } from './xenstore.js';
+
+/** Watch owners by token. */
+const watchers = new WeakMap<Kernel, Map<string, (event: WatchEvent) => Generator<VcpuRequest, void, unknown>>>();
+
+/** Registers `fn` for events of a new watch on `path` and sends XS_WATCH; the token is `owner:path`. */
+export function* addWatch(k: Kernel, path: string, owner: string, fn: (event: WatchEvent) => Generator<VcpuRequest, void, unknown>): Generator<VcpuRequest, void, unknown> {
+  const token = `${owner}:${path}`;
+  let map = watchers.get(k);
+  if (map === undefined) watchers.set(k, (map = new Map()));
+  map.set(token, fn);
+  yield* k.xenstore!.watch(path, token);
+}
+
+/** Drains replies and watch events; runs each event's owner. */
+function* storeHandler(k: Kernel, xs: Xenstore): Generator<VcpuRequest, boolean, unknown> {
+  let worked = xs.service();
+  for (let event = xs.nextWatchEvent(); event !== undefined; event = xs.nextWatchEvent()) {
+    worked = true;
+    const fn = watchers.get(k)?.get(event.token);
+    if (fn === undefined) k.printf(`xenstore0: watch event for unknown token "${event.token}" (${event.path})`);
+    else yield* fn(event);
+  }
+  return worked;
+}
+
+const xenbusbFrontDriver: Driver = {
+  name: 'xenbusb_front',
+  description: 'Xen Frontend Devices',
+  *attach(k, dev) {
+    const xs = k.xenstore!;
+    const found: string[] = [];
+    for (const type of (yield* xs.directory('device')) ?? []) {
+      if (type === 'suspend') continue;
+      for (const id of (yield* xs.directory(`device/${type}`)) ?? []) found.push(`${type}/${id}`);
+    }
+    if (found.length > 0) k.printf(`${dev.nameunit}: no driver for ${found.join(', ')}`);
+  },
+};
+
+/** The store ring's location is set by the boot code before attach. */
+export function xenstoreDriver(ring: RingLocation): Driver {
+  return {
+    name: 'xenstore',
+    description: 'XenStore',
+    *attach(k, dev) {
+      const xs = new Xenstore(k.v, k.events, ring);
+      k.xenstore = xs;
+      k.printf(`${dev.nameunit}: ring at frame 0x${ring.frame.toString(16)}, event channel ${ring.port}`);
+      k.bindIntr({ name: dev.nameunit, port: ring.port, handle: () => storeHandler(k, xs) });
+      const name = yield* xs.read('name');
+      const domid = yield* xs.read('domid');
+      k.printf(`${dev.nameunit}: domain "${name ?? '?'}", domid ${domid ?? '?'}`);
+      yield* deviceAttach(k, dev, xctrlDriver);
+      yield* deviceAttach(k, dev, xenbusbFrontDriver);
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/** kern_reboot and panic: say goodbye on the console, give the backend a moment to take it, then SCHEDOP_shutdown. */
+import type { VcpuRequest } from '../../../../core/api/index.js';
+import type { ShutdownReason } from '../../../../core/public/index.js';
+import type { Kernel } from './kernel.js';
+
+/** How a kernel shutdown ends; reason is what Xen is told. */
+export type HowTo = 'poweroff' | 'halt' | 'reboot' | 'crash';
+
+const REASON: Record<HowTo, ShutdownReason> = { poweroff: 'poweroff', halt: 'poweroff', reboot: 'reboot', crash: 'crash' };
+const FAREWELL: Record<HowTo, string> = {
+  poweroff: 'Powering off...',
+  halt: 'The operating system has halted.',
+  reboot: 'Rebooting...',
+  crash: 'Dumping core is not supported; crashing the domain.',
+};
+
+/** "1d2h3m4s", as FreeBSD prints uptime at shutdown. */
+export function formatUptime(ns: number): string {
+  let s = Math.floor(ns / 1e9);
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {
+    if (s >= size || parts.length > 0) {
+      parts.push(`${Math.floor(s / size)}${unit}`);
+      s %= size;
+    }
+  }
+  parts.push(`${s}s`);
+  return parts.join('');
+}
+
+/** Waits up to the drain time for the console backend to take our output. */
+function* drainConsole(k: Kernel): Generator<VcpuRequest, void, unknown> {
+  const xc = k.console;
+  if (xc === undefined) return;
+  const deadline = k.v.now + k.options.consoleDrainMs * 1e6;
+  for (;;) {
+    k.events.consume(xc.port);
+    xc.flush();
+    if (xc.backlog === 0 || k.v.now >= deadline) return;
+    yield* k.events.wait([xc.port], deadline);
+  }
+}
+
+/** Shuts the domain down. Returns only if Xen refused (the kernel then keeps running). */
+export function* kernReboot(k: Kernel, howto: HowTo): Generator<VcpuRequest, void, unknown> {
+  const reason = REASON[howto];
+  k.shuttingDown = reason;
+  k.printf('Shutting down');
+  k.printf(`Uptime: ${formatUptime(k.uptimeNs())}`);
+  k.printf(FAREWELL[howto]);
+  yield* drainConsole(k);
+  try {
+    yield* k.hv.shutdown(reason);
+  } catch (error) {
+    k.printf(`shutdown: ${(error as Error).message}`);
+  }
+  k.shuttingDown = undefined;
+}
+
+/** panic(9): the message, then a crash shutdown. Never returns. */
+export function* panic(k: Kernel, message: string): Generator<VcpuRequest, never, unknown> {
+  k.printf(`panic: ${message}`);
+  k.shuttingDown = 'crash';
+  yield* drainConsole(k);
+  for (;;) {
+    try {
+      yield* k.hv.shutdown('crash');
+    } catch {
+      // No hypervisor interface yet (panic before it existed): nothing to tell.
+    }
+    yield k.v.sleepFor(1e12);
+  }
+}

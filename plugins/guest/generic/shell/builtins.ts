@@ -1,0 +1,66 @@
+/** The built-in commands: help, dmesg, uptime, echo, poweroff, reboot. */
+import { kernReboot } from '../kern/kern_shutdown.js';
+import type { CommandRegistry, ShellCommand } from './commands.js';
+
+/** "1.503204 s" style uptime with the raw ns. */
+export function formatSeconds(ns: number): string {
+  return `${(ns / 1e9).toFixed(6)} s`;
+}
+
+export const BUILTINS: readonly ShellCommand[] = [
+  {
+    name: 'help',
+    summary: 'list the commands',
+    *run(_args, io) {
+      const commands = io.kernel.commands.list();
+      const width = Math.max(...commands.map((c) => c.name.length));
+      for (const c of commands) io.print(`${c.name.padEnd(width)}  ${c.summary}\n`);
+      return 0;
+    },
+  },
+  {
+    name: 'dmesg',
+    summary: 'print the kernel message buffer',
+    *run(_args, io) {
+      io.print(io.kernel.msgbuf.contents());
+      return 0;
+    },
+  },
+  {
+    name: 'uptime',
+    summary: 'time since boot',
+    *run(_args, io) {
+      const ns = Math.floor(io.kernel.uptimeNs());
+      io.print(`up ${formatSeconds(ns)} (${ns} ns)\n`);
+      return 0;
+    },
+  },
+  {
+    name: 'echo',
+    summary: 'print the arguments',
+    *run(args, io) {
+      io.print(`${args.join(' ')}\n`);
+      return 0;
+    },
+  },
+  {
+    name: 'poweroff',
+    summary: 'power the domain off',
+    *run(_args, io) {
+      yield* kernReboot(io.kernel, 'poweroff');
+      return 1;
+    },
+  },
+  {
+    name: 'reboot',
+    summary: 'reboot the domain',
+    *run(_args, io) {
+      yield* kernReboot(io.kernel, 'reboot');
+      return 1;
+    },
+  },
+];
+
+export function registerBuiltins(registry: CommandRegistry): void {
+  for (const c of BUILTINS) registry.register(c);
+}
