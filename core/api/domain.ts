@@ -171,6 +171,8 @@ export interface Domain {
   readonly container: DependencyContainer;
   /** Takes `count` machine frames from the host for this domain; `GuestError('E2BIG')` past max_pages, `ENOMEM` when the host is short. */
   allocatePages(count: number): MachineFrame[];
+  /** Adds a 2^`order`-frame contiguous, aligned extent to the reservation (populate_physmap with extent_order); returns its first frame. */
+  allocateExtent(order: number): MachineFrame;
   /** Gives one of the domain's frames back to the host. */
   freePage(mfn: MachineFrame): void;
   /** XEN_DOMCTL_max_mem. May be below `totPages` (the domain just cannot grow). */

@@ -19,6 +19,11 @@ export interface MachineMemory {
    * and takes none when fewer are free. Frames come back zeroed.
    */
   allocate(owner: DomId, count: number): MachineFrame[];
+  /**
+   * Takes 2^`order` contiguous free frames aligned to their size (Xen's alloc_domheap_pages with an
+   * order: a 2 MiB superpage is order 9) and returns the first. `GuestError('ENOMEM')` when no such run is free.
+   */
+  allocateExtent(owner: DomId, order: number): MachineFrame;
   /** Returns one frame to the free pool. Throws if it is not owned by `owner`. */
   free(owner: DomId, mfn: MachineFrame): void;
   /** Frees every frame `owner` holds; returns how many. */

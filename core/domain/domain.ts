@@ -120,6 +120,17 @@ export class DomainImpl implements Domain, VcpuOwner {
     return frames;
   }
 
+  allocateExtent(order: number): MachineFrame {
+    const count = 2 ** order;
+    if (this.lifecycle !== 'live') throw new GuestError('EINVAL', `dom${this.domid} is ${this.lifecycle}`, { domid: this.domid });
+    if (this.totPages + count > this.maxPages) {
+      throw new GuestError('E2BIG', `dom${this.domid}: over-allocation: ${this.totPages} + ${count} pages > max_pages ${this.maxPages}`, { domid: this.domid });
+    }
+    const first = this.memory.allocateExtent(this.domid, order);
+    this.totPages += count;
+    return first;
+  }
+
   freePage(mfn: MachineFrame): void {
     this.memory.free(this.domid, mfn);
     this.totPages--;

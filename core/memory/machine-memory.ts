@@ -21,6 +21,8 @@ export class HostMachineMemory implements MachineMemory {
   readonly totalFrames: number;
   private readonly owners: Uint16Array;
   private readonly counts = new Uint32Array(MAX_OWNER + 1);
+  /** A lower bound of each owner's frames (valid while its count is not 0): where releaseAll starts. */
+  private readonly lowestOf = new Uint32Array(MAX_OWNER + 1);
   private readonly bytes: (Uint8Array | undefined)[];
   private readonly words: (Uint32Array | undefined)[];
   private free_ = 0;
@@ -66,8 +68,33 @@ export class HostMachineMemory implements MachineMemory {
     }
     this.lowestFree = mfn;
     this.free_ -= count;
+    if (count > 0) {
+      const first = out[0]!;
+      this.lowestOf[owner] = this.counts[owner] === 0 ? first : Math.min(this.lowestOf[owner]!, first);
+    }
     this.counts[owner]! += count;
     return out;
+  }
+
+  allocateExtent(owner: DomId, order: number): MachineFrame {
+    checkOwner(owner);
+    if (!Number.isInteger(order) || order < 0 || order > 18) throw new HardwareError('memory-count', `machine memory: bad extent order ${order} for dom${owner}`);
+    const size = 2 ** order;
+    const owners = this.owners;
+    // First fit over aligned runs, from the lowest frame that may be free.
+    for (let base = Math.ceil(this.lowestFree / size) * size; base + size <= this.totalFrames; base += size) {
+      let i = 0;
+      while (i < size && owners[base + i] === 0) i++;
+      if (i < size) continue;
+      const tag = owner + 1;
+      for (let k = 0; k < size; k++) owners[base + k] = tag;
+      if (base === this.lowestFree) this.lowestFree = base + size;
+      this.lowestOf[owner] = this.counts[owner] === 0 ? base : Math.min(this.lowestOf[owner]!, base);
+      this.free_ -= size;
+      this.counts[owner]! += size;
+      return base as MachineFrame;
+    }
+    throw new GuestError('ENOMEM', `out of machine memory: no free run of ${size} aligned frames for dom${owner}`, { domid: owner });
   }
 
   free(owner: DomId, mfn: MachineFrame): void {
@@ -88,7 +115,7 @@ export class HostMachineMemory implements MachineMemory {
     const tag = owner + 1;
     const owners = this.owners;
     let released = 0;
-    for (let mfn = 0; mfn < this.totalFrames && released < want; mfn++) {
+    for (let mfn = this.lowestOf[owner]!; mfn < this.totalFrames && released < want; mfn++) {
       if (owners[mfn] === tag) {
         this.release(mfn, owner);
         released++;

@@ -63,6 +63,23 @@ export class FakeMachineMemory implements MachineMemory {
     return out;
   }
 
+  allocateExtent(owner: DomId, order: number): MachineFrame {
+    const size = 2 ** order;
+    for (let base = 0; base + size <= this.totalFrames; base += size) {
+      let ok = true;
+      for (let i = 0; i < size && ok; i++) ok = this.owners[base + i] === undefined;
+      if (!ok) continue;
+      const set = this.heldBy(owner);
+      for (let i = 0; i < size; i++) {
+        this.owners[base + i] = owner;
+        set.add(base + i);
+      }
+      this.freeCount -= size;
+      return machineFrame(base);
+    }
+    throw new GuestError('ENOMEM', `no free run of ${size} frames`, { domid: owner });
+  }
+
   free(owner: DomId, mfn: MachineFrame): void {
     const current = this.ownerOf(mfn);
     if (current !== owner) throw new GuestError('EINVAL', `mfn 0x${mfn.toString(16)} is ${current === undefined ? 'free' : `owned by dom${current}`}, not by dom${owner}`, { domid: owner });

@@ -230,10 +230,32 @@ function stillThere(deps: BuilderDeps, d: Domain): void {
   if (deps.domains.get(d.domid) === undefined) throw new GuestError('ESRCH', `${d.name} was destroyed while it was being built`, { domid: d.domid });
 }
 
-/** Frames 0..count-1 of a fresh domain, in batches as libxc calls XENMEM_populate_physmap. */
+/** 2 MiB superpages: populate_physmap's extent order 9. */
+const SUPERPAGE_ORDER = 9;
+const SUPERPAGE_FRAMES = 1 << SUPERPAGE_ORDER;
+
+/**
+ * Frames firstGfn.. of a fresh domain, as libxc populates them: 2 MiB superpages (one large P2M entry
+ * each) where the range is aligned, single frames for the rest. Returns the MFN of each frame.
+ */
 function populate(v: VcpuApi, d: Domain, p2m: P2m, count: number, firstGfn: number): MachineFrame[] {
-  const mfns = d.allocatePages(count);
-  mfns.forEach((mfn, i) => p2m.set(guestFrame(firstGfn + i), mfn, P2mType.ram_rw));
+  const mfns = new Array<MachineFrame>(count);
+  let i = 0;
+  while (i < count) {
+    const gfn = firstGfn + i;
+    if (gfn % SUPERPAGE_FRAMES === 0 && count - i >= SUPERPAGE_FRAMES) {
+      const first = d.allocateExtent(SUPERPAGE_ORDER);
+      p2m.setLarge(guestFrame(gfn), first, P2mType.ram_rw);
+      for (let k = 0; k < SUPERPAGE_FRAMES; k++) mfns[i + k] = (first + k) as MachineFrame;
+      i += SUPERPAGE_FRAMES;
+      continue;
+    }
+    const end = Math.min(count, Math.ceil((gfn + 1) / SUPERPAGE_FRAMES) * SUPERPAGE_FRAMES - firstGfn);
+    const frames = d.allocatePages(end - i);
+    frames.forEach((mfn, k) => p2m.set(guestFrame(firstGfn + i + k), mfn, P2mType.ram_rw));
+    for (let k = 0; k < frames.length; k++) mfns[i + k] = frames[k]!;
+    i = end;
+  }
   hypercalls(v, Math.ceil(count / POPULATE_BATCH));
   return mfns;
 }
