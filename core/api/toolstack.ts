@@ -38,6 +38,8 @@ export interface ToolstackDomain {
   readonly targetKiB: number;
   /** `memory/static-max`, KiB. */
   readonly maxKiB: number;
+  /** What the configuration asked for that the build could not honour (also logged as warnings). */
+  readonly warnings: readonly string[];
 }
 
 /** Why a domain stopped and what the toolstack did about it (its config's on_poweroff / on_reboot / ...). */

@@ -118,8 +118,9 @@ export function registerXlCommands(program: Command, env: XlEnv): void {
     .option(RUN_DIR_FLAGS, RUN_DIR_HELP)
     .action(async (file: string, overrides: string[], opts: Opts & { paused?: boolean; console?: boolean }) => {
       await withHost(opts.runDir, cwd, async (c) => {
-        const r = await c.call<{ domid: number; name: string }>('create', { file, cwd, overrides, paused: opts.paused === true });
         env.err(`Parsing config from ${file}\n`);
+        const r = await c.call<{ domid: number; name: string; warnings: string[] }>('create', { file, cwd, overrides, paused: opts.paused === true });
+        for (const w of r.warnings) env.err(`warning: ${w}\n`);
         if (opts.console && env.attachConsole) {
           const where = await c.call<{ path: string }>('console', { domain: String(r.domid) });
           await env.attachConsole(where.path);

@@ -79,11 +79,11 @@ export const CONTROL_METHODS: Readonly<Record<string, ControlMethod>> = {
   create: (p, host) => {
     const file = resolve(str(p, 'cwd'), str(p, 'file'));
     const overrides = Array.isArray(p.overrides) ? (p.overrides as string[]) : [];
-    const { domain } = loadGuest(file, overrides);
+    const { domain, warnings } = loadGuest(file, overrides);
     const job = toolstackOf(host).create(domain, { paused: p.paused === true });
     return {
       onSettled: (fn: (j: unknown) => void) =>
-        job.onSettled((j) => fn({ error: j.error, result: j.result ? { domid: j.result.domid, name: j.result.name } : undefined })),
+        job.onSettled((j) => fn({ error: j.error, result: j.result ? { domid: j.result.domid, name: j.result.name, warnings: [...warnings, ...j.result.warnings] } : undefined })),
     };
   },
   destroy: (p, host) => toolstackOf(host).destroy(domidOf(host, str(p, 'domain'))),

@@ -35,6 +35,7 @@ const DOM0 = domId(0);
 import { PVH_CONSOLE_GFN, PVH_STORE_GFN, PV_CONSOLE_PFN, PV_START_INFO_ADDR, PV_STORE_PFN, PVH_START_INFO_ADDR, minimumPages, writePvStartInfo, writePvhStartInfo } from './boot-layout.js';
 import { POPULATE_BATCH, POPULATE_FRAME_CYCLES, copies, hypercalls, xenstoreOps } from './costs.js';
 import { writeHome } from './xenstore-home.js';
+import { writeDevices } from './devices.js';
 
 /** libxl's LIBXL_MAXMEM_CONSTANT: slack above maxmem for the pages the builder adds (1 MiB). */
 export const MAXMEM_SLACK_PAGES = 256;
@@ -53,6 +54,8 @@ export interface BuilderDeps {
   cpuMask(set: 'all' | readonly number[]): CpuMask | undefined;
   /** Console socket path of a domain (what `console/tty` says). */
   consoleTty(domid: number): string;
+  /** A MAC for a vif that names none (Xen's OUI, from the seeded random source). */
+  mac(): string;
   now(): number;
 }
 
@@ -64,6 +67,7 @@ export interface Built {
   console: { gfn: number; port: number };
   targetKiB: number;
   maxKiB: number;
+  warnings: string[];
 }
 
 /** Where a config key was written, for errors. */
@@ -215,10 +219,13 @@ export function* buildDomain(v: VcpuApi, deps: BuilderDeps, config: DomainConfig
         startTime: (deps.now() / 1e9).toFixed(2),
         consoleTty: deps.consoleTty(d.domid),
       });
+      ops += writeDevices(tx, d.domid, config, deps.mac);
     });
     xenstoreOps(v, ops + 2);
     xs.introduce(d.domid, store.gfn, store.port);
-    return { domain: d, uuid, store, console, targetKiB, maxKiB };
+    const warnings: string[] = [];
+    if (config.pci.length > 0) warnings.push(`${config.source.file}: pci: ${config.pci.length} device(s) not assigned: PCI passthrough (pciback) is not supported yet`);
+    return { domain: d, uuid, store, console, targetKiB, maxKiB, warnings };
   } catch (error) {
     if (deps.domains.get(d.domid) !== undefined) deps.domains.destroy(d.domid);
     throw error;

@@ -16,6 +16,7 @@ import {
 } from '../../../core/api/index.js';
 import { ToolstackOptions } from './options.js';
 import { ToolstackImpl } from './toolstack.js';
+import { xenMac } from './devices.js';
 
 export { ToolstackOptions } from './options.js';
 
@@ -35,6 +36,7 @@ export default definePlugin({
       start() {
         const engine = ctx.resolve(Engine);
         const runDir = ctx.resolve(RunDir);
+        const macRng = engine.rng.fork('toolstack/mac');
         impl = new ToolstackImpl({
           engine,
           tasks: ctx.resolve(Dom0Tasks),
@@ -49,6 +51,7 @@ export default definePlugin({
           cpuMask: (set) => (set === 'all' ? undefined : CpuMask.of(...set)),
           consoleTty: (domid) => join(runDir, 'console', `${domid}.sock`),
           now: () => engine.now,
+          mac: () => xenMac([macRng.nextInt(256), macRng.nextInt(256), macRng.nextInt(256)]),
           shutdownTimeoutNs: ctx.options.shutdownTimeoutMs * 1e6,
         });
         impl.initDom0();

@@ -24,6 +24,7 @@ import { PAGE_SIZE } from '../../../core/public/index.js';
 import { MAXMEM_SLACK_PAGES, buildDomain, checkConfig, type BuilderDeps } from './builder.js';
 import { hypercalls, xenstoreOps } from './costs.js';
 import { homePath, removeHome } from './xenstore-home.js';
+import { BACKEND_KINDS, removeDevices } from './devices.js';
 
 interface DomainRecord extends ToolstackDomain {
   name: string;
@@ -81,6 +82,7 @@ export class ToolstackImpl implements Toolstack {
       tx.write('/local/domain/0/domid', '0');
       tx.mkdir('/vm');
       tx.mkdir('/libxl');
+      for (const kind of BACKEND_KINDS) tx.mkdir(`/local/domain/0/backend/${kind}`);
     });
   }
 
@@ -135,7 +137,9 @@ export class ToolstackImpl implements Toolstack {
       startTime: v.now,
       targetKiB: built.targetKiB,
       maxKiB: built.maxKiB,
+      warnings: built.warnings,
     };
+    for (const w of built.warnings) this.deps.log.warn(w);
     this.records.set(record.domid, record);
     this.building.delete(config.name);
     hypercalls(v); // XEN_DOMCTL_unpausedomain
@@ -168,6 +172,7 @@ export class ToolstackImpl implements Toolstack {
     let ops = 0;
     xs.dom0.transaction((tx) => {
       ops = removeHome(tx, domid, record.uuid);
+      removeDevices(tx, domid);
     });
     if (xs.isIntroduced(domid)) xs.release(domid);
     if (v) xenstoreOps(v, ops + 1);

@@ -104,8 +104,5 @@ export function removeHome(tx: XenstoreOps, domid: number, uuid: string): number
   tx.rm(`/vm/${uuid}`);
   tx.rm(`/libxl/${domid}`);
   tx.rm(`/local/domain/0/backend/console/${domid}`);
-  for (const dir of ['/local/domain/0/backend/console', '/local/domain/0/backend']) {
-    if (tx.directory(dir)?.length === 0) tx.rm(dir);
-  }
-  return 5;
+  return 4;
 }

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventChannels, GrantTables, GuestMemory, HvmParams, Toolstack, Xenstore, type Toolstack as ToolstackApi, type Xenstore as XenstoreApi } from '../../../../core/api/index.js';
 import { HVM_PARAM, HVM_START_MAGIC, PV_START_INFO_MAGIC, PvStartInfo, guestPhysAddr, domId, grantRef } from '../../../../core/public/index.js';
 import { bootToolstackHost, guest, settle, type ToolstackHost } from './harness.js';
+import { writeFileSync } from 'node:fs';
+import { virtualDevice } from '../../../../plugins/dom0/toolstack/devices.js';
 
 let t: ToolstackHost;
 let toolstack: ToolstackApi;
@@ -72,6 +74,36 @@ describe('the domain builder', () => {
     expect(x.read(`/local/domain/0/backend/console/${rec.domid}/0/frontend`)).toBe(`${home}/console`);
     expect(x.read(`/libxl/${rec.domid}/type`)).toBe('pvh');
     settle(t.host, toolstack.destroy(rec.domid));
+  });
+
+  it('writes the split-driver device directories libxl writes, both ends at Initialising', () => {
+    const cfg = guest(`${PVH}disk = [ '/tmp/xeno-disk.img,raw,xvdb,ro', ',,hdc:cdrom,r' ]\nvif = [ 'bridge=xenbr1', 'mac=00:16:3e:aa:bb:cc,devid=5' ]\npci = [ '01:00.0' ]\n`);
+    writeFileSync('/tmp/xeno-disk.img', new Uint8Array(4096));
+    const rec = settle(t.host, toolstack.create(cfg)).result!;
+    const x = xs.dom0;
+    const fe = `/local/domain/${rec.domid}/device`;
+    const be = `/local/domain/0/backend`;
+    expect(x.directory(`${fe}/vbd`)).toEqual(['51728', '5632']);
+    expect(x.read(`${fe}/vbd/51728/backend`)).toBe(`${be}/vbd/${rec.domid}/51728`);
+    expect(x.read(`${fe}/vbd/51728/state`)).toBe('1');
+    expect(x.read(`${be}/vbd/${rec.domid}/51728/params`)).toBe('/tmp/xeno-disk.img');
+    expect(x.read(`${be}/vbd/${rec.domid}/51728/mode`)).toBe('r');
+    expect(x.read(`${be}/vbd/${rec.domid}/5632/device-type`)).toBe('cdrom');
+    expect(x.getPerms(`${fe}/vbd/51728`)).toEqual([`n${rec.domid}`, 'r0']);
+    expect(x.getPerms(`${be}/vbd/${rec.domid}/51728`)).toEqual(['n0', `r${rec.domid}`]);
+    expect(x.directory(`${fe}/vif`)).toEqual(['0', '5']);
+    expect(x.read(`${fe}/vif/0/mac`)).toMatch(/^00:16:3e(:[0-9a-f]{2}){3}$/);
+    expect(x.read(`${be}/vif/${rec.domid}/0/bridge`)).toBe('xenbr1');
+    expect(x.read(`${fe}/vif/5/mac`)).toBe('00:16:3e:aa:bb:cc');
+    expect(rec.warnings).toEqual([expect.stringMatching(/pci: 1 device\(s\) not assigned/)]);
+    settle(t.host, toolstack.destroy(rec.domid));
+    expect(x.directory(`${be}/vbd`)).toEqual([]);
+    expect(x.directory(`${be}/vif`)).toEqual([]);
+  });
+
+  it('encodes virtual-device numbers as xen-vbd-interface(7) does', () => {
+    expect(['xvda', 'xvdb', 'xvda1', 'sda', 'hda', 'hdc', 'xvdq', 'd0p1'].map(virtualDevice)).toEqual([51712, 51728, 51713, 2048, 768, 5632, (1 << 28) | (16 << 8), (1 << 28) | 1]);
+    expect(virtualDevice('floppy')).toBeUndefined();
   });
 
   it('builds a PV guest: start_info with the machine frames of its rings and the P2M list', () => {

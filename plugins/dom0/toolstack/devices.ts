@@ -1,0 +1,120 @@
+/**
+ * The split-driver device directories libxl writes before the drivers start (libxl_device.c, _disk.c,
+ * _nic.c; xen-facts §2.2): each device's frontend directory in the guest's home and its backend
+ * directory in the backend domain's (Dom0), both at XenbusState Initialising (1), with libxl's
+ * permissions. The backends that answer them arrive with the split drivers.
+ */
+import type { DiskSpec, DomainConfig, XenstoreOps } from '../../../core/api/index.js';
+
+/** The backend directories Dom0 keeps (created once, like a Dom0 that has served a guest; they stay when the last one goes). */
+export const BACKEND_KINDS = ['console', 'vbd', 'vif'] as const;
+
+/** XenbusStateInitialising. */
+const INITIALISING = '1';
+
+/** The `virtual-device` number of a vdev name (xen-vbd-interface(7)); undefined for a name it cannot encode. */
+export function virtualDevice(vdev: string): number | undefined {
+  const letters = (s: string): number => [...s].reduce((n, c) => n * 26 + (c.charCodeAt(0) - 96), 0) - 1;
+  let m = /^xvd([a-z]+)(\d*)$/.exec(vdev);
+  if (m) {
+    const disk = letters(m[1]!);
+    const part = m[2] === '' ? 0 : Number(m[2]);
+    return disk <= 15 && part <= 15 ? (202 << 8) | (disk << 4) | part : (1 << 28) | (disk << 8) | part;
+  }
+  m = /^sd([a-z]+)(\d*)$/.exec(vdev);
+  if (m) {
+    const disk = letters(m[1]!);
+    const part = m[2] === '' ? 0 : Number(m[2]);
+    return disk <= 15 && part <= 15 ? (8 << 8) | (disk << 4) | part : (1 << 28) | (disk << 8) | part;
+  }
+  m = /^hd([a-d])(\d*)$/.exec(vdev);
+  if (m) {
+    const disk = letters(m[1]!);
+    const part = m[2] === '' ? 0 : Number(m[2]);
+    return disk < 2 ? (3 << 8) | (disk << 6) | part : (22 << 8) | ((disk - 2) << 6) | part;
+  }
+  m = /^d(\d+)p(\d+)$/.exec(vdev);
+  if (m) return (1 << 28) | (Number(m[1]) << 8) | Number(m[2]);
+  return undefined;
+}
+
+/** A MAC in Xen's OUI (00:16:3e) from three random bytes. */
+export function xenMac(bytes: readonly number[]): string {
+  return ['00', '16', '3e', ...bytes.slice(0, 3).map((b) => (b & 0xff).toString(16).padStart(2, '0'))].join(':');
+}
+
+interface Pair {
+  fe: string;
+  be: string;
+}
+
+function pair(tx: XenstoreOps, domid: number, kind: string, devid: number): Pair {
+  const fe = `/local/domain/${domid}/device/${kind}/${devid}`;
+  const be = `/local/domain/0/backend/${kind}/${domid}/${devid}`;
+  tx.write(fe, '');
+  tx.setPerms(fe, [`n${domid}`, 'r0']);
+  tx.write(be, '');
+  tx.setPerms(be, ['n0', `r${domid}`]);
+  tx.write(`${fe}/backend`, be);
+  tx.write(`${fe}/backend-id`, '0');
+  tx.write(`${fe}/state`, INITIALISING);
+  tx.write(`${be}/frontend`, fe);
+  tx.write(`${be}/frontend-id`, String(domid));
+  tx.write(`${be}/online`, '1');
+  tx.write(`${be}/state`, INITIALISING);
+  return { fe, be };
+}
+
+/** Writes every disk's and NIC's directories; returns the number of xenstore requests. `mac` draws a MAC for a vif without one. */
+export function writeDevices(tx: XenstoreOps, domid: number, config: DomainConfig, mac: () => string): number {
+  let ops = 0;
+  config.disk.forEach((disk: DiskSpec) => {
+    const vdev = virtualDevice(disk.vdev);
+    if (vdev === undefined) return;
+    const { fe, be } = pair(tx, domid, 'vbd', vdev);
+    const entries: [string, string][] = [
+      [`${be}/params`, disk.target],
+      [`${be}/script`, disk.script ?? '/etc/xen/scripts/block'],
+      [`${be}/type`, disk.backendtype ?? 'phy'],
+      [`${be}/mode`, disk.access === 'ro' ? 'r' : 'w'],
+      [`${be}/dev`, disk.vdev],
+      [`${be}/device-type`, disk.devtype],
+      [`${be}/removable`, disk.devtype === 'cdrom' ? '1' : '0'],
+      [`${be}/bootable`, '1'],
+      [`${be}/discard-enable`, disk.discard === false ? '0' : '1'],
+      [`${be}/specification`, disk.specification],
+      [`${fe}/virtual-device`, String(vdev)],
+      [`${fe}/device-type`, disk.devtype],
+      [`${fe}/trusted`, disk.trusted ? '1' : '0'],
+    ];
+    if (config.type === 'pv') entries.push([`${fe}/protocol`, 'x86_64-abi']);
+    for (const [k, v] of entries) tx.write(k, v);
+    ops += 13 + entries.length;
+  });
+  config.vif.forEach((vif, index) => {
+    const devid = vif.devid ?? index;
+    const { fe, be } = pair(tx, domid, 'vif', devid);
+    const address = vif.mac ?? mac();
+    const entries: [string, string][] = [
+      [`${be}/script`, vif.script],
+      [`${be}/mac`, address],
+      [`${be}/bridge`, vif.bridge],
+      [`${be}/handle`, String(devid)],
+      [`${be}/type`, vif.type === 'ioemu' ? 'vif_ioemu' : 'vif'],
+      [`${be}/hotplug-status`, ''],
+      [`${fe}/handle`, String(devid)],
+      [`${fe}/mac`, address],
+      [`${fe}/trusted`, vif.trusted ? '1' : '0'],
+    ];
+    if (vif.mtu !== undefined) entries.push([`${be}/mtu`, String(vif.mtu)], [`${fe}/mtu`, String(vif.mtu)]);
+    if (vif.ip !== undefined) entries.push([`${be}/ip`, vif.ip]);
+    for (const [k, v] of entries) tx.write(k, v);
+    ops += 13 + entries.length;
+  });
+  return ops;
+}
+
+/** Removes the backend directories of `domid`'s devices (its frontends go with its home). */
+export function removeDevices(tx: XenstoreOps, domid: number): void {
+  for (const kind of BACKEND_KINDS) if (kind !== 'console') tx.rm(`/local/domain/0/backend/${kind}/${domid}`);
+}
