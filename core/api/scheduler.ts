@@ -173,6 +173,11 @@ export interface SchedulerOps {
   getDomainParams(domid: DomId): SchedDomainParams;
   /** Updates some of a domain's parameters; throws `GuestError('EINVAL')` naming a bad key or value. */
   setDomainParams(domid: DomId, params: SchedDomainParams): void;
+  /**
+   * The pool-wide parameters (Xen's XEN_SYSCTL_SCHEDOP_getinfo), by the names xl uses: credit reports
+   * `tslice_ms`, `ratelimit_us`, `migration_delay_us`. Optional: a scheduler without any omits it.
+   */
+  getPoolParams?(): Readonly<Record<string, number>>;
   /** Human-readable state for debug dumps (Xen's `dump_settings`/`dump_cpu_state`). */
   dump(): string;
 }

@@ -52,8 +52,10 @@ export function xlSchedCreditView(host: Host, options: { domain?: string } = {})
       return [];
     }
   };
-  if (options.domain !== undefined) return { pools: [{ name: POOL0, domains: row(findDomain(host, options.domain)) }], domainOnly: true };
-  return { pools: [{ name: POOL0, domains: host.domains.list().flatMap((d) => row(d.domid)) }] };
+  const raw = pool.scheduler.getPoolParams?.();
+  const params = raw ? { params: { tsliceMs: raw.tslice_ms ?? 0, ratelimitUs: raw.ratelimit_us ?? 0, migrationDelayUs: raw.migration_delay_us ?? 0 } } : {};
+  if (options.domain !== undefined) return { pools: [{ name: POOL0, domains: row(findDomain(host, options.domain)), ...params }], domainOnly: true };
+  return { pools: [{ name: POOL0, domains: host.domains.list().flatMap((d) => row(d.domid)), ...params }] };
 }
 
 /** `%-33s %4s %6s %4s` of the column names. */

@@ -325,6 +325,11 @@ export class CreditScheduler implements SchedulerOps {
     }
   }
 
+  getPoolParams(): Readonly<Record<string, number>> {
+    // No migration delay is modelled: a vCPU may move at its next wake-up.
+    return { tslice_ms: this.tsliceNs / NS_PER_MS, ratelimit_us: this.ratelimitNs / 1000, migration_delay_us: 0 };
+  }
+
   getDomainParams(domid: DomId): SchedDomainParams {
     const d = this.dom(domid);
     return { weight: d.weight, cap: d.cap };

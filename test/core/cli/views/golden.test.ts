@@ -4,6 +4,7 @@
  * Regenerate only after checking the new output by hand: UPDATE_GOLDEN=1 npx vitest run <this file>.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderHostInfo } from '../../../../core/cli/commands/info.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Host } from '../../../../core/host/host.js';
@@ -59,6 +60,7 @@ beforeAll(async () => {
   at5s.uptime = renderXlUptime(viaJson(xlUptimeView(host)));
   at5s.schedCredit = renderXlSchedCredit(viaJson(xlSchedCreditView(host)));
   at5s.dmesg = renderXlDmesg(viaJson(xlDmesgView(host)));
+  at5s.info = renderHostInfo(host);
   // xentop -b -i 2 (default delay 3 s): a sample, 3 s of virtual time, a sample.
   samples = [viaJson(xentopSample(host))];
   host.runFor(3e9);
@@ -76,6 +78,7 @@ describe('views of the golden host at 5 s of virtual time', () => {
   it('xl uptime', () => matchesGolden('xl-uptime.txt', at5s.uptime!));
   it('xl sched-credit', () => matchesGolden('xl-sched-credit.txt', at5s.schedCredit!));
   it('xl dmesg', () => matchesGolden('xl-dmesg.txt', at5s.dmesg!));
+  it('xl info', () => matchesGolden('xl-info.txt', at5s.info!));
   it('xentop -b -i 2', () => matchesGolden('xentop-b-i2.txt', renderXentopBatch(samples)));
 });
 
