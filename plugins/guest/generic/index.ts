@@ -12,7 +12,7 @@ export default definePlugin({
   kind: 'guest-kernel',
   engine: '^0.1.0',
   description: 'The reference guest kernel "generic" (PV, PVH): Xen console, xenstore, control, a tiny shell',
-  provides: ['KERNEL_GENERIC'],
+  provides: ['KERNEL_GENERIC', 'CONSOLE', 'CONTROL'],
   requires: ['EVENT_CHANNELS'],
   configSchema: GenericKernelOptions,
   register(ctx) {

@@ -38,8 +38,8 @@ describe('config/features.yaml', () => {
     for (const d of decls) for (const p of d.plugins) expect(Object.keys(IN_TREE_PLUGINS)).toContain(p);
     expect(decls.find((d) => d.name === 'SCHED_CREDIT')).toMatchObject({ plugins: ['credit'] });
     const existing = decls.filter((d) => d.status !== 'missing');
-    expect(existing.filter((d) => !isCoreFeature(d)).map((d) => d.name)).toEqual(['SCHED_CREDIT', 'XENSTORE', 'XENCONSOLE', 'TOOLSTACK', 'KERNEL_GENERIC', 'WORKLOAD_CPU_LOOP']);
-    expect(existing.every((d) => ['Core', 'Schedulers', 'Dom0 services', 'Guest kernels', 'Workloads'].includes(d.group))).toBe(true);
+    expect(existing.filter((d) => !isCoreFeature(d)).map((d) => d.name)).toEqual(['SCHED_CREDIT', 'XENSTORE', 'XENCONSOLE', 'TOOLSTACK', 'KERNEL_GENERIC', 'CONSOLE', 'CONTROL', 'WORKLOAD_CPU_LOOP']);
+    expect(existing.every((d) => ['Core', 'Schedulers', 'Dom0 services', 'Guest kernels', 'Guest drivers', 'Workloads'].includes(d.group))).toBe(true);
   });
 });
 
