@@ -3,7 +3,7 @@
  * console client in a pseudo-terminal, and the test types and reads the screen as a user would.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +93,16 @@ describe('xeno console in a terminal', () => {
     expect((await xeno('shutdown', '-w', 'tty1')).code).toBe(0);
     expect((await xeno('list')).out).not.toContain('tty1');
   }, 60_000);
+
+  it('serves the real xenstore clients on <run dir>/xenstored.sock while it runs', async () => {
+    const client = (cmd: string, ...args: string[]) =>
+      new Promise<string>((resolve, reject) =>
+        execFile(cmd, args, { env: { ...process.env, XENSTORED_PATH: join(runDir, 'xenstored.sock') }, timeout: 10_000 }, (e, out) => (e ? reject(e) : resolve(out))),
+      );
+    expect(await client('xenstore-ls', '/local/domain')).toMatch(/^ name = "Domain-0"$/m);
+    await client('xenstore-write', '/local/domain/0/data/greeting', 'hello from xenstore-write');
+    expect(await client('xenstore-read', '/local/domain/0/data/greeting')).toBe('hello from xenstore-write\n');
+  }, 30_000);
 
   it('stops the host with `xeno shutdown --host`', async () => {
     expect((await xeno('shutdown', '--host')).code).toBe(0);
