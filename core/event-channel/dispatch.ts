@@ -13,8 +13,11 @@ import {
   EvtchnBindVcpu,
   EvtchnBindVirq,
   EvtchnClose,
+  EvtchnExpandArray,
+  EvtchnInitControl,
   EvtchnReset,
   EvtchnSend,
+  EvtchnSetPriority,
   EvtchnStatus,
   EvtchnUnmask,
 } from '../public/event-channel.js';
@@ -32,6 +35,12 @@ function encodeStatus(g: GuestAccess, arg: number, s: EvtchnPortStatus): void {
   else if (s.status === 'virq') g.writeU32(arg + EvtchnStatus.virq, s.virq);
 }
 
+/** A u64 frame number as a number; one past 2^53 reads as -1, which no mapping accepts. */
+function readFrame(op: DataView, at: number): number {
+  const value = op.getBigUint64(at, true);
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : -1;
+}
+
 /** copy_from_guest of a whole op struct: fails (EFAULT) before anything changes when any byte of it is not readable. */
 const SCRATCH = new Uint8Array(64);
 const SCRATCH_VIEW = new DataView(SCRATCH.buffer);
@@ -43,7 +52,7 @@ function readStruct(g: GuestAccess, arg: number, size: number): DataView {
 
 /**
  * The handler of hypercall 32, args (cmd, pointer to the op struct). Like Xen, an OUT field that cannot
- * be written gives EFAULT after the operation took place. FIFO-ABI commands return ENOSYS.
+ * be written gives EFAULT after the operation took place. Unknown commands give ENOSYS.
  */
 export function eventChannelOpHandler(core: EvtchnCore): HypercallHandler {
   return (ctx: HypercallContext, args) => {
@@ -104,9 +113,25 @@ export function eventChannelOpHandler(core: EvtchnCore): HypercallHandler {
       case EVTCHNOP.reset:
         core.reset(ctx, g.readU16(arg + EvtchnReset.dom));
         return 0;
+      case EVTCHNOP.init_control: {
+        const op = readStruct(g, arg, EvtchnInitControl.size);
+        const t = core.table(ctx.domid);
+        const linkBits = core.initControl(t, op.getUint32(EvtchnInitControl.vcpu, true), readFrame(op, EvtchnInitControl.controlGfn), op.getUint32(EvtchnInitControl.offset, true));
+        g.writeU8(arg + EvtchnInitControl.linkBits, linkBits);
+        return 0;
+      }
+      case EVTCHNOP.expand_array: {
+        const op = readStruct(g, arg, EvtchnExpandArray.size);
+        core.expandArray(core.table(ctx.domid), readFrame(op, EvtchnExpandArray.arrayGfn));
+        return 0;
+      }
+      case EVTCHNOP.set_priority: {
+        const op = readStruct(g, arg, EvtchnSetPriority.size);
+        core.setPriority(core.table(ctx.domid), op.getUint32(EvtchnSetPriority.port, true), op.getUint32(EvtchnSetPriority.priority, true));
+        return 0;
+      }
       default:
-        // init_control, expand_array, set_priority (FIFO ABI) and unknown commands.
-        throw new GuestError('ENOSYS', `evtchn: EVTCHNOP ${String(cmd)} is not supported (2-level ABI)`, { domid: ctx.domid });
+        throw new GuestError('ENOSYS', `evtchn: no EVTCHNOP ${String(cmd)}`, { domid: ctx.domid });
     }
   };
 }

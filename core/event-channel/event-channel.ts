@@ -2,11 +2,13 @@
 import type { Domain } from '../api/domain.js';
 import { EventChannels as EventChannelsToken, type EventChannels, type HvmIrqSink } from '../api/event-channel.js';
 import { GuestError } from '../api/errors.js';
+import { P2mType } from '../api/memory.js';
 import type { HypervisorContext, Subsystem, SubsystemFactory } from '../host/subsystem.js';
-import { DEFAULT_MAX_EVTCHN_PORT, EVTCHN_2L_NR_CHANNELS } from '../public/event-channel.js';
+import { DEFAULT_MAX_EVTCHN_PORT, EVTCHN_FIFO_NR_CHANNELS } from '../public/event-channel.js';
 import { HVM_PARAM } from '../public/hvm.js';
-import { evtchnPort, type DomId } from '../public/types.js';
+import { evtchnPort, guestFrame, machineFrame, type DomId } from '../public/types.js';
 import { eventChannelOpHandler } from './dispatch.js';
+import { fifoDescribe, type MapGuestFrame } from './fifo.js';
 import { EvtchnCore, type Caller } from './operations.js';
 import { ECS, PortTable } from './port-table.js';
 import { UpcallDelivery } from './upcall.js';
@@ -15,8 +17,31 @@ import { UpcallDelivery } from './upcall.js';
 const MIN_UPCALL_VECTOR = 0x10;
 const ECS_NAMES = ['free', 'reserved', 'unbound', 'interdomain', 'pirq', 'virq', 'ipi'];
 
-/** The in-core API over the core: acts as the hypervisor (privileged, no XSM check). */
-function inCoreApi(core: EvtchnCore): EventChannels {
+/**
+ * Xen's `map_guest_page` for FIFO structures: a writable RAM frame of the domain (PV: the MFN it owns; else
+ * a gfn its P2M maps as ram_rw or log-dirty RAM); EINVAL otherwise. Unlike Xen, no page reference is held:
+ * a guest that frees the frame afterwards keeps writing into it through the hypervisor.
+ */
+function guestFrameMapper(ctx: HypervisorContext): MapGuestFrame {
+  return (t, gfn) => {
+    const { domid } = t;
+    const bad = (why: string): never => {
+      throw new GuestError('EINVAL', `evtchn: frame 0x${gfn.toString(16)} ${why}`, { domid });
+    };
+    if (!Number.isSafeInteger(gfn) || gfn < 0) bad('is out of range');
+    let mfn = gfn;
+    if (t.domain.mode !== 'pv') {
+      const entry = ctx.p2mOf(domid)?.lookup(guestFrame(gfn));
+      if (entry === undefined || (entry.type !== P2mType.ram_rw && entry.type !== P2mType.ram_logdirty)) bad(`is not writable RAM of dom${domid}`);
+      mfn = entry!.mfn;
+    }
+    if (ctx.memory.ownerOf(machineFrame(mfn)) !== domid) bad(`is not a page of dom${domid}`);
+    return ctx.memory.frameWords(machineFrame(mfn));
+  };
+}
+
+/** The in-core API over the core: acts as the hypervisor (privileged, no XSM check). Also `maxPorts` for SCHEDOP_poll (Xen's `max_evtchns`). */
+function inCoreApi(core: EvtchnCore): EventChannels & { maxPorts(domid: number): number } {
   const asXen = (domid: number): Caller => ({ domid, privileged: true });
   return {
     sendVirq: (domid, vcpu, virq) => core.sendVirq(core.table(domid), vcpu, virq),
@@ -31,10 +56,11 @@ function inCoreApi(core: EvtchnCore): EventChannels {
     close: (domid, port) => core.close(core.table(domid), port),
     isPending(domid, port) {
       const t = core.table(domid);
-      return t.isValid(port) && core.ops.isPending(t, port);
+      return t.isValid(port) && t.ops.isPending(t, port);
     },
     status: (domid, port) => core.status(asXen(domid), domid, port),
     portsInUse: (domid) => core.table(domid).inUse,
+    maxPorts: (domid) => core.table(domid).abiPorts,
     setMaxPorts(domid, maxPort) {
       if (!Number.isInteger(maxPort) || maxPort < 0) throw new GuestError('EINVAL', `evtchn: max port ${maxPort} is not a port number`, { domid });
       core.table(domid).setMaxPort(maxPort);
@@ -63,10 +89,11 @@ function inCoreApi(core: EvtchnCore): EventChannels {
 }
 
 /** One line per open port: `  5 interdomain → dom0:3 vcpu0 P M`. */
-function dumpTable(core: EvtchnCore, t: PortTable): string[] {
+function dumpTable(t: PortTable): string[] {
   const { hvm, via, asserted } = t.upcall;
   const line = via.type === 'gsi' || via.type === 'pci-intx' ? (asserted ? ' asserted' : ' deasserted') : '';
-  const lines = [`dom${t.domid} (${core.ops.name}, ${t.inUse} port(s) open, max port ${t.maxPort}${hvm ? `, callback ${via.type}${line}` : ''})`];
+  const fifo = t.fifo === undefined ? '' : `, ${t.fifo.pages.length} event-array page(s)`;
+  const lines = [`dom${t.domid} (${t.ops.name}${fifo}, ${t.inUse} port(s) open, max port ${t.maxPort}${hvm ? `, callback ${via.type}${line}` : ''})`];
   for (let port = 1; port < t.validPorts; port++) {
     const state = t.state[port]!;
     if (state === ECS.FREE) continue;
@@ -74,7 +101,7 @@ function dumpTable(core: EvtchnCore, t: PortTable): string[] {
     if (state === ECS.UNBOUND) what += ` → dom${t.remoteDom[port]}`;
     else if (state === ECS.INTERDOMAIN) what += ` → dom${t.remoteDom[port]}:${t.remotePort[port]}`;
     else if (state === ECS.VIRQ || state === ECS.PIRQ) what += ` ${t.bound[port]}`;
-    const flags = `${core.ops.isPending(t, port) ? ' P' : ''}${core.ops.isMasked(t, port) ? ' M' : ''}`;
+    const flags = t.fifo !== undefined ? ` ${fifoDescribe(t, port)}` : `${t.ops.isPending(t, port) ? ' P' : ''}${t.ops.isMasked(t, port) ? ' M' : ''}`;
     lines.push(`  ${String(port).padStart(4)} ${what} vcpu${t.notifyVcpu[port]}${flags}`);
   }
   return lines;
@@ -85,7 +112,7 @@ function dumpTable(core: EvtchnCore, t: PortTable): string[] {
  * every port closed on `dying` (peers go back to unbound), state dropped on `destroyed`.
  */
 export const createEventChannels: SubsystemFactory = (ctx: HypervisorContext): Subsystem => {
-  const core = new EvtchnCore(ctx.engine);
+  const core = new EvtchnCore(ctx.engine, guestFrameMapper(ctx));
   const log = ctx.log.child('evtchn');
   const teardown = new Map<number, (() => void)[]>();
 
@@ -96,7 +123,7 @@ export const createEventChannels: SubsystemFactory = (ctx: HypervisorContext): S
       return;
     }
     const upcall = new UpcallDelivery(d, shared);
-    const t = new PortTable(d, shared, upcall, d.domid === 0 ? EVTCHN_2L_NR_CHANNELS - 1 : DEFAULT_MAX_EVTCHN_PORT);
+    const t = new PortTable(d, shared, upcall, d.domid === 0 ? EVTCHN_FIFO_NR_CHANNELS - 1 : DEFAULT_MAX_EVTCHN_PORT);
     core.add(t);
     const undo = d.vcpus.map((v, i) => v.addPendingCheck(upcall.pendingCheck(i)));
     const params = upcall.hvm ? ctx.hvmParamsOf(d.domid) : undefined;
@@ -134,7 +161,7 @@ export const createEventChannels: SubsystemFactory = (ctx: HypervisorContext): S
 
   return {
     name: 'event-channel',
-    dump: () => core.all().flatMap((t) => dumpTable(core, t)).join('\n'),
+    dump: () => core.all().flatMap((t) => dumpTable(t)).join('\n'),
     dispose() {
       removeHandler();
       ctx.domains.events.off('created', init);

@@ -6,8 +6,8 @@ import { TraceKind } from '../engine/trace.js';
 import { NR_VIRQS, VIRQS_PER_VCPU } from '../public/event-channel.js';
 import { domId, evtchnPort } from '../public/types.js';
 import { DOMID_INVALID, DOMID_SELF, DOMID_XEN } from '../public/xen.js';
+import { fifoDestroy, fifoExpandArray, fifoInitControl, type MapGuestFrame } from './fifo.js';
 import { ECS, PortTable } from './port-table.js';
-import { evtchn2l, type EvtchnPortOps } from './two-level.js';
 
 /** Who asks: the calling domain and whether it may act on other domains (XSM_TARGET). */
 export interface Caller {
@@ -38,9 +38,15 @@ export class EvtchnCore {
   /** In-process listeners by table and port (Dom0 services hearing their ports): see {@link onEvent}. */
   private readonly listeners = new Map<PortTable, Map<number, Set<() => void>>>();
 
+  /**
+   * @param mapFrame how Xen maps a guest frame for itself (FIFO control blocks and event arrays); without
+   * one, EVTCHNOP_init_control and expand_array fail with EINVAL.
+   */
   constructor(
     private readonly engine: Engine,
-    readonly ops: EvtchnPortOps = evtchn2l,
+    private readonly mapFrame: MapGuestFrame = (t, gfn) => {
+      throw einval(t, `frame 0x${gfn.toString(16)} cannot be mapped`);
+    },
   ) {}
 
   // --- helpers ----------------------------------------------------------------------------------
@@ -111,7 +117,7 @@ export class EvtchnCore {
 
   /** Sets `port` pending (the ABI's job), then calls the port's in-process listeners. */
   private raise(t: PortTable, vcpu: number, port: number): void {
-    this.ops.setPending(t, vcpu, port);
+    t.ops.setPending(t, vcpu, port);
     const set = this.listeners.get(t)?.get(port);
     if (set !== undefined) for (const fn of [...set]) fn();
   }
@@ -212,7 +218,7 @@ export class EvtchnCore {
       peer.remotePort[rport] = 0;
       peer.peer[rport] = undefined;
     }
-    this.ops.clearPending(t, port);
+    t.ops.clearPending(t, port);
     this.listeners.get(t)?.delete(port);
     t.release(port);
   }
@@ -275,21 +281,40 @@ export class EvtchnCore {
   /** EVTCHNOP_unmask: any valid port (as Xen); delivers when pending. */
   unmask(t: PortTable, port: number): void {
     if (!t.isValid(port)) throw einval(t, `port ${port} is out of range (dom${t.domid} has ${t.validPorts})`);
-    this.ops.unmask(t, port);
+    t.ops.unmask(t, port);
     t.upcall.maybeDeassert();
   }
 
-  /** EVTCHNOP_reset: closes every port of `dom` (self, or a paused domain for a privileged caller). */
+  /** EVTCHNOP_reset: closes every port of `dom` (self, or a paused domain for a privileged caller); a FIFO domain goes back to 2-level. */
   reset(caller: Caller, dom: number): void {
     const t = this.target(caller, dom);
     if (t.domid !== caller.domid && t.domain.pauseCount === 0) throw einval(t, `dom${t.domid} must be paused to be reset`);
     this.closeAll(t);
+    fifoDestroy(t);
   }
 
-  /** Xen's `evtchn_destroy` (domain_kill): no new ports, every port closed. */
+  /** EVTCHNOP_init_control: vCPU `vcpu`'s FIFO control block at `offset` in the caller's frame `gfn`; the first switches the domain to FIFO. Returns link_bits. */
+  initControl(t: PortTable, vcpu: number, gfn: number, offset: number): number {
+    return fifoInitControl(t, this.mapFrame, vcpu, gfn, offset);
+  }
+
+  /** EVTCHNOP_expand_array: the caller's frame `gfn` becomes the next event-array page (EOPNOTSUPP under 2-level). */
+  expandArray(t: PortTable, gfn: number): void {
+    fifoExpandArray(t, this.mapFrame, gfn);
+  }
+
+  /** EVTCHNOP_set_priority: EINVAL for an invalid port or priority, ENOSYS under 2-level. */
+  setPriority(t: PortTable, port: number, priority: number): void {
+    if (!t.isValid(port)) throw einval(t, `port ${port} is out of range (dom${t.domid} has ${t.validPorts})`);
+    if (t.ops.setPriority === undefined) throw new GuestError('ENOSYS', `evtchn: dom${t.domid} uses the 2-level ABI: no priorities`, { domid: t.domid });
+    t.ops.setPriority(t, port, priority);
+  }
+
+  /** Xen's `evtchn_destroy` (domain_kill): no new ports, every port closed, FIFO state dropped. */
   destroy(t: PortTable): void {
     t.dying = true;
     this.closeAll(t);
+    fifoDestroy(t);
   }
 
   private closeAll(t: PortTable): void {

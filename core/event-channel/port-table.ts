@@ -1,6 +1,8 @@
 /** One domain's event channels: the port table (Xen's `struct evtchn` array as typed arrays), VIRQ/PIRQ bindings, pollers. */
 import type { Domain, SharedInfoPage } from '../api/domain.js';
-import { EVTCHN_2L_NR_CHANNELS, NR_VIRQS } from '../public/event-channel.js';
+import { EVTCHN_FIFO_PRIORITY_DEFAULT, NR_VIRQS } from '../public/event-channel.js';
+import type { FifoDomain } from './fifo.js';
+import { evtchn2l, type EvtchnPortOps } from './two-level.js';
 import type { UpcallDelivery } from './upcall.js';
 
 /** Xen's `ECS_*` channel states (internal; the guest sees EVTCHNSTAT_*). */
@@ -15,20 +17,29 @@ export const ECS = {
   IPI: 6,
 } as const;
 
+function grown<T extends Uint8Array | Uint16Array | Uint32Array>(a: T, size: number): T {
+  const b = new (a.constructor as new (n: number) => T)(size);
+  b.set(a);
+  return b;
+}
+
 /**
  * The channels of one domain. `state[p]` is the ECS_* of port p; `remoteDom[p]` the domain offered to
  * (unbound) or connected to (interdomain); `remotePort[p]` and `peer[p]` the other end of an interdomain
- * channel; `bound[p]` the VIRQ or PIRQ; `notifyVcpu[p]` the vCPU that gets the upcall.
+ * channel; `bound[p]` the VIRQ or PIRQ; `notifyVcpu[p]` the vCPU that gets the upcall. The arrays hold
+ * `validPorts` entries and grow with it (as Xen's buckets), so a domain pays for the ports it may use.
  */
 export class PortTable {
-  readonly state = new Uint8Array(EVTCHN_2L_NR_CHANNELS);
-  readonly notifyVcpu = new Uint32Array(EVTCHN_2L_NR_CHANNELS);
-  readonly remoteDom = new Uint16Array(EVTCHN_2L_NR_CHANNELS);
-  readonly remotePort = new Uint16Array(EVTCHN_2L_NR_CHANNELS);
-  readonly bound = new Uint32Array(EVTCHN_2L_NR_CHANNELS);
-  readonly peer: (PortTable | undefined)[] = new Array<PortTable | undefined>(EVTCHN_2L_NR_CHANNELS).fill(undefined);
+  state: Uint8Array;
+  notifyVcpu: Uint32Array;
+  remoteDom: Uint16Array;
+  remotePort: Uint32Array;
+  bound: Uint32Array;
+  peer: (PortTable | undefined)[];
+  /** FIFO only (null under 2-level): Xen's `evtchn->priority`, `evtchn->pending` (raised while no event word covered the port) and `fifo_lastq`. */
+  fifoPort: { priority: Uint8Array; pending: Uint8Array; lastVcpu: Uint32Array; lastPriority: Uint8Array } | null = null;
   /** `virqToPort[vcpu * NR_VIRQS + virq]`: Xen's `v->virq_to_evtchn`. */
-  readonly virqToPort: Uint16Array;
+  readonly virqToPort: Uint32Array;
   readonly pirqToPort = new Map<number, number>();
   /** PIRQs the domain may bind (no passthrough yet: granted through the in-core API). */
   readonly grantedPirqs = new Set<number>();
@@ -36,13 +47,19 @@ export class PortTable {
   readonly pollers = new Map<number, readonly number[]>();
   /** The shared-info page's bytes: the pending bitmap at 2048, the mask bitmap at 2560. */
   readonly bytes: Uint8Array;
-  /** Xen's `max_evtchn_port`: the highest port that may be allocated. */
-  maxPort: number;
+  /** The ABI in use (Xen's `d->evtchn_port_ops`): 2-level until EVTCHNOP_init_control switches to FIFO. */
+  ops: EvtchnPortOps = evtchn2l;
+  /** The FIFO ABI's per-domain state (Xen's `d->evtchn_fifo`), once switched. */
+  fifo: FifoDomain | undefined;
+  /** Xen's `max_evtchn_port` as configured (xl max_event_channels; Dom0: unlimited). */
+  private configuredMax: number;
   /** Ports below this are valid (it only grows, like Xen's `valid_evtchns`). */
-  validPorts: number;
+  validPorts = 0;
   inUse = 0;
   /** Set on `dying`: no new port may be allocated. */
   dying = false;
+  /** No free port lies below this one (a search hint; the state arrays stay the truth). */
+  private freeHint = 1;
 
   constructor(
     readonly domain: Domain,
@@ -51,14 +68,30 @@ export class PortTable {
     maxPort: number,
   ) {
     this.bytes = shared.bytes;
-    this.virqToPort = new Uint16Array(domain.vcpus.length * NR_VIRQS);
+    this.virqToPort = new Uint32Array(domain.vcpus.length * NR_VIRQS);
+    this.state = new Uint8Array(0);
+    this.notifyVcpu = new Uint32Array(0);
+    this.remoteDom = new Uint16Array(0);
+    this.remotePort = new Uint32Array(0);
+    this.bound = new Uint32Array(0);
+    this.peer = [];
+    this.configuredMax = maxPort;
+    this.grow();
     this.state[0] = ECS.RESERVED;
-    this.maxPort = Math.min(maxPort, EVTCHN_2L_NR_CHANNELS - 1);
-    this.validPorts = this.maxPort + 1;
   }
 
   get domid(): number {
     return this.domain.domid;
+  }
+
+  /** Xen's `max_evtchns(d)`: 4096 under 2-level, 2^17 under FIFO. */
+  get abiPorts(): number {
+    return this.ops.nrChannels;
+  }
+
+  /** The highest port that may be allocated: `max_evtchn_port`, within the ABI. */
+  get maxPort(): number {
+    return Math.min(this.configuredMax, this.abiPorts - 1);
   }
 
   /** Xen's `port_is_valid`. */
@@ -66,23 +99,61 @@ export class PortTable {
     return port >= 0 && port < this.validPorts && (port | 0) === port;
   }
 
-  /** Xen's `get_free_port`: the lowest free port ≤ maxPort, not yet taken (the caller fills it in). −1 when none. */
+  /** Xen's `get_free_port`: the lowest free port ≤ maxPort that the ABI does not still hold (FIFO: LINKED). −1 when none. */
   freePort(): number {
     const max = this.maxPort;
     const state = this.state;
-    for (let p = 1; p <= max; p++) if (state[p] === ECS.FREE) return p;
+    let hint = -1;
+    for (let p = this.freeHint; p <= max; p++) {
+      if (state[p] !== ECS.FREE) continue;
+      if (hint < 0) hint = p;
+      if (this.ops.isBusy(this, p)) continue;
+      this.freeHint = hint;
+      return p;
+    }
+    if (hint > 0) this.freeHint = hint;
     return -1;
   }
 
   setMaxPort(maxPort: number): void {
-    this.maxPort = Math.max(0, Math.min(maxPort, EVTCHN_2L_NR_CHANNELS - 1));
-    if (this.maxPort + 1 > this.validPorts) this.validPorts = this.maxPort + 1;
+    this.configuredMax = Math.max(0, maxPort);
+    this.grow();
   }
 
-  /** Takes a free port into `state` for vCPU `vcpu`. */
+  /** Makes every port up to maxPort valid (after the limit or the ABI changed). */
+  grow(): void {
+    const size = this.maxPort + 1;
+    if (size <= this.validPorts) return;
+    this.state = grown(this.state, size);
+    this.notifyVcpu = grown(this.notifyVcpu, size);
+    this.remoteDom = grown(this.remoteDom, size);
+    this.remotePort = grown(this.remotePort, size);
+    this.bound = grown(this.bound, size);
+    for (let p = this.peer.length; p < size; p++) this.peer.push(undefined);
+    const f = this.fifoPort;
+    if (f !== null) {
+      const priority = grown(f.priority, size);
+      priority.fill(EVTCHN_FIFO_PRIORITY_DEFAULT, this.validPorts);
+      this.fifoPort = { priority, pending: grown(f.pending, size), lastVcpu: grown(f.lastVcpu, size), lastPriority: grown(f.lastPriority, size) };
+    }
+    this.validPorts = size;
+  }
+
+  /** Adds the FIFO per-port fields (every port at the default priority) or drops them. */
+  setFifoPorts(on: boolean): void {
+    if (!on) {
+      this.fifoPort = null;
+      return;
+    }
+    const n = this.validPorts;
+    this.fifoPort = { priority: new Uint8Array(n).fill(EVTCHN_FIFO_PRIORITY_DEFAULT), pending: new Uint8Array(n), lastVcpu: new Uint32Array(n), lastPriority: new Uint8Array(n) };
+  }
+
+  /** Takes a free port into `state` for vCPU `vcpu` (Xen's `evtchn_port_init`: FIFO ports start at the default priority). */
   take(port: number, state: number, vcpu: number): void {
     this.state[port] = state;
     this.notifyVcpu[port] = vcpu;
+    if (this.fifoPort !== null) this.fifoPort.priority[port] = EVTCHN_FIFO_PRIORITY_DEFAULT;
     this.inUse++;
   }
 
@@ -94,6 +165,7 @@ export class PortTable {
     this.remotePort[port] = 0;
     this.bound[port] = 0;
     this.peer[port] = undefined;
+    if (port < this.freeHint) this.freeHint = port;
     this.inUse--;
   }
 }

@@ -1,10 +1,13 @@
 /** The 2-level event-channel ABI (Xen's event_2l.c): pending/mask bitmaps in shared_info, a selector word per vCPU. */
+import { EVTCHN_2L_NR_CHANNELS } from '../public/event-channel.js';
 import { SharedInfo, VcpuInfo } from '../public/shared-info.js';
 import type { PortTable } from './port-table.js';
 
 /** An event-channel ABI, as Xen's `struct evtchn_port_ops`. Ports given are valid. */
 export interface EvtchnPortOps {
   readonly name: string;
+  /** Xen's `max_evtchns(d)` under this ABI. */
+  readonly nrChannels: number;
   /** Raises `port`, notifying vCPU `vcpu` when it was not already pending and is unmasked. */
   setPending(t: PortTable, vcpu: number, port: number): void;
   clearPending(t: PortTable, port: number): void;
@@ -12,6 +15,10 @@ export interface EvtchnPortOps {
   unmask(t: PortTable, port: number): void;
   isPending(t: PortTable, port: number): boolean;
   isMasked(t: PortTable, port: number): boolean;
+  /** The ABI still holds the port (FIFO: LINKED on a queue), so it may not be reused yet. */
+  isBusy(t: PortTable, port: number): boolean;
+  /** EVTCHNOP_set_priority; absent (ENOSYS) under 2-level. */
+  setPriority?(t: PortTable, port: number, priority: number): void;
 }
 
 const PENDING = SharedInfo.evtchnPending;
@@ -34,11 +41,13 @@ function setSelector(t: PortTable, vcpu: number, port: number): void {
   t.upcall.markEventsPending(vcpu);
 }
 
-/** The 2-level ABI: up to 4096 ports on 64-bit guests. */
+/** The 2-level ABI: up to 4096 ports on 64-bit guests. Ports past them (left valid by a FIFO domain's EVTCHNOP_reset) have no bits. */
 export const evtchn2l: EvtchnPortOps = {
   name: '2-level',
+  nrChannels: EVTCHN_2L_NR_CHANNELS,
 
   setPending(t, vcpu, port) {
+    if (port >= EVTCHN_2L_NR_CHANNELS) return;
     const bytes = t.bytes;
     const at = port >> 3;
     const bit = 1 << (port & 7);
@@ -49,11 +58,13 @@ export const evtchn2l: EvtchnPortOps = {
   },
 
   clearPending(t, port) {
+    if (port >= EVTCHN_2L_NR_CHANNELS) return;
     const at = PENDING + (port >> 3);
     t.bytes[at] = t.bytes[at]! & ~(1 << (port & 7));
   },
 
   unmask(t, port) {
+    if (port >= EVTCHN_2L_NR_CHANNELS) return;
     const bytes = t.bytes;
     const at = port >> 3;
     const bit = 1 << (port & 7);
@@ -63,16 +74,18 @@ export const evtchn2l: EvtchnPortOps = {
   },
 
   isPending(t, port) {
-    return (t.bytes[PENDING + (port >> 3)]! & (1 << (port & 7))) !== 0;
+    return port < EVTCHN_2L_NR_CHANNELS && (t.bytes[PENDING + (port >> 3)]! & (1 << (port & 7))) !== 0;
   },
 
   isMasked(t, port) {
-    return (t.bytes[MASK + (port >> 3)]! & (1 << (port & 7))) !== 0;
+    return port >= EVTCHN_2L_NR_CHANNELS || (t.bytes[MASK + (port >> 3)]! & (1 << (port & 7))) !== 0;
   },
+
+  isBusy: () => false,
 };
 
 /** Xen's `evtchn_check_pollers`: a vCPU polling `port` is woken (and stops polling). */
-function checkPollers(t: PortTable, port: number): void {
+export function checkPollers(t: PortTable, port: number): void {
   for (const [vcpu, ports] of t.pollers) {
     if (!ports.includes(port)) continue;
     t.pollers.delete(vcpu);

@@ -50,6 +50,43 @@ export const EvtchnUnmask = { size: 4, port: 0 } as const;
 /** `struct evtchn_reset` (2 bytes). IN dom (u16, DOMID_SELF allowed). */
 export const EvtchnReset = { size: 2, dom: 0 } as const;
 
+/**
+ * `struct evtchn_init_control` (24 bytes). IN control_gfn (u64: a gfn, an MFN for PV), IN offset (u32, of the
+ * control block in that frame: 8-byte aligned, not crossing the page), IN vcpu (u32); OUT link_bits (u8).
+ */
+export const EvtchnInitControl = { size: 24, controlGfn: 0, offset: 8, vcpu: 12, linkBits: 16 } as const;
+/** `struct evtchn_expand_array` (8 bytes). IN array_gfn (u64): the next page of the event array. */
+export const EvtchnExpandArray = { size: 8, arrayGfn: 0 } as const;
+/** `struct evtchn_set_priority` (8 bytes). IN port (u32), IN priority (u32, 0 highest .. 15). */
+export const EvtchnSetPriority = { size: 8, port: 0, priority: 4 } as const;
+
+/** `EVTCHN_FIFO_PRIORITY_*`: 0 is the highest; new ports get the default. */
+export const EVTCHN_FIFO_PRIORITY_MAX = 0;
+export const EVTCHN_FIFO_PRIORITY_DEFAULT = 7;
+export const EVTCHN_FIFO_PRIORITY_MIN = 15;
+/** One queue per priority per vCPU. */
+export const EVTCHN_FIFO_MAX_QUEUES = EVTCHN_FIFO_PRIORITY_MIN + 1;
+/** `EVTCHN_FIFO_LINK_BITS`: what init_control returns in link_bits. */
+export const EVTCHN_FIFO_LINK_BITS = 17;
+export const EVTCHN_FIFO_LINK_MASK = (1 << EVTCHN_FIFO_LINK_BITS) - 1;
+/** `EVTCHN_FIFO_NR_CHANNELS`: 2^17 ports. */
+export const EVTCHN_FIFO_NR_CHANNELS = 1 << EVTCHN_FIFO_LINK_BITS;
+/** Bits of an event word (`event_word_t`, u32): PENDING 31, MASKED 30, LINKED 29, BUSY 28; LINK (the next port) in bits 0..16. */
+export const EVTCHN_FIFO_PENDING = 31;
+export const EVTCHN_FIFO_MASKED = 30;
+export const EVTCHN_FIFO_LINKED = 29;
+export const EVTCHN_FIFO_BUSY = 28;
+/** Event words per event-array page (4096 / 4). */
+export const EVTCHN_FIFO_EVENT_WORDS_PER_PAGE = 1024;
+/** Event-array pages a domain may add: 2^17 / 1024. */
+export const EVTCHN_FIFO_MAX_EVENT_ARRAY_PAGES = EVTCHN_FIFO_NR_CHANNELS / EVTCHN_FIFO_EVENT_WORDS_PER_PAGE;
+/**
+ * `struct evtchn_fifo_control_block` (72 bytes), one per vCPU in a guest frame. OUT ready (u32 @0: bit q set
+ * by Xen when queue q became non-empty; the guest clears it), _rsvd (u32 @4), head[16] (u32 @8: the first
+ * port of each queue, written by Xen when it links to an empty queue; the guest advances it).
+ */
+export const EvtchnFifoControlBlock = { size: 72, ready: 0, head: 8 } as const;
+
 /** `EVTCHNSTAT_*`: the state `EVTCHNOP_status` reports. */
 export const EVTCHNSTAT = {
   closed: 0,

@@ -252,10 +252,12 @@ describe('EVTCHNOP_reset', () => {
   });
 });
 
-describe('the FIFO ABI', () => {
-  it('answers EVTCHNOP_init_control, expand_array, set_priority and unknown commands with ENOSYS', async () => {
+describe('commands outside the 2-level ABI', () => {
+  it('answers unknown commands with ENOSYS, and a 2-level domain: set_priority ENOSYS, expand_array EOPNOTSUPP', async () => {
     host = await bootHost();
     const { evtchnOp } = await import('./helpers.js');
-    for (const cmd of [11, 12, 13, 14, 99, -1]) expect(evtchnOp(host, 1, cmd, new Uint8Array(24)).rc).toBe(-XenErrno.ENOSYS);
+    for (const cmd of [14, 99, -1]) expect(evtchnOp(host, 1, cmd, new Uint8Array(24)).rc).toBe(-XenErrno.ENOSYS);
+    expect(evtchnOp(host, 1, 13, new Uint8Array(8)).rc).toBe(-XenErrno.ENOSYS);
+    expect(evtchnOp(host, 1, 12, new Uint8Array(8)).rc).toBe(-XenErrno.EOPNOTSUPP);
   });
 });
