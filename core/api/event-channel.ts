@@ -26,7 +26,7 @@ export type EvtchnPortStatus =
   | { readonly status: 'ipi'; readonly vcpu: number };
 
 /**
- * Event channels (2-level ABI) as the hypervisor and Dom0 services use them. Failures are `GuestError`s
+ * Event channels (2-level or FIFO ABI, per domain) as the hypervisor and Dom0 services use them. Failures are `GuestError`s
  * with Xen's errno (ESRCH for an unknown domain, EINVAL for a port that is not open...), so a hypercall
  * handler may let them through. Every operation acts as the hypervisor: no privilege check.
  */
@@ -51,7 +51,7 @@ export interface EventChannels {
   status(domid: DomId, port: EvtchnPort): EvtchnPortStatus;
   /** Ports open (not closed; port 0 excluded): leak checks. */
   portsInUse(domid: DomId): number;
-  /** The highest port the domain may allocate (xl `max_event_channels`; default 1023, Dom0 4095); capped at the ABI's 4095. Open ports above it stay open. */
+  /** The highest port the domain may allocate (xl `max_event_channels`; default 1023, Dom0 unlimited); capped at its ABI's limit (4095 for 2-level, 131071 for FIFO). Open ports above it stay open. */
   setMaxPorts(domid: DomId, maxPort: number): void;
   /** Lets the domain bind physical IRQ `pirq` (until PCI passthrough exists, the only way to own one). */
   grantPirq(domid: DomId, pirq: number): void;
