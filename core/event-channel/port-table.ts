@@ -17,6 +17,9 @@ export const ECS = {
   IPI: 6,
 } as const;
 
+/** Ports become valid this many at a time as they are allocated (Xen's EVTCHNS_PER_BUCKET on 64-bit). */
+const EVTCHNS_PER_BUCKET = 64;
+
 function grown<T extends Uint8Array | Uint16Array | Uint32Array>(a: T, size: number): T {
   const b = new (a.constructor as new (n: number) => T)(size);
   b.set(a);
@@ -27,7 +30,7 @@ function grown<T extends Uint8Array | Uint16Array | Uint32Array>(a: T, size: num
  * The channels of one domain. `state[p]` is the ECS_* of port p; `remoteDom[p]` the domain offered to
  * (unbound) or connected to (interdomain); `remotePort[p]` and `peer[p]` the other end of an interdomain
  * channel; `bound[p]` the VIRQ or PIRQ; `notifyVcpu[p]` the vCPU that gets the upcall. The arrays hold
- * `validPorts` entries and grow with it (as Xen's buckets), so a domain pays for the ports it may use.
+ * `validPorts` entries and grow with it as ports are allocated (Xen's buckets), so a domain pays for the ports it uses.
  */
 export class PortTable {
   state: Uint8Array;
@@ -76,7 +79,7 @@ export class PortTable {
     this.bound = new Uint32Array(0);
     this.peer = [];
     this.configuredMax = maxPort;
-    this.grow();
+    this.grow(EVTCHNS_PER_BUCKET);
     this.state[0] = ECS.RESERVED;
   }
 
@@ -99,20 +102,29 @@ export class PortTable {
     return port >= 0 && port < this.validPorts && (port | 0) === port;
   }
 
-  /** Xen's `get_free_port`: the lowest free port ≤ maxPort that the ABI does not still hold (FIFO: LINKED). −1 when none. */
+  /**
+   * Xen's `get_free_port`: the lowest free port ≤ maxPort that the ABI does not still hold (FIFO:
+   * LINKED), making the next bucket of ports valid when every valid one is taken. −1 when none.
+   */
   freePort(): number {
     const max = this.maxPort;
-    const state = this.state;
-    let hint = -1;
-    for (let p = this.freeHint; p <= max; p++) {
-      if (state[p] !== ECS.FREE) continue;
-      if (hint < 0) hint = p;
-      if (this.ops.isBusy(this, p)) continue;
-      this.freeHint = hint;
-      return p;
+    for (;;) {
+      const state = this.state;
+      const end = Math.min(max, this.validPorts - 1);
+      let hint = -1;
+      for (let p = this.freeHint; p <= end; p++) {
+        if (state[p] !== ECS.FREE) continue;
+        if (hint < 0) hint = p;
+        if (this.ops.isBusy(this, p)) continue;
+        this.freeHint = hint;
+        return p;
+      }
+      if (hint > 0) this.freeHint = hint;
+      const before = this.validPorts;
+      if (before > max) return -1;
+      this.grow(before + EVTCHNS_PER_BUCKET);
+      if (this.validPorts === before) return -1;
     }
-    if (hint > 0) this.freeHint = hint;
-    return -1;
   }
 
   setMaxPort(maxPort: number): void {
@@ -120,9 +132,14 @@ export class PortTable {
     this.grow();
   }
 
-  /** Makes every port up to maxPort valid (after the limit or the ABI changed). */
-  grow(): void {
-    const size = this.maxPort + 1;
+  /**
+   * Makes ports below `target` valid (at most maxPort), as Xen adds buckets when ports are allocated.
+   * Past the first bucket the arrays double, so making n ports valid copies O(n) entries in all.
+   */
+  grow(target = this.validPorts): void {
+    if (target <= this.validPorts) return;
+    const want = this.validPorts === 0 ? target : Math.max(target, this.validPorts * 2);
+    const size = Math.min(this.maxPort + 1, Math.ceil(want / EVTCHNS_PER_BUCKET) * EVTCHNS_PER_BUCKET);
     if (size <= this.validPorts) return;
     this.state = grown(this.state, size);
     this.notifyVcpu = grown(this.notifyVcpu, size);
