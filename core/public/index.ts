@@ -15,3 +15,4 @@ export * from './memory-op.js';
 export * from './domctl.js';
 export * from './platform.js';
 export * from './boot.js';
+export * from './xenstore.js';

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import type { Host } from '../../host/host.js';
 import { formatLogRecord, type LogLevel } from '../../api/log.js';
+import { systemHostClock } from '../../engine/pacer.js';
 import { ControlServer } from '../control/server.js';
 import { CONTROL_METHODS } from '../control/methods.js';
 import { bootMachine, loadMachine, type CliEnv } from '../machine.js';
@@ -62,9 +63,10 @@ async function powerOffGuests(host: Host, graceMs: number): Promise<void> {
     host.engine.external(() => {
       for (const g of guests) toolstack.shutdown(g.domid, 'poweroff');
     });
-    const deadline = Date.now() + graceMs;
+    // Wall time, outside the simulation: how long the process waits, not what happens in it.
+    const deadline = systemHostClock.nowNs() + graceMs * 1e6;
     const check = (): void => {
-      if (toolstack.list().length === 0 || Date.now() >= deadline) resolve();
+      if (toolstack.list().length === 0 || systemHostClock.nowNs() >= deadline) resolve();
       else setTimeout(check, 20);
     };
     check();

@@ -1,22 +1,11 @@
 /** xenstored's guest transport: the `xenstore_domain_interface` page in a guest's memory and its event channel. */
 import { GuestError, GuestMemory, type Dom0Tasks, type VcpuApi, type VcpuRequest, type DomainRegistry, type EventChannels, type Logger } from '../../../core/api/index.js';
-import { domId, evtchnPort, guestPhysAddr, type EvtchnPort } from '../../../core/public/index.js';
+import { XENSTORE_RING_SIZE, XenstoreDomainInterface, domId, evtchnPort, guestPhysAddr, type EvtchnPort } from '../../../core/public/index.js';
 import { XS_HEADER_SIZE, XS_PAYLOAD_MAX, type XsConnection, type XsDomainHooks, type XsSession } from './connection.js';
 import { FrameGuard } from './framing.js';
 
 /** Layout of `struct xenstore_domain_interface` (io/xs_wire.h, Xen 4.17). */
-export const XS_RING = {
-  SIZE: 1024,
-  req: 0,
-  rsp: 1024,
-  reqCons: 2048,
-  reqProd: 2052,
-  rspCons: 2056,
-  rspProd: 2060,
-  serverFeatures: 2064,
-  connection: 2068,
-  error: 2072,
-} as const;
+export const XS_RING = { SIZE: XENSTORE_RING_SIZE, ...XenstoreDomainInterface } as const;
 /** `server_features` bits. 4.17's C xenstored sets RECONNECTION | ERROR. */
 export const XS_SERVER_FEATURE = { RECONNECTION: 1, ERROR: 2 } as const;
 /** `connection` values. */

@@ -1,6 +1,6 @@
 /**
- * The xenstore wire format and ring page as a guest sees them (io/xs_wire.h, xen-facts §1.1, §1.8).
- * core/public does not carry these yet (xenstored keeps its own copy); they belong there.
+ * The xenstore wire format as this guest's client uses it (io/xs_wire.h, xen-facts §1.1, §1.8): the
+ * message types it sends, and the header and ring layout from core/public.
  */
 
 /** `enum xsd_sockmsg_type`: the message types this client sends or receives. */
@@ -17,23 +17,4 @@ export const XsType = {
 } as const;
 export type XsTypeName = keyof typeof XsType;
 
-/** `struct xsd_sockmsg` (16 bytes): type u32 @0, req_id u32 @4, tx_id u32 @8, len u32 @12. */
-export const XsdSockmsg = { size: 16, type: 0, reqId: 4, txId: 8, len: 12 } as const;
-
-/** XENSTORE_PAYLOAD_MAX. */
-export const XENSTORE_PAYLOAD_MAX = 4096;
-
-/** `struct xenstore_domain_interface` (one page). */
-export const XenstoreDomainInterface = {
-  req: 0,
-  rsp: 1024,
-  reqCons: 2048,
-  reqProd: 2052,
-  rspCons: 2056,
-  rspProd: 2060,
-  serverFeatures: 2064,
-  connection: 2068,
-  error: 2072,
-} as const;
-/** XENSTORE_RING_SIZE: bytes of each ring; index `x` lives at `x & (XENSTORE_RING_SIZE - 1)`. */
-export const XENSTORE_RING_SIZE = 1024;
+export { XsdSockmsg, XENSTORE_PAYLOAD_MAX, XenstoreDomainInterface, XENSTORE_RING_SIZE } from '../../../../../../core/public/index.js';
