@@ -315,7 +315,8 @@ export class ToolstackImpl implements Toolstack {
         const config = record.config;
         const first = action === 'rename-restart' ? this.rename(d.domid, `${record.name}-${d.domid}`) : destroyIt();
         first.onSettled(() => {
-          const again = this.create({ ...config, ...(config.uuid === undefined ? {} : { uuid: config.uuid }) });
+          // A restarted domain keeps its UUID, as xl's does; after rename-restart the old one still holds it.
+          const again = this.create(action === 'rename-restart' ? config : { ...config, uuid: record.uuid });
           again.onSettled((j) => {
             if (j.error) this.deps.log.error(`${config.name}: restart failed: ${j.error.message}`);
             this.events.emit('shutdown', { ...handled, ...(j.result ? { newDomid: j.result.domid } : {}) });

@@ -204,6 +204,7 @@ describe('lifecycle', () => {
     expect(newDomid).toBeDefined();
     expect(newDomid).not.toBe(rec.domid);
     expect(toolstack.get(newDomid!)?.name).toBe('small');
+    expect(toolstack.get(newDomid!)?.uuid).toBe(rec.uuid);
     expect(t.host.domains.get(rec.domid)).toBeUndefined();
     settle(t.host, toolstack.destroy(newDomid!));
   });
