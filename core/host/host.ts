@@ -8,14 +8,15 @@ import { Engine, TraceKind, RealtimePacer, systemHostClock, type HostClock } fro
 import { resolve as resolvePath } from 'node:path';
 import { Engine as EngineToken, CostModel as CostModelToken, RunDir as RunDirToken } from '../api/tokens.js';
 import { Logger as LoggerToken, createLogger, type Logger, type LogLevel, type LogSink } from '../api/log.js';
-import { MachineMemory as MachineMemoryToken, PagingModes as PagingModesToken, P2mType } from '../api/memory.js';
-import { DomainRegistry as DomainRegistryToken, type Domain, type DomainCreateOptions, type GuestMode } from '../api/domain.js';
-import { CpuMask, SchedulerRegistry as SchedulerRegistryToken } from '../api/scheduler.js';
+import { MachineMemory as MachineMemoryToken, PagingModes as PagingModesToken } from '../api/memory.js';
+import { DomainRegistry as DomainRegistryToken, type Domain } from '../api/domain.js';
+import { SchedulerRegistry as SchedulerRegistryToken } from '../api/scheduler.js';
 import { HypercallTable as HypercallTableToken, HypercallDispatcher as HypercallDispatcherToken } from '../api/hypercall.js';
 import { ConfigError } from '../api/errors.js';
 import { HostMachineMemory, type EptP2m } from '../memory/index.js';
 import { defaultPagingModes, type VcpuGuestAccess } from '../mmu/index.js';
 import { DomainStateTable } from './domain-state.js';
+import { createBareGuest, populateFrom0 } from './bare-guest.js';
 import { Iommu } from '../iommu/index.js';
 import { TimerService } from '../timer/index.js';
 import { ApicBus, LocalApic, IoApic, GsiRouter } from '../apic/index.js';
@@ -30,9 +31,9 @@ import { CORE_SUBSYSTEMS } from './subsystems.js';
 import { HypercallTableImpl, HypercallDispatcherImpl } from '../hypercall/index.js';
 import { PluginHost, type PluginCatalog, type PluginEntry } from '../plugin-host/index.js';
 import type { ResolvedHost } from '../config/index.js';
-import type { DomainConfig, CpuSet } from '../config/index.js';
+import type { DomainConfig } from '../config/index.js';
 import { PAGE_SIZE } from '../public/memory.js';
-import { domId, guestFrame, pciBdf, pcpuId, type DomId } from '../public/types.js';
+import { domId, pciBdf, pcpuId } from '../public/types.js';
 import { DOMID_XEN } from '../public/xen.js';
 import { Dom0Tasks as Dom0TasksToken, type Dom0Job } from '../api/dom0.js';
 import { GuestKernels as GuestKernelsToken } from '../api/guest-kernel.js';
@@ -376,7 +377,7 @@ export class Host {
     const def = this.definition;
     const pages = Math.floor(def.dom0.memoryBytes / PAGE_SIZE);
     const dom0 = this.domains.create({ domid: 0, name: 'Domain-0', mode: 'pv', vcpus: def.dom0.vcpus, maxPages: pages, pages: 0, paused: true });
-    this.populate(dom0, pages);
+    populateFrom0({ engine: this.engine, p2mOf: (domid) => this.state.p2mOf(domid) }, dom0, pages);
     this.dom0Tasks = new Dom0TasksImpl(this.log.child('dom0'));
     this.dom0Tasks.attach(dom0);
     this.container.registerInstance(Dom0TasksToken, this.dom0Tasks);
@@ -409,62 +410,19 @@ export class Host {
     }
   }
 
-  /**
-   * Creates a guest's core domain from its config: vCPUs with their affinity, a memory reservation of
-   * `memory` populated at guest frames 0.., room up to `maxmem`. Device setup and the boot protocol
-   * belong to the toolstack; until it exists, a guest's vCPUs run whatever a workload plugin gives them.
-   */
+  /** A definition's guest as a bare core domain, for hosts without a toolstack (see bare-guest.ts). */
   createGuest(config: DomainConfig): Domain {
-    const pages = Math.floor(config.memoryBytes / PAGE_SIZE);
-    const options: DomainCreateOptions = {
-      name: config.name,
-      mode: guestModeOf(config),
-      vcpus: config.maxvcpus ?? config.vcpus,
-      maxPages: Math.floor((config.maxmemBytes ?? config.memoryBytes) / PAGE_SIZE),
-      pages: 0,
-      paused: true,
-    };
-    const all = this.cpuMask(config.cpus.all);
-    if (all) options.affinity = all;
-    const d = this.domains.create(options);
-    try {
-      this.populate(d, pages);
-      this.applyLimits(d.domid, config);
-      config.cpus.perVcpu.forEach((set, v) => {
-        const mask = this.cpuMask(set);
-        if (mask && d.vcpus[v]) d.vcpus[v].setHardAffinity(mask);
-      });
-      for (let v = config.vcpus; v < d.vcpus.length; v++) d.vcpus[v]!.down();
-      this.domains.unpause(d.domid);
-    } catch (error) {
-      this.domains.destroy(d.domid);
-      throw error;
-    }
-    return d;
+    return createBareGuest(
+      {
+        engine: this.engine,
+        domains: this.domains,
+        p2mOf: (domid) => this.state.p2mOf(domid),
+        evtchn: () => this.container.resolve(EventChannelsToken),
+        gnttab: () => this.container.resolve(GrantTablesToken),
+      },
+      config,
+    );
   }
-
-  /** The guest's xl.cfg limits on hypervisor resources: event channels, grant and maptrack frames. */
-  private applyLimits(domid: DomId, config: DomainConfig): void {
-    if (config.maxEventChannels !== undefined) this.container.resolve(EventChannelsToken).setMaxPorts(domid, config.maxEventChannels);
-    const gnttab = this.container.resolve(GrantTablesToken);
-    if (config.maxGrantFrames !== undefined) gnttab.setMaxFrames(domid, config.maxGrantFrames);
-    if (config.maxMaptrackFrames !== undefined) gnttab.setMaxMaptrackFrames(domid, config.maxMaptrackFrames);
-  }
-
-  private populate(d: Domain, pages: number): void {
-    const frames = d.allocatePages(pages);
-    const p2m = this.state.p2mOf(d.domid)!;
-    frames.forEach((mfn, gfn) => p2m.set(guestFrame(gfn), mfn, P2mType.ram_rw));
-    this.engine.trace.record(this.engine.now, TraceKind.DomainState, d.domid, 0, 0x100, pages);
-  }
-
-  private cpuMask(set: CpuSet): CpuMask | undefined {
-    return set === 'all' ? undefined : CpuMask.of(...set);
-  }
-}
-
-function guestModeOf(config: DomainConfig): GuestMode {
-  return config.type === 'pv' ? 'pv' : config.type === 'pvh' ? 'pvh' : 'hvm';
 }
 
 function dirnameOf(file: string): string {

@@ -20,6 +20,7 @@ import { systemHostClock } from '../../engine/pacer.js';
 import type { Host } from '../../host/host.js';
 import { DefinitionErrors, bootMachine, loadMachine, type CliEnv } from '../machine.js';
 import { parseMemKiB } from '../commands/xl.js';
+import { domidOf } from '../control/methods.js';
 import { ScenarioFile, type ScenarioStep } from './schema.js';
 
 /** How one step went. */
@@ -171,12 +172,6 @@ function toolstackOf(host: Host): Toolstack {
   const t = host.toolstack;
   if (!t) throw new Error('this machine runs no toolstack plugin');
   return t;
-}
-
-function domidOf(host: Host, ref: string): number {
-  const d = host.domains.list().find((x) => x.name === ref && x.state !== 'dead') ?? (/^\d+$/.test(ref) ? host.domains.get(Number(ref)) : undefined);
-  if (!d) throw new Error(`${ref} is an invalid domain identifier`);
-  return d.domid;
 }
 
 function consolesOf(host: Host) {
