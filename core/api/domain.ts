@@ -7,6 +7,7 @@ import type { VcpuContext } from '../cpu/vcpu-context.js';
 import type { CpuMask } from './scheduler.js';
 import type { CpuidResult } from './platform.js';
 import type { GuestAccess } from './memory.js';
+import type { MmioAccessSize, PortAccessSize } from './io.js';
 
 export type { VcpuContext, VcpuContextRecord } from '../cpu/vcpu-context.js';
 
@@ -46,7 +47,12 @@ export type VcpuRequest =
   /** SCHEDOP_poll: like block, but also ends at `timeout` (absolute ns; 0 = no timeout). */
   | { readonly op: 'poll'; readonly timeout: number }
   /** A preemption point: continues at once unless the vCPU's slice or quantum is used up. */
-  | { readonly op: 'preempt' };
+  | { readonly op: 'preempt' }
+  /**
+   * Waits for the I/O access this vCPU just made to be completed by a device model (Xen's
+   * hvm_wait_for_io): events and interrupts do not end it. Yielded by {@link VcpuApi.inPort} and friends.
+   */
+  | { readonly op: 'io' };
 
 /** Why a blocking request returned: an event/interrupt became pending, its timeout passed, or it simply continued. */
 export type WakeReason = 'event' | 'timeout' | 'continue';
@@ -105,7 +111,43 @@ export interface VcpuApi {
   rdmsr(msr: number): bigint;
   /** WRMSR (e.g. the hypercall-page MSR). Unemulated MSRs or bad values raise #GP as `HardwareError('gp')`. */
   wrmsr(msr: number, value: bigint): void;
+  /**
+   * `in` of `size` bytes from I/O port `port`. HVM: a VM exit, handled in the hypervisor or forwarded to
+   * the domain's device model, while the vCPU waits (`yield* v.inPort(0x3f8 + 5, 1)`). PV: the
+   * instruction traps and is emulated (PV guests own no I/O ports unless granted: reads give all ones).
+   * PVH: no device model — unclaimed ports read all ones, writes are dropped. Never throws for a port nobody claims.
+   */
+  inPort(port: number, size: PortAccessSize): Generator<VcpuRequest, number, unknown>;
+  /** `out` of `value` (`size` bytes) to I/O port `port`; see {@link inPort}. */
+  outPort(port: number, size: PortAccessSize, value: number): Generator<VcpuRequest, void, unknown>;
+  /**
+   * An uncached read of device memory at guest-physical `addr` (FreeBSD's bus_space_read): the local
+   * APIC and IO-APIC are emulated in the hypervisor, anything else a device model claimed is forwarded
+   * (the vCPU waits). Unclaimed addresses read all ones (Xen's null handler), counted as wild accesses.
+   * Values are unsigned; an 8-byte access returns a number (the low 53 bits are exact).
+   */
+  mmioRead(addr: number, size: MmioAccessSize): Generator<VcpuRequest, number, unknown>;
+  /** An uncached write of device memory; see {@link mmioRead}. Unclaimed addresses drop the write. */
+  mmioWrite(addr: number, size: MmioAccessSize, value: number): Generator<VcpuRequest, void, unknown>;
+  /**
+   * Takes the highest-priority interrupt the vCPU's local APIC may deliver now (IRR → ISR), as the CPU
+   * does when RFLAGS.IF is set: returns its vector, or −1 when none is deliverable. A kernel calls it
+   * where it runs with interrupts enabled (its idle loop, after `halt`). The handler ends with an EOI
+   * (an MMIO write to the APIC's EOI register, or the x2APIC MSR). PV and PVH domains have no
+   * emulated APIC: always −1 (their events arrive as upcalls).
+   */
+  acceptInterrupt(): number;
+  /**
+   * A privileged instruction other than I/O, executed directly. PV: it traps and is emulated (slowly:
+   * `trapEmulate` is charged, and the trap counted); an instruction Xen does not emulate raises #GP
+   * (`HardwareError('gp')`). HVM/PVH: executed in hardware or a VM exit, as the domain's paging and
+   * guest mode decide. Returns the value read (`read-cr*`), else 0.
+   */
+  privileged(insn: PrivilegedInstruction, operand?: number): number;
 }
+
+/** Privileged instructions {@link VcpuApi.privileged} executes. */
+export type PrivilegedInstruction = 'read-cr0' | 'write-cr0' | 'read-cr3' | 'write-cr3' | 'read-cr4' | 'write-cr4' | 'invlpg' | 'wbinvd' | 'cli' | 'sti' | 'lidt' | 'lgdt';
 
 /** A program for a vCPU: a generator function that yields only when it blocks. */
 export type VcpuProgram = (vcpu: VcpuApi) => VcpuCoroutine;
@@ -266,9 +308,23 @@ export interface HvmParams {
 }
 export const HvmParams = Symbol.for('xenoserver:HvmParams') as InjectionToken<HvmParams>;
 
+/** What {@link VcpuInstructions.io} returns while a device model has the access: the vCPU yields `{ op: 'io' }`, then reads {@link VcpuInstructions.ioResult}. */
+export const IO_PENDING = -1;
+
 /** The privileged instructions a vCPU executes through the platform (set by the host on each vCPU). */
 export interface VcpuInstructions {
   cpuid(leaf: number, subleaf: number): CpuidResult;
   rdmsr(msr: number): bigint;
   wrmsr(msr: number, value: bigint): void;
+  /**
+   * A port-I/O (`space` 'pio') or MMIO access. Returns the value read (writes: 0), or {@link IO_PENDING}
+   * when it was forwarded to a device model; the vCPU is woken from its `io` wait once the answer is in.
+   */
+  io(space: 'pio' | 'mmio', addr: number, size: number, write: boolean, value: number): number;
+  /** The value of the last forwarded read, once completed. */
+  ioResult(): number;
+  /** See {@link VcpuApi.acceptInterrupt}. */
+  acceptInterrupt(): number;
+  /** See {@link VcpuApi.privileged}. */
+  privileged(insn: PrivilegedInstruction, operand: number): number;
 }

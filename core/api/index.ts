@@ -17,3 +17,6 @@ export * from './xenstore.js';
 export * from './guest-kernel.js';
 export * from './console.js';
 export * from './toolstack.js';
+export * from './hvm.js';
+export * from './pv-mm.js';
+export * from './guest-mode.js';

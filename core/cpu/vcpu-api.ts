@@ -4,7 +4,8 @@ import { GuestError, HardwareError } from '../api/errors.js';
 import type { CpuidResult } from '../api/platform.js';
 import type { GuestAccess } from '../api/memory.js';
 import type { CostName } from '../engine/cost-model.js';
-import type { VcpuApi, VcpuCoroutine, VcpuInstructions, VcpuRequest } from '../api/domain.js';
+import { IO_PENDING, type PrivilegedInstruction, type VcpuApi, type VcpuCoroutine, type VcpuInstructions, type VcpuRequest } from '../api/domain.js';
+import type { MmioAccessSize, PortAccessSize } from '../api/io.js';
 import type { DomId, VcpuId } from '../public/types.js';
 import type { VcpuContext } from './vcpu-context.js';
 import type { VcpuImpl } from './vcpu.js';
@@ -15,8 +16,22 @@ const YIELD: VcpuRequest = Object.freeze({ op: 'yield' });
 /** The request a preemption point yields. */
 export const PREEMPT: VcpuRequest = Object.freeze({ op: 'preempt' });
 
-/** A vCPU without a platform: CPUID reads zeroes, every MSR access is #GP. */
+/** The request an access forwarded to a device model yields. */
+const IO_WAIT: VcpuRequest = Object.freeze({ op: 'io' });
+
+/** All ones of an access of `size` bytes (what a read of nothing returns). */
+export function allOnes(size: number): number {
+  return size >= 8 ? Number.MAX_SAFE_INTEGER : 2 ** (size * 8) - 1;
+}
+
+/** A vCPU without a platform: CPUID reads zeroes, every MSR access and privileged instruction is #GP, I/O reads all ones, no interrupts. */
 export const NO_INSTRUCTIONS: VcpuInstructions = {
+  io: (_space, _addr, size, write) => (write ? 0 : allOnes(size)),
+  ioResult: () => 0,
+  acceptInterrupt: () => -1,
+  privileged: (insn) => {
+    throw new HardwareError('gp', `${insn}: no platform`);
+  },
   cpuid: () => ({ eax: 0, ebx: 0, ecx: 0, edx: 0 }),
   rdmsr: (msr) => {
     throw new HardwareError('gp', `rdmsr 0x${msr.toString(16)}: no platform`);
@@ -109,6 +124,32 @@ export class VcpuApiImpl implements VcpuApi {
   }
   preempt(): VcpuRequest {
     return PREEMPT;
+  }
+  *inPort(port: number, size: PortAccessSize): Generator<VcpuRequest, number, unknown> {
+    return yield* this.io('pio', port, size, false, 0);
+  }
+  *outPort(port: number, size: PortAccessSize, value: number): Generator<VcpuRequest, void, unknown> {
+    yield* this.io('pio', port, size, true, value);
+  }
+  *mmioRead(addr: number, size: MmioAccessSize): Generator<VcpuRequest, number, unknown> {
+    return yield* this.io('mmio', addr, size, false, 0);
+  }
+  *mmioWrite(addr: number, size: MmioAccessSize, value: number): Generator<VcpuRequest, void, unknown> {
+    yield* this.io('mmio', addr, size, true, value);
+  }
+  private *io(space: 'pio' | 'mmio', addr: number, size: number, write: boolean, value: number): Generator<VcpuRequest, number, unknown> {
+    this.v.checkRunaway();
+    const result = this.v.instructions.io(space, addr, size, write, value);
+    if (result !== IO_PENDING) return result;
+    yield IO_WAIT;
+    return this.v.instructions.ioResult();
+  }
+  acceptInterrupt(): number {
+    return this.v.instructions.acceptInterrupt();
+  }
+  privileged(insn: PrivilegedInstruction, operand = 0): number {
+    this.v.checkRunaway();
+    return this.v.instructions.privileged(insn, operand);
   }
   *burn(cycles: number): VcpuCoroutine {
     const v = this.v;

@@ -22,6 +22,7 @@ import { TimerService } from '../timer/index.js';
 import { ApicBus, LocalApic, IoApic, GsiRouter } from '../apic/index.js';
 import { IoBus, MmioBus } from '../io/index.js';
 import { CpuPoolImpl, SchedulerRegistryImpl, type VcpuImpl } from '../cpu/index.js';
+import { NO_INSTRUCTIONS } from '../cpu/vcpu-api.js';
 import { Platform as PlatformToken } from '../api/platform.js';
 import { EventChannels as EventChannelsToken } from '../api/event-channel.js';
 import { GrantTables as GrantTablesToken } from '../api/grant-table.js';
@@ -332,6 +333,7 @@ export class Host {
       for (const v of d.vcpus as VcpuImpl[]) {
         const vcpu = v.vcpuId;
         v.instructions = {
+          ...NO_INSTRUCTIONS,
           cpuid: (leaf, subleaf) => platform.cpuid(d.domid, vcpu, leaf, subleaf),
           rdmsr: (msr) => platform.rdmsr(d.domid, vcpu, msr),
           wrmsr: (msr, value) => platform.wrmsr(d.domid, vcpu, msr, value),

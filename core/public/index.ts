@@ -16,3 +16,4 @@ export * from './domctl.js';
 export * from './platform.js';
 export * from './boot.js';
 export * from './xenstore.js';
+export * from './ioreq.js';
