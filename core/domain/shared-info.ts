@@ -11,7 +11,8 @@ function location(bytes: Uint8Array, offset: number): VcpuInfoLocation {
 export class SharedInfoPageImpl implements SharedInfoPage {
   readonly view: DataView;
   private readonly locations: VcpuInfoLocation[] = [];
-  private readonly registered = new Set<number>();
+  /** vCPUs that registered their own vcpu_info (made by the first: most guests never do). */
+  private registered: Set<number> | undefined;
 
   constructor(
     readonly domid: DomId,
@@ -32,15 +33,15 @@ export class SharedInfoPageImpl implements SharedInfoPage {
   }
 
   registerVcpuInfo(vcpu: number, bytes: Uint8Array, offset: number): void {
-    if (this.registered.has(vcpu)) throw new GuestError('EINVAL', `vcpu${vcpu} already registered its vcpu_info`, { domid: this.domid });
+    if (this.registered?.has(vcpu)) throw new GuestError('EINVAL', `vcpu${vcpu} already registered its vcpu_info`, { domid: this.domid });
     if (!(offset >= 0 && offset + VcpuInfo.size <= bytes.length)) throw new GuestError('EINVAL', `vcpu_info at offset ${offset} crosses its page`, { domid: this.domid });
     const old = this.vcpuInfo(vcpu);
     bytes.set(old.bytes.subarray(old.offset, old.offset + VcpuInfo.size), offset);
     this.locations[vcpu] = location(bytes, offset);
-    this.registered.add(vcpu);
+    (this.registered ??= new Set()).add(vcpu);
   }
 
   hasRegisteredVcpuInfo(vcpu: number): boolean {
-    return this.registered.has(vcpu);
+    return this.registered?.has(vcpu) ?? false;
   }
 }

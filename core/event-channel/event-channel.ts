@@ -80,9 +80,9 @@ function inCoreApi(core: EvtchnCore): EventChannels & { maxPorts(domid: number):
     pollPorts(domid, vcpu, ports) {
       const t = core.table(domid);
       const list = [...ports];
-      t.pollers.set(vcpu, list);
+      (t.pollers ??= new Map()).set(vcpu, list);
       return () => {
-        if (t.pollers.get(vcpu) === list) t.pollers.delete(vcpu);
+        if (t.pollers?.get(vcpu) === list) t.pollers.delete(vcpu);
       };
     },
   };

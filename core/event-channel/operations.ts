@@ -35,8 +35,11 @@ export class EvtchnCore {
   /** Tables by domid (a sparse array: the send path looks one up per call). */
   private readonly byDomid: (PortTable | undefined)[] = [];
   private readonly live = new Set<PortTable>();
-  /** In-process listeners by table and port (Dom0 services hearing their ports): see {@link onEvent}. */
-  private readonly listeners = new Map<PortTable, Map<number, Set<() => void>>>();
+  /**
+   * In-process listeners by table and port (Dom0 services hearing their ports): see {@link onEvent}.
+   * A port's one listener is kept as is, several in a set: Dom0 holds a port per guest ring.
+   */
+  private readonly listeners = new Map<PortTable, Map<number, (() => void) | Set<() => void>>>();
 
   /**
    * @param mapFrame how Xen maps a guest frame for itself (FIFO control blocks and event arrays); without
@@ -118,8 +121,9 @@ export class EvtchnCore {
   /** Sets `port` pending (the ABI's job), then calls the port's in-process listeners. */
   private raise(t: PortTable, vcpu: number, port: number): void {
     t.ops.setPending(t, vcpu, port);
-    const set = this.listeners.get(t)?.get(port);
-    if (set !== undefined) for (const fn of [...set]) fn();
+    const heard = this.listeners.get(t)?.get(port);
+    if (typeof heard === 'function') heard();
+    else if (heard !== undefined) for (const fn of [...heard]) fn();
   }
 
   /**
@@ -130,11 +134,14 @@ export class EvtchnCore {
     if (!t.isValid(port) || t.state[port] === ECS.FREE) throw einval(t, `port ${port} of dom${t.domid} is not open`);
     let ports = this.listeners.get(t);
     if (ports === undefined) this.listeners.set(t, (ports = new Map()));
-    let set = ports.get(port);
-    if (set === undefined) ports.set(port, (set = new Set()));
-    const mine = set;
-    mine.add(fn);
-    return () => void mine.delete(fn);
+    const had = ports.get(port);
+    ports.set(port, had === undefined ? fn : (typeof had === 'function' ? new Set([had]) : had).add(fn));
+    const mine = ports;
+    return () => {
+      const now = mine.get(port);
+      if (now === fn) mine.delete(port);
+      else if (typeof now === 'object') now.delete(fn);
+    };
   }
 
   // --- operations ---------------------------------------------------------------------------------

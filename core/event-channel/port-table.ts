@@ -26,6 +26,37 @@ function grown<T extends Uint8Array | Uint16Array | Uint32Array>(a: T, size: num
   return b;
 }
 
+/** The per-port arrays (and the VIRQ table) of `ports` ports and `virqSlots` VIRQ slots, as views of one buffer. */
+interface PortArrays {
+  virqToPort: Uint32Array;
+  remotePort: Uint32Array;
+  notifyVcpu: Uint32Array;
+  bound: Uint32Array;
+  remoteDom: Uint16Array;
+  state: Uint8Array;
+}
+
+/**
+ * Lays the arrays out in one ArrayBuffer (u32 arrays first, then u16, then u8): each buffer costs a
+ * JS object and an allocation of its own besides its bytes, and every domain has a port table.
+ */
+function portArrays(ports: number, virqSlots: number): PortArrays {
+  const buffer = new ArrayBuffer(4 * virqSlots + 15 * ports);
+  let at = 0;
+  const u32 = (n: number): Uint32Array => {
+    const a = new Uint32Array(buffer, at, n);
+    at += 4 * n;
+    return a;
+  };
+  const virqToPort = u32(virqSlots);
+  const remotePort = u32(ports);
+  const notifyVcpu = u32(ports);
+  const bound = u32(ports);
+  const remoteDom = new Uint16Array(buffer, at, ports);
+  const state = new Uint8Array(buffer, at + 2 * ports, ports);
+  return { virqToPort, remotePort, notifyVcpu, bound, remoteDom, state };
+}
+
 /**
  * The channels of one domain. `state[p]` is the ECS_* of port p; `remoteDom[p]` the domain offered to
  * (unbound) or connected to (interdomain); `remotePort[p]` and `peer[p]` the other end of an interdomain
@@ -42,12 +73,11 @@ export class PortTable {
   /** FIFO only (null under 2-level): Xen's `evtchn->priority`, `evtchn->pending` (raised while no event word covered the port) and `fifo_lastq`. */
   fifoPort: { priority: Uint8Array; pending: Uint8Array; lastVcpu: Uint32Array; lastPriority: Uint8Array } | null = null;
   /** `virqToPort[vcpu * NR_VIRQS + virq]`: Xen's `v->virq_to_evtchn`. */
-  readonly virqToPort: Uint32Array;
-  readonly pirqToPort = new Map<number, number>();
-  /** PIRQs the domain may bind (no passthrough yet: granted through the in-core API). */
-  readonly grantedPirqs = new Set<number>();
-  /** vCPU → ports a SCHEDOP_poll waits on. */
-  readonly pollers = new Map<number, readonly number[]>();
+  virqToPort: Uint32Array;
+  /** vCPU → ports a SCHEDOP_poll waits on; made by the first poll (most domains never poll). */
+  pollers: Map<number, readonly number[]> | undefined;
+  /** PIRQ state, made on first use: most domains have no PIRQ. */
+  private pirqs: { toPort: Map<number, number>; granted: Set<number> } | undefined;
   /** The shared-info page's bytes: the pending bitmap at 2048, the mask bitmap at 2560. */
   readonly bytes: Uint8Array;
   /** The ABI in use (Xen's `d->evtchn_port_ops`): 2-level until EVTCHNOP_init_control switches to FIFO. */
@@ -71,12 +101,13 @@ export class PortTable {
     maxPort: number,
   ) {
     this.bytes = shared.bytes;
-    this.virqToPort = new Uint32Array(domain.vcpus.length * NR_VIRQS);
-    this.state = new Uint8Array(0);
-    this.notifyVcpu = new Uint32Array(0);
-    this.remoteDom = new Uint16Array(0);
-    this.remotePort = new Uint32Array(0);
-    this.bound = new Uint32Array(0);
+    const a = portArrays(0, domain.vcpus.length * NR_VIRQS);
+    this.virqToPort = a.virqToPort;
+    this.state = a.state;
+    this.notifyVcpu = a.notifyVcpu;
+    this.remoteDom = a.remoteDom;
+    this.remotePort = a.remotePort;
+    this.bound = a.bound;
     this.peer = [];
     this.configuredMax = maxPort;
     this.grow(EVTCHNS_PER_BUCKET);
@@ -85,6 +116,16 @@ export class PortTable {
 
   get domid(): number {
     return this.domain.domid;
+  }
+
+  /** PIRQ → the port bound to it. */
+  get pirqToPort(): Map<number, number> {
+    return (this.pirqs ??= { toPort: new Map(), granted: new Set() }).toPort;
+  }
+
+  /** PIRQs the domain may bind (no passthrough yet: granted through the in-core API). */
+  get grantedPirqs(): Set<number> {
+    return (this.pirqs ??= { toPort: new Map(), granted: new Set() }).granted;
   }
 
   /** Xen's `max_evtchns(d)`: 4096 under 2-level, 2^17 under FIFO. */
@@ -141,12 +182,18 @@ export class PortTable {
     const want = this.validPorts === 0 ? target : Math.max(target, this.validPorts * 2);
     const size = Math.min(this.maxPort + 1, Math.ceil(want / EVTCHNS_PER_BUCKET) * EVTCHNS_PER_BUCKET);
     if (size <= this.validPorts) return;
-    this.state = grown(this.state, size);
-    this.notifyVcpu = grown(this.notifyVcpu, size);
-    this.remoteDom = grown(this.remoteDom, size);
-    this.remotePort = grown(this.remotePort, size);
-    this.bound = grown(this.bound, size);
-    for (let p = this.peer.length; p < size; p++) this.peer.push(undefined);
+    const a = portArrays(size, this.virqToPort.length);
+    a.virqToPort.set(this.virqToPort);
+    a.state.set(this.state);
+    a.notifyVcpu.set(this.notifyVcpu);
+    a.remoteDom.set(this.remoteDom);
+    a.remotePort.set(this.remotePort);
+    a.bound.set(this.bound);
+    ({ virqToPort: this.virqToPort, state: this.state, notifyVcpu: this.notifyVcpu, remoteDom: this.remoteDom, remotePort: this.remotePort, bound: this.bound } = a);
+    // A copy of the exact size (pushing would leave room for more ports than are valid).
+    const peer = new Array<PortTable | undefined>(size);
+    for (let p = 0; p < this.peer.length; p++) peer[p] = this.peer[p];
+    this.peer = peer;
     const f = this.fifoPort;
     if (f !== null) {
       const priority = grown(f.priority, size);

@@ -54,7 +54,7 @@ export const evtchn2l: EvtchnPortOps = {
     if ((bytes[PENDING + at]! & bit) !== 0) return;
     bytes[PENDING + at] = bytes[PENDING + at]! | bit;
     if ((bytes[MASK + at]! & bit) === 0) setSelector(t, vcpu, port);
-    if (t.pollers.size !== 0) checkPollers(t, port);
+    if (t.pollers !== undefined && t.pollers.size !== 0) checkPollers(t, port);
   },
 
   clearPending(t, port) {
@@ -86,6 +86,7 @@ export const evtchn2l: EvtchnPortOps = {
 
 /** Xen's `evtchn_check_pollers`: a vCPU polling `port` is woken (and stops polling). */
 export function checkPollers(t: PortTable, port: number): void {
+  if (t.pollers === undefined) return;
   for (const [vcpu, ports] of t.pollers) {
     if (!ports.includes(port)) continue;
     t.pollers.delete(vcpu);

@@ -2,6 +2,13 @@
 
 const INITIAL_SLOTS = 64;
 
+/**
+ * The arrays of a maptrack that never mapped: shared and empty, so a domain that maps no grant (most
+ * idle guests) pays nothing for its maptrack; the first handle allocates {@link INITIAL_SLOTS} slots.
+ * Nothing writes them: slots are only written below `top`, which is 0 until then.
+ */
+const NONE = { u8: new Uint8Array(0), u16: new Uint16Array(0), u32: new Uint32Array(0), i32: new Int32Array(0), f64: new Float64Array(0) } as const;
+
 /** What a host mapping replaced, so unmap can put it back. */
 export const OldEntry = {
   /** Nothing was there (P2M: unmapped; PTE: not present). */
@@ -18,20 +25,20 @@ export const OldEntry = {
  */
 export class Maptrack {
   /** GNTMAP_* still held (0: free slot). */
-  flags = new Uint32Array(INITIAL_SLOTS);
-  granter = new Uint16Array(INITIAL_SLOTS);
-  ref = new Uint32Array(INITIAL_SLOTS);
-  mfn = new Float64Array(INITIAL_SLOTS);
+  flags = NONE.u32;
+  granter = NONE.u16;
+  ref = NONE.u32;
+  mfn = NONE.f64;
   /** gpa, va, or PTE machine address given to map. */
-  hostAddr = new Float64Array(INITIAL_SLOTS);
+  hostAddr = NONE.f64;
   /** Machine address of the PTE written (PV host mappings). */
-  pteMaddr = new Float64Array(INITIAL_SLOTS);
-  oldKind = new Uint8Array(INITIAL_SLOTS);
-  old0 = new Float64Array(INITIAL_SLOTS);
-  old1 = new Float64Array(INITIAL_SLOTS);
+  pteMaddr = NONE.f64;
+  oldKind = NONE.u8;
+  old0 = NONE.f64;
+  old1 = NONE.f64;
   /** 1 once the granter died and the mapping was torn out. */
-  revoked = new Uint8Array(INITIAL_SLOTS);
-  private free: Int32Array = new Int32Array(INITIAL_SLOTS);
+  revoked = NONE.u8;
+  private free = NONE.i32;
   private freeCount = 0;
   /** Slots ever handed out (handles below this exist). */
   private top = 0;
@@ -55,7 +62,7 @@ export class Maptrack {
     if (this.freeCount > 0) h = this.free[--this.freeCount]!;
     else {
       if (this.top >= this.maxEntries) return -1;
-      if (this.top === this.flags.length) this.resize(Math.min(this.flags.length * 2, Math.max(this.maxEntries, INITIAL_SLOTS)));
+      if (this.top === this.flags.length) this.resize(Math.min(Math.max(this.flags.length * 2, INITIAL_SLOTS), Math.max(this.maxEntries, INITIAL_SLOTS)));
       h = this.top++;
     }
     this.live++;

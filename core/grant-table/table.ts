@@ -7,6 +7,11 @@ import { Maptrack } from './maptrack.js';
 const ENTRY_SHIFT = 9;
 const ENTRY_MASK = GRANT_ENTRIES_PER_FRAME_V1 - 1;
 
+/** The active entries of a table never pinned: shared, empty (never written: a pin allocates first). */
+const NO_PINS = new Uint32Array(0);
+const NO_MFNS = new Float64Array(0);
+const NO_DOMIDS = new Uint16Array(0);
+
 /**
  * The granter side (entries and pins) and the mapper side (maptrack) of one domain. Entries are read
  * and written through typed-array views of the table frames: u16 index `4·i` is entry i's flags, `4·i+1`
@@ -14,17 +19,22 @@ const ENTRY_MASK = GRANT_ENTRIES_PER_FRAME_V1 - 1;
  * `activeMfn`/`activeDomid` of a pinned entry are what later uses trust, whatever the guest writes.
  */
 export class GrantTable {
-  readonly frames: MachineFrame[] = [];
+  /** The table's frames. This and the per-frame lists below are replaced by exact-size copies as the table grows (rarely). */
+  frames: readonly MachineFrame[] = [];
   /** Where memory_op mapped each frame in the domain's P2M (−1: not known). */
-  readonly frameGfns: number[] = [];
+  frameGfns: number[] = [];
   readonly maptrack: Maptrack;
-  private readonly halves: Uint16Array[] = [];
-  private readonly words: Uint32Array[] = [];
-  /** Read-only and writable uses of each entry (host maps, device maps, copies in flight). */
-  private readPins = new Uint32Array(0);
-  private writePins = new Uint32Array(0);
-  private activeMfn = new Float64Array(0);
-  private activeDomid = new Uint16Array(0);
+  private halves: readonly Uint16Array[] = [];
+  private words: readonly Uint32Array[] = [];
+  /**
+   * Read-only and writable uses of each entry (host maps, device maps, copies in flight), with the
+   * active frame and grantee: Xen's `active_grant_entry`s. Allocated on the first pin and then grown with
+   * the table, so a domain whose grants nobody uses (most idle ones) pays nothing for them.
+   */
+  private readPins = NO_PINS;
+  private writePins = NO_PINS;
+  private activeMfn = NO_MFNS;
+  private activeDomid = NO_DOMIDS;
 
   constructor(
     readonly domid: DomId,
@@ -48,19 +58,22 @@ export class GrantTable {
     if (nr > this.maxFrames) return false;
     if (nr <= this.frames.length) return true;
     const added = this.memory.allocate(this.domid, nr - this.frames.length);
-    for (const mfn of added) {
-      const bytes = this.memory.frameBytes(mfn);
-      this.frames.push(mfn);
-      this.frameGfns.push(-1);
-      this.halves.push(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 1));
-      this.words.push(new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2));
-    }
+    const bytes = added.map((mfn) => this.memory.frameBytes(mfn));
+    this.frames = this.frames.concat(added);
+    this.frameGfns = this.frameGfns.concat(added.map(() => -1));
+    this.halves = this.halves.concat(bytes.map((b) => new Uint16Array(b.buffer, b.byteOffset, b.byteLength >> 1)));
+    this.words = this.words.concat(bytes.map((b) => new Uint32Array(b.buffer, b.byteOffset, b.byteLength >> 2)));
+    if (this.readPins !== NO_PINS) this.growActive();
+    return true;
+  }
+
+  /** Sizes the active entries to the table. */
+  private growActive(): void {
     const n = this.nrEntries;
     this.readPins = grown(this.readPins, new Uint32Array(n));
     this.writePins = grown(this.writePins, new Uint32Array(n));
     this.activeMfn = grown(this.activeMfn, new Float64Array(n));
     this.activeDomid = grown(this.activeDomid, new Uint16Array(n));
-    return true;
   }
 
   /** The GFN of frame `i` as setup_table reports it to an auto-translated guest (~0 when not mapped). */
@@ -115,6 +128,7 @@ export class GrantTable {
    */
   acquire(ref: number, grantee: number, readonly: boolean, p2m: P2m | undefined): number {
     if (!(ref >= 0 && ref < this.nrEntries)) return GNTST.bad_gntref;
+    if (this.readPins === NO_PINS) this.growActive();
     const flags = this.flagsOf(ref);
     const pinned = this.readPins[ref]! + this.writePins[ref]! > 0;
     if (pinned) {

@@ -139,23 +139,29 @@ export class HostMachineMemory implements MachineMemory {
   }
 
   frameBytes(mfn: MachineFrame): Uint8Array {
-    return this.bytes[mfn] ?? this.back(mfn).bytes;
+    return this.bytes[mfn] ?? this.back(mfn);
   }
 
   frameWords(mfn: MachineFrame): Uint32Array {
-    return this.words[mfn] ?? this.back(mfn).words;
+    return this.words[mfn] ?? this.wordsOf(mfn);
   }
 
-  private back(mfn: number): { bytes: Uint8Array; words: Uint32Array } {
+  /** Backs a frame with a buffer and its byte view. */
+  private back(mfn: number): Uint8Array {
     this.checkRange(mfn);
     if (this.owners[mfn] === 0) throw new HardwareError('memory-free-frame', `machine memory: access to ${hexFrame(mfn)}, which is free`);
-    const buffer = new ArrayBuffer(PAGE_SIZE);
-    const bytes = new Uint8Array(buffer);
-    const words = new Uint32Array(buffer);
+    const bytes = new Uint8Array(PAGE_SIZE);
     this.bytes[mfn] = bytes;
-    this.words[mfn] = words;
     this.backed++;
-    return { bytes, words };
+    return bytes;
+  }
+
+  /** The word view of a frame, made on first use: a frame only read and written as bytes (a ring) never pays for it. */
+  private wordsOf(mfn: number): Uint32Array {
+    const bytes = this.bytes[mfn] ?? this.back(mfn);
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, PAGE_SIZE >> 2);
+    this.words[mfn] = words;
+    return words;
   }
 
   private release(mfn: number, owner: number): void {

@@ -25,6 +25,8 @@ const MAX_GFN = 2 ** (48 - 12);
 const MAX_MFN = 2 ** (PADDR_BITS - 12);
 const TYPE_BITS = 32;
 const XEN = domId(DOMID_XEN);
+/** The listeners of a P2M nobody watches (shared: listener lists are replaced, never modified). */
+const NO_LISTENERS: readonly P2mChangeListener[] = [];
 const P2M_TYPE_NAMES = new Map<number, string>(Object.entries(P2mType).map(([name, value]) => [value, name]));
 
 /** EPT access bits for each p2m type (Xen's ept_p2m_type_to_flags); types not listed get none. */
@@ -76,7 +78,8 @@ export class EptP2m implements P2m {
   private readonly tables = new Set<number>();
   /** L1 tables by gfn / 512, so setting or clearing a 4 KiB entry does not walk from the root each time. */
   private readonly l1Cache = new Map<number, Uint32Array>();
-  private readonly listeners: P2mChangeListener[] = [];
+  /** Replaced, never modified, on (un)registration: rare, and a listener may unregister while being called. */
+  private listeners: readonly P2mChangeListener[] = NO_LISTENERS;
   private destroyed = false;
 
   constructor(
@@ -165,10 +168,10 @@ export class EptP2m implements P2m {
   }
 
   onChange(listener: P2mChangeListener): () => void {
-    this.listeners.push(listener);
+    this.listeners = this.listeners.concat(listener);
     return () => {
       const i = this.listeners.indexOf(listener);
-      if (i >= 0) this.listeners.splice(i, 1);
+      if (i >= 0) this.listeners = this.listeners.slice(0, i).concat(this.listeners.slice(i + 1));
     };
   }
 
@@ -179,7 +182,7 @@ export class EptP2m implements P2m {
     this.l1Cache.clear();
     this.small.clear();
     this.large.clear();
-    this.listeners.length = 0;
+    this.listeners = NO_LISTENERS;
     this.destroyed = true;
   }
 

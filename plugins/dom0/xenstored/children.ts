@@ -3,7 +3,13 @@
  * (Baker's rerooting trick). Adding or removing a name makes a new version in O(1) however many
  * children there are (`/local/domain` with 10,000 domains); reading an older version, which only a
  * transaction's snapshot or a rolled-back write does, first replays the changes in between.
+ * A short list (most nodes have a handful of children, or none) is instead a plain array each version
+ * owns: copying a few names costs less than a map, and a domain's home has dozens of such nodes.
  */
+import { internName } from './paths.js';
+
+/** Names a version may hold as a plain array; the version adding one more gets a shared map. */
+const SMALL_MAX = 8;
 
 /** The shared storage: name → creation sequence number (order of the DIRECTORY list). */
 interface Data {
@@ -26,14 +32,17 @@ export class Children {
   /** The empty list: shared, holding no storage (a version made from it gets its own). */
   static readonly EMPTY = new Children(null, 0, 0);
 
-  /** The storage (this version holds it), how this version differs from another, or null for {@link EMPTY}. */
-  private ref: Data | Diff | null;
+  /**
+   * The names of a short list (in order, never modified), the storage (this version holds it), how this
+   * version differs from another, or null for {@link EMPTY}.
+   */
+  private ref: readonly string[] | Data | Diff | null;
   private cache: readonly string[] | undefined;
   /** The DIRECTORY payload (names NUL-terminated), built on first use. */
   dirBytes: Uint8Array | undefined;
 
   private constructor(
-    ref: Data | Diff | null,
+    ref: readonly string[] | Data | Diff | null,
     /** Number of names. */
     readonly size: number,
     /** C's childlen: every name plus its NUL. */
@@ -44,14 +53,27 @@ export class Children {
 
   /** True when `name` is a child. */
   has(name: string): boolean {
-    return this.ref !== null && this.data().map.has(name);
+    const ref = this.ref;
+    if (ref === null) return false;
+    return isList(ref) ? ref.includes(name) : this.data().map.has(name);
   }
 
   /** A version with `name` appended (this version if it is present). */
   with(name: string): Children {
-    if (this.ref === null) return new Children({ map: new Map([[name, 0]]), unordered: false, next: 1 }, 1, name.length + 1);
+    const ref = this.ref;
+    if (ref === null) return new Children([internName(name)], 1, name.length + 1);
+    if (isList(ref)) {
+      if (ref.includes(name)) return this;
+      const byteLen = this.byteLen + name.length + 1;
+      // concat makes an array of the exact size (a spread or push leaves room for 16 more).
+      if (ref.length < SMALL_MAX) return new Children(ref.concat(internName(name)), ref.length + 1, byteLen);
+      const map = new Map<string, number>(ref.map((n, i) => [n, i]));
+      map.set(internName(name), ref.length);
+      return new Children({ map, unordered: false, next: ref.length + 1 }, ref.length + 1, byteLen);
+    }
     const d = this.data();
     if (d.map.has(name)) return this;
+    name = internName(name);
     const seq = d.next++;
     d.map.set(name, seq);
     const v = new Children(d, this.size + 1, this.byteLen + name.length + 1);
@@ -61,7 +83,14 @@ export class Children {
 
   /** A version without `name` (this version if it is absent). */
   without(name: string): Children {
-    if (this.ref === null) return this;
+    const ref = this.ref;
+    if (ref === null) return this;
+    if (isList(ref)) {
+      const i = ref.indexOf(name);
+      if (i < 0) return this;
+      if (ref.length === 1) return Children.EMPTY;
+      return new Children(ref.slice(0, i).concat(ref.slice(i + 1)), ref.length - 1, this.byteLen - name.length - 1);
+    }
     const d = this.data();
     const seq = d.map.get(name);
     if (seq === undefined) return this;
@@ -75,6 +104,7 @@ export class Children {
   names(): readonly string[] {
     if (this.cache !== undefined) return this.cache;
     if (this.ref === null) return (this.cache = []);
+    if (isList(this.ref)) return this.ref;
     const d = this.data();
     if (d.unordered) {
       const sorted = [...d.map].sort((a, b) => a[1] - b[1]);
@@ -88,7 +118,7 @@ export class Children {
 
   /** Makes this version the one holding the storage, undoing the changes made since it (iteratively). */
   private data(): Data {
-    const ref = this.ref!;
+    const ref = this.ref as Data | Diff;
     if (!('add' in ref)) return ref;
     // Walk to the version holding the data, then apply the diffs back towards this one.
     const chain: Children[] = [];
@@ -113,4 +143,8 @@ export class Children {
     }
     return data;
   }
+}
+
+function isList(ref: readonly string[] | Data | Diff): ref is readonly string[] {
+  return Array.isArray(ref);
 }

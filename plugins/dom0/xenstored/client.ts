@@ -37,28 +37,20 @@ function guarded<T>(f: () => T): T {
   }
 }
 
-const NO_BYTES = new Uint8Array(0);
-
-/** UTF-8 bytes of a value: short ASCII (most of a domain's home) without a Buffer. */
-function utf8(value: string): Uint8Array {
-  const n = value.length;
-  if (n === 0) return NO_BYTES;
-  if (n <= 64) {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      const c = value.charCodeAt(i);
-      if (c >= 128) return new Uint8Array(Buffer.from(value, 'utf8'));
-      out[i] = c;
-    }
-    return out;
-  }
-  return new Uint8Array(Buffer.from(value, 'utf8'));
+/** True when every char of `s` is ASCII: then its UTF-8 bytes, one char per byte, are `s` itself. */
+function ascii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 128) return false;
+  return true;
 }
 
-/** Text of a value. */
-function text(b: Uint8Array): string {
-  if (b.length === 0) return '';
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
+/** A value's UTF-8 bytes as the store keeps them (one char per byte): ASCII text (most of a domain's home) as is. */
+function utf8(value: string): string {
+  return ascii(value) ? value : Buffer.from(value, 'utf8').toString('latin1');
+}
+
+/** Text of a stored value (UTF-8 bytes, one char per byte). */
+function text(bytes: string): string {
+  return ascii(bytes) ? bytes : Buffer.from(bytes, 'latin1').toString('utf8');
 }
 
 function checkPath(path: string): string {

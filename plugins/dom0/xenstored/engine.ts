@@ -1,13 +1,13 @@
 /** The xenstored protocol engine: store, watches, domains and sessions, plus an in-process API for the host. */
 import type { XsConnection, XsDomainHooks, XsSession } from './connection.js';
-import { makeDir, type OpContext, readValue, removeNode, setPerms as opSetPerms, getPerms as opGetPerms, writeValue, getNode } from './ops.js';
+import { makeDir, type OpContext, removeNode, setPerms as opSetPerms, getPerms as opGetPerms, writeValue, getNode } from './ops.js';
 import { PERM_READ, type XsCaller, type XsPerm, formatPerm, parsePerms, permFor } from './permissions.js';
 import { DEFAULT_QUOTAS, type XsQuotas } from './quota.js';
 import { XsSessionImpl } from './session.js';
 import { XsStore } from './store.js';
 import type { XsChange } from './transaction.js';
 import { type XsWatch, XsWatchTable } from './watch.js';
-import { XsError } from './wire.js';
+import { XsError, latin1 } from './wire.js';
 
 /** One line of the access log: who sent which message about which path. */
 export interface XsAccessEntry {
@@ -201,19 +201,20 @@ export class XenstoreEngine {
 
   /** The value at `path`, or undefined if absent. */
   read(path: string): Uint8Array | undefined {
-    return this.store.get(path)?.value;
+    const v = this.store.get(path)?.value;
+    return v === undefined ? undefined : new Uint8Array(Buffer.from(v, 'latin1'));
   }
 
   /** The value at `path` as text, or undefined. */
   readString(path: string): string | undefined {
-    const v = this.read(path);
-    return v === undefined ? undefined : Buffer.from(v).toString('utf8');
+    const v = this.store.get(path)?.value;
+    return v === undefined ? undefined : Buffer.from(v, 'latin1').toString('utf8');
   }
 
-  /** Writes (creating parents) and fires watches. */
+  /** Writes (creating parents) and fires watches; a string is written as its UTF-8 bytes. */
   write(path: string, value: Uint8Array | string): void {
-    const bytes = typeof value === 'string' ? new Uint8Array(Buffer.from(value, 'utf8')) : value;
-    this.fire(writeValue(this.ctx(), path, bytes));
+    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+    this.fire(writeValue(this.ctx(), path, latin1(bytes, 0, bytes.length)));
   }
 
   /** Creates an empty node if absent. */
@@ -236,7 +237,7 @@ export class XenstoreEngine {
 
   /** Sets perms from strings (`n0`, `r5`...) or entries. */
   setPerms(path: string, perms: readonly string[] | readonly XsPerm[]): void {
-    const list = typeof perms[0] === 'string' ? parsePerms(perms as string[]) : (perms as XsPerm[]);
+    const list = typeof perms[0] === 'string' ? parsePerms(perms as string[]) : (perms as readonly XsPerm[]);
     if (!list || list.length === 0) throw new XsError('EINVAL', `bad perms for ${path}`);
     this.fire(opSetPerms(this.ctx(), path, list));
   }
@@ -254,10 +255,5 @@ export class XenstoreEngine {
     } catch {
       return false;
     }
-  }
-
-  /** @internal Value read used by tests of ops. */
-  readChecked(path: string): Uint8Array {
-    return readValue(this.ctx(), path);
   }
 }

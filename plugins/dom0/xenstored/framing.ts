@@ -1,14 +1,18 @@
 /** A transport-side check of the message framing: finds each header in a byte stream and refuses oversized payloads. */
 import { XS_HEADER_SIZE, XS_PAYLOAD_MAX } from './connection.js';
 
+/** Where a header's little-endian u32 `len` starts. */
+const LEN_OFFSET = 12;
+
 /**
  * Follows message boundaries in a peer's byte stream (any split) and reports the first header whose
  * `len` exceeds {@link XS_PAYLOAD_MAX}, so the transport can cut the peer off before buffering it
  * (C xenstored's read_message: "bad_client"). The engine still parses the messages itself.
  */
 export class FrameGuard {
-  private readonly header = new Uint8Array(XS_HEADER_SIZE);
   private headerHave = 0;
+  /** The `len` field of the header being read, assembled byte by byte (no per-peer header buffer). */
+  private len = 0;
   private payloadLeft = 0;
 
   /** Feeds `bytes`; returns a reason string at the first oversized header, else undefined. */
@@ -22,13 +26,16 @@ export class FrameGuard {
         continue;
       }
       const n = Math.min(XS_HEADER_SIZE - this.headerHave, bytes.length - i);
-      this.header.set(bytes.subarray(i, i + n), this.headerHave);
+      for (let k = 0; k < n; k++) {
+        const at = this.headerHave + k;
+        if (at >= LEN_OFFSET) this.len += bytes[i + k]! * 2 ** (8 * (at - LEN_OFFSET));
+      }
       this.headerHave += n;
       i += n;
       if (this.headerHave < XS_HEADER_SIZE) break;
+      const len = this.len;
       this.headerHave = 0;
-      const h = this.header;
-      const len = (h[12]! | (h[13]! << 8) | (h[14]! << 16) | (h[15]! << 24)) >>> 0;
+      this.len = 0;
       if (len > XS_PAYLOAD_MAX) return `payload of ${len} bytes exceeds ${XS_PAYLOAD_MAX}`;
       this.payloadLeft = len;
     }
@@ -48,6 +55,7 @@ export class FrameGuard {
   /** Forgets any partial message (a ring reconnection). */
   reset(): void {
     this.headerHave = 0;
+    this.len = 0;
     this.payloadLeft = 0;
   }
 }

@@ -125,8 +125,8 @@ const handleWrite: Handler = (s, req) => {
   const nul = p.indexOf(0);
   if (nul < 0) throw new XsError('EINVAL');
   const path = s.caller.privileged && isValidNodenameBytes(p, 0, nul) ? latin1(p, 0, nul) : nodePath(s, latin1(p, 0, nul));
-  // Copy: the value outlives the transport's buffer.
-  changed(s, req, writeValue(ctxOf(s, req), path, p.slice(nul + 1)));
+  // Decoded into a string: the value outlives the transport's buffer.
+  changed(s, req, writeValue(ctxOf(s, req), path, latin1(p, nul + 1, p.length)));
   s.ack(req);
 };
 

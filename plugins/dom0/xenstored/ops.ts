@@ -15,7 +15,7 @@ export interface OpContext {
   readonly quotas: XsQuotas;
 }
 
-const EMPTY = new Uint8Array(0);
+const EMPTY = '';
 
 /** C's get_node: the node if the caller has `perm`; else EACCES, or ENOENT unless the nearest ancestor hides it. */
 export function getNode(ctx: OpContext, path: string, perm: number): XsNode {
@@ -46,7 +46,7 @@ function checkSize(ctx: OpContext, node: XsNode): void {
 }
 
 /** C's construct_node + create_node: makes `path` and any missing parents; perms inherited, creator owns. Returns the new node. */
-function createNode(ctx: OpContext, path: string, value: Uint8Array): XsNode {
+function createNode(ctx: OpContext, path: string, value: string): XsNode {
   const missing: string[] = [path];
   let parentPath = parentOf(path);
   let parent = ctx.view.get(parentPath);
@@ -82,13 +82,13 @@ function createNode(ctx: OpContext, path: string, value: Uint8Array): XsNode {
   return created[created.length - 1]![1];
 }
 
-/** READ: the value (the node object's bytes; do not modify). */
-export function readValue(ctx: OpContext, path: string): Uint8Array {
+/** READ: the value (its bytes, one char per byte). */
+export function readValue(ctx: OpContext, path: string): string {
   return getNode(ctx, path, PERM_READ).value;
 }
 
-/** WRITE: sets the value, creating the node and missing parents. */
-export function writeValue(ctx: OpContext, path: string, value: Uint8Array): XsChange {
+/** WRITE: sets the value (its bytes, one char per byte), creating the node and missing parents. */
+export function writeValue(ctx: OpContext, path: string, value: string): XsChange {
   const node = ctx.view.get(path);
   if (node) {
     if (!(permFor(ctx.caller, node.perms) & PERM_WRITE)) throw new XsError('EACCES', path);

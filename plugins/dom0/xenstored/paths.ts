@@ -1,5 +1,5 @@
 /** xenstore path rules: canonicalisation of relative paths and C xenstored's is_valid_nodename. */
-import { XENSTORE_REL_PATH_MAX } from './wire.js';
+import { XENSTORE_REL_PATH_MAX, latin1 } from './wire.js';
 
 /** The special watch paths (also nodes carrying permissions). */
 export const SPECIAL_PATHS = ['@introduceDomain', '@releaseDomain'] as const;
@@ -127,4 +127,34 @@ export function atoi(s: string): number {
   const m = /^[ \t\n\r\f\v]*([+-]?\d+)/.exec(s);
   if (!m) return 0;
   return Number.parseInt(m[1]!, 10) | 0;
+}
+
+const scratch = new Uint8Array(4096);
+/**
+ * A flat copy of a path or name: paths are often built by concatenation or slicing (V8 cons and sliced
+ * strings, the latter keeping their whole parent string alive), and a stored path is compared char by
+ * char on every lookup.
+ */
+export function flatten(path: string): string {
+  const n = path.length;
+  if (n > scratch.length) return path;
+  for (let i = 0; i < n; i++) scratch[i] = path.charCodeAt(i);
+  return latin1(scratch, 0, n);
+}
+
+/** Distinct child names kept by {@link internName}; past this many the table starts over (bounded memory). */
+const NAMES_MAX = 4096;
+const names = new Map<string, string>();
+
+/**
+ * A child name as a child list stores it: one flat copy shared by every list holding that name (a
+ * domain's home repeats the same few dozen names: `name`, `domid`, `ring-ref`, `port`...).
+ */
+export function internName(name: string): string {
+  const known = names.get(name);
+  if (known !== undefined) return known;
+  if (names.size >= NAMES_MAX) names.clear();
+  const flat = flatten(name);
+  names.set(flat, flat);
+  return flat;
 }

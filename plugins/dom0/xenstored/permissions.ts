@@ -39,15 +39,29 @@ export function formatPerm(p: XsPerm): string {
   return `${letter}${p.domid}`;
 }
 
-/** Parses a whole list; null if any entry is invalid or the list is empty. */
-export function parsePerms(strings: readonly string[]): XsPerm[] | null {
+/** Distinct perm lists kept by {@link parsePerms}; past this many the cache starts over (bounded memory). */
+const PERMS_CACHE_MAX = 4096;
+const permsCache = new Map<string, readonly XsPerm[]>();
+
+/**
+ * Parses a whole list; null if any entry is invalid or the list is empty. Equal lists come back as one
+ * shared array (never modify it): every node of a domain's home carries one of a few lists (`n0 r5`,
+ * `n5`), and a list costs more than the node's value.
+ */
+export function parsePerms(strings: readonly string[]): readonly XsPerm[] | null {
   if (strings.length === 0) return null;
-  const out: XsPerm[] = [];
-  for (const s of strings) {
-    const p = parsePerm(s);
+  const out: XsPerm[] = new Array<XsPerm>(strings.length);
+  let key = '';
+  for (let i = 0; i < strings.length; i++) {
+    const p = parsePerm(strings[i]!);
     if (!p) return null;
-    out.push(p);
+    out[i] = p;
+    key += `${p.access}:${p.domid},`;
   }
+  const known = permsCache.get(key);
+  if (known !== undefined) return known;
+  if (permsCache.size >= PERMS_CACHE_MAX) permsCache.clear();
+  permsCache.set(key, out);
   return out;
 }
 

@@ -70,6 +70,31 @@ interface Ring {
 
 const WATCH_EVENT = 15;
 
+const NOTHING = (): void => {};
+
+/** A guest ring's connection as the engine sees it: a class, so a ring costs no closures. */
+class RingConn implements XsConnection {
+  ring: Ring | undefined;
+
+  constructor(
+    readonly id: number,
+    readonly domid: number,
+    private readonly transport: XsRingTransport,
+  ) {}
+
+  get label(): string {
+    return `dom${this.domid} ring`;
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.ring !== undefined) this.transport.connWrite(this.ring, bytes);
+  }
+
+  close(reason: string): void {
+    if (this.ring !== undefined) this.transport.connClose(this.ring, reason);
+  }
+}
+
 /**
  * The guest rings, one per introduced domain. It implements the engine's {@link XsDomainHooks}:
  * `introduce` maps the page at `gfn`, binds Dom0 to the guest's `port` and serves it whenever the guest
@@ -123,9 +148,9 @@ export class XsRingTransport implements XsDomainHooks {
     } catch (error) {
       throw new GuestError('EINVAL', `xenstored: dom${domid} frame ${gfn} is not mappable: ${error instanceof Error ? error.message : String(error)}`, { domid });
     }
-    const holder: { ring?: Ring } = {};
-    const ring: Ring = { domid, gfn, mem, base, port: evtchnPort(0), remotePort: port, unlisten: () => {}, conn: this.makeConn(domid, holder), session: undefined, guard: new FrameGuard(), out: [], outstanding: 0, dead: false, busy: false, again: false, queued: false, copied: 0 };
-    holder.ring = ring;
+    const conn = new RingConn(this.nextId(), domid, this);
+    const ring: Ring = { domid, gfn, mem, base, port: evtchnPort(0), remotePort: port, unlisten: NOTHING, conn, session: undefined, guard: new FrameGuard(), out: [], outstanding: 0, dead: false, busy: false, again: false, queued: false, copied: 0 };
+    conn.ring = ring;
     this.bind(ring, port);
     this.rings.set(domid, ring);
     ring.session = this.options.connect(ring.conn);
@@ -156,23 +181,18 @@ export class XsRingTransport implements XsDomainHooks {
     for (const domid of [...this.rings.keys()]) this.release(domid);
   }
 
-  private makeConn(domid: number, holder: { ring?: Ring }): XsConnection {
-    return {
-      id: this.nextId(),
-      domid,
-      label: `dom${domid} ring`,
-      write: (bytes) => {
-        const ring = holder.ring;
-        if (ring === undefined || ring.dead) return;
-        const reply = bytes.length < 4 || (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) !== WATCH_EVENT;
-        ring.out.push({ bytes: bytes.slice(), reply });
-        if (reply) ring.outstanding++;
-        if (!ring.busy) this.kick(ring);
-      },
-      close: (reason) => {
-        if (holder.ring !== undefined) this.fail(holder.ring, XS_ERROR.COMM, reason);
-      },
-    };
+  /** @internal {@link RingConn.write}: queues whole messages for rsp[] and serves the ring. */
+  connWrite(ring: Ring, bytes: Uint8Array): void {
+    if (ring.dead) return;
+    const reply = bytes.length < 4 || (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) !== WATCH_EVENT;
+    ring.out.push({ bytes: bytes.slice(), reply });
+    if (reply) ring.outstanding++;
+    if (!ring.busy) this.kick(ring);
+  }
+
+  /** @internal {@link RingConn.close}: the engine cut the guest off. */
+  connClose(ring: Ring, reason: string): void {
+    this.fail(ring, XS_ERROR.COMM, reason);
   }
 
   private bind(ring: Ring, port: number): void {

@@ -31,12 +31,29 @@ function allocReply(n: number): Uint8Array {
   return out;
 }
 
+/** A session's caller; its SET_TARGET target is read live from the engine (a class: no closure per session). */
+class SessionCaller implements XsCaller {
+  readonly privileged: boolean;
+
+  constructor(
+    readonly domid: number,
+    private readonly targets: ReadonlyMap<number, number>,
+  ) {
+    this.privileged = domid === 0;
+  }
+
+  get target(): number | undefined {
+    return this.targets.get(this.domid);
+  }
+}
+
 /** @internal The engine's XsSession; handlers use its helpers. */
 export class XsSessionImpl implements XsSession {
   readonly caller: XsCaller;
   /** The context of requests outside a transaction (caller, committed store, quotas never change). */
   readonly storeCtx: OpContext;
-  readonly transactions = new Map<number, XsTransaction>();
+  /** Open transactions by id, made by the first TRANSACTION_START (a guest's session rarely opens one). */
+  private txs: Map<number, XsTransaction> | undefined;
   private nextTxId = 1;
   private partial: Uint8Array | null = null;
   private dead = false;
@@ -46,16 +63,13 @@ export class XsSessionImpl implements XsSession {
     readonly conn: XsConnection,
     private readonly accessLog: ((entry: XsAccessEntry) => void) | undefined,
   ) {
-    const domid = conn.domid;
-    const targets = engine.targets;
-    this.caller = {
-      domid,
-      privileged: domid === 0,
-      get target() {
-        return targets.get(domid);
-      },
-    };
+    this.caller = new SessionCaller(conn.domid, engine.targets);
     this.storeCtx = { caller: this.caller, view: engine.store, quotas: engine.quotas };
+  }
+
+  /** Open transactions by id (TRANSACTION_START and _END add and remove them). */
+  get transactions(): Map<number, XsTransaction> {
+    return (this.txs ??= new Map());
   }
 
   receive(bytes: Uint8Array): void {
@@ -88,14 +102,14 @@ export class XsSessionImpl implements XsSession {
     if (this.dead) return;
     this.dead = true;
     this.partial = null;
-    this.transactions.clear();
+    this.txs?.clear();
     this.engine.dropSession(this);
   }
 
   /** Drops watches and transactions (RESET_WATCHES, or the domain being released). */
   reset(): void {
     this.engine.watches.removeAll(this);
-    this.transactions.clear();
+    this.txs?.clear();
   }
 
   private kill(reason: string): void {
@@ -113,7 +127,7 @@ export class XsSessionImpl implements XsSession {
       if (!handler) throw new XsError('ENOSYS', `type ${type}`);
       if (!this.caller.privileged && PRIVILEGED.has(type)) throw new XsError('EACCES');
       if (txId !== 0 && !NOTID.has(type)) {
-        const tx = this.transactions.get(txId);
+        const tx = this.txs?.get(txId);
         if (!tx) throw new XsError('ENOENT', `transaction ${txId}`);
         req.tx = tx;
       }
@@ -137,7 +151,7 @@ export class XsSessionImpl implements XsSession {
   /** A new transaction id (never 0, never one in use). */
   allocTxId(): number {
     let id = this.nextTxId;
-    while (id === 0 || this.transactions.has(id)) id = (id + 1) >>> 0;
+    while (id === 0 || this.txs?.has(id)) id = (id + 1) >>> 0;
     this.nextTxId = (id + 1) >>> 0;
     return id;
   }

@@ -1,12 +1,16 @@
-/** The node database: a map keyed by full path, each node holding its value, perms and child names. */
+/** The node database: nodes found by full path, each holding its value, perms and child names. */
 import { Children } from './children.js';
 import type { XsPerm } from './permissions.js';
-import { baseName, childPath, parentOf, pathHash } from './paths.js';
-import { latin1 } from './wire.js';
+import { baseName, childPath, flatten, parentOf, pathHash } from './paths.js';
 
 /** One node. Treat as immutable once stored: writers put a fresh object (transactions share them). */
 export interface XsNode {
-  readonly value: Uint8Array;
+  /**
+   * The value's bytes, one char per byte (latin1): a short string costs
+   * a fraction of a Uint8Array (each of which carries ~200 bytes of JS objects), and a domain's home
+   * holds dozens of short values.
+   */
+  readonly value: string;
   readonly perms: readonly XsPerm[];
   /** Child names in creation order (a version of the list: adding or removing one makes another). */
   readonly children: Children;
@@ -23,6 +27,7 @@ export interface NodeView {
   ownedBy(domid: number): number;
 }
 
+
 /** The DIRECTORY payload of a node (cached on its child list). */
 export function directoryBytes(node: XsNode): Uint8Array {
   const children = node.children;
@@ -37,58 +42,79 @@ export function directoryBytes(node: XsNode): Uint8Array {
   return out;
 }
 
-const EMPTY = new Uint8Array(0);
-
-const scratch = new Uint8Array(4096);
-/**
- * A flat copy of a path: paths are often built by concatenation or slicing (V8 cons and sliced
- * strings), and a stored path is compared char by char on every lookup ({@link XsStore.getBytes}).
- */
-function flatten(path: string): string {
-  const n = path.length;
-  if (n > scratch.length) return path;
-  for (let i = 0; i < n; i++) scratch[i] = path.charCodeAt(i);
-  return latin1(scratch, 0, n);
-}
-
-/** Where a path's current node is kept: found by the path, or by the hash of its bytes. */
-interface Slot {
-  readonly path: string;
-  readonly hash: number;
-  /** Position in {@link HashIndex}'s slot list. */
-  readonly index: number;
-  node: XsNode;
-}
+const EMPTY = '';
 
 /**
- * Slots by path hash: open addressing with linear probing over (hash, slot index + 1) pairs in one
+ * The committed nodes by path: slot i holds `paths[i]` and its current `nodes[i]`; `table` maps a path's
+ * hash to its slot by open addressing with linear probing over (hash, slot index + 1) pairs in one
  * Int32Array, so a probe costs one memory access before the path is compared; deletion shifts the
- * following entries back (no tombstones). Kept at most half full.
+ * following entries back (no tombstones). Kept at most half full. Parallel arrays and no per-node
+ * record or second map: a domain's home is about fifty nodes, and ten thousand homes fit in one store.
  */
-class HashIndex {
+class NodeTable {
   private table = new Int32Array(2 * 1024);
   private mask = 1023;
   private used = 0;
-  private readonly slots: Array<Slot | undefined> = [];
+  private readonly paths: Array<string | undefined> = [];
+  private readonly nodes: Array<XsNode | undefined> = [];
   private readonly free: number[] = [];
 
-  /** A slot index for a new slot. */
-  allocIndex(): number {
-    return this.free.pop() ?? this.slots.length;
+  get size(): number {
+    return this.used;
   }
 
-  insert(slot: Slot): void {
-    this.slots[slot.index] = slot;
+  /** The slot of `path` (whose {@link pathHash} is `hash`), or −1. */
+  find(path: string, hash: number): number {
+    const t = this.table;
+    const mask = this.mask;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const v = t[2 * i + 1]!;
+      if (v === 0) return -1;
+      if (t[2 * i] === hash && this.paths[v - 1] === path) return v - 1;
+    }
+  }
+
+  /** The slot of the path in bytes [start, end) of `b`, whose hash is `hash`, or −1. */
+  findBytes(b: Uint8Array, start: number, end: number, hash: number): number {
+    const t = this.table;
+    const mask = this.mask;
+    const n = end - start;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const v = t[2 * i + 1]!;
+      if (v === 0) return -1;
+      if (t[2 * i] !== hash) continue;
+      const p = this.paths[v - 1]!;
+      if (p.length !== n) continue;
+      let j = 0;
+      while (j < n && p.charCodeAt(j) === b[start + j]) j++;
+      if (j === n) return v - 1;
+    }
+  }
+
+  nodeAt(slot: number): XsNode {
+    return this.nodes[slot]!;
+  }
+
+  setNode(slot: number, node: XsNode): void {
+    this.nodes[slot] = node;
+  }
+
+  /** Adds a path that is not present (a flat string: it is compared on every lookup). */
+  add(path: string, hash: number, node: XsNode): void {
+    const slot = this.free.pop() ?? this.paths.length;
+    this.paths[slot] = path;
+    this.nodes[slot] = node;
     if ((this.used + 1) * 2 > this.mask + 1) this.grow();
-    this.place(slot.hash, slot.index + 1);
+    this.place(hash, slot + 1);
     this.used++;
   }
 
-  remove(slot: Slot): void {
+  /** Removes the path in `slot`, whose hash is `hash`. */
+  remove(slot: number, hash: number): void {
     const t = this.table;
     const mask = this.mask;
-    let i = slot.hash & mask;
-    while (t[2 * i + 1] !== slot.index + 1) i = (i + 1) & mask;
+    let i = hash & mask;
+    while (t[2 * i + 1] !== slot + 1) i = (i + 1) & mask;
     // Backward-shift deletion: move later entries of the run into the hole when their home allows it.
     for (;;) {
       t[2 * i + 1] = 0;
@@ -96,8 +122,9 @@ class HashIndex {
       for (;;) {
         k = (k + 1) & mask;
         if (t[2 * k + 1] === 0) {
-          this.slots[slot.index] = undefined;
-          this.free.push(slot.index);
+          this.paths[slot] = undefined;
+          this.nodes[slot] = undefined;
+          this.free.push(slot);
           this.used--;
           return;
         }
@@ -111,22 +138,9 @@ class HashIndex {
     }
   }
 
-  /** The node at the path in bytes [start, end) of `b`, whose hash is `hash`. */
-  find(b: Uint8Array, start: number, end: number, hash: number): XsNode | undefined {
-    const t = this.table;
-    const mask = this.mask;
-    const n = end - start;
-    for (let i = hash & mask; ; i = (i + 1) & mask) {
-      const v = t[2 * i + 1]!;
-      if (v === 0) return undefined;
-      if (t[2 * i] !== hash) continue;
-      const slot = this.slots[v - 1]!;
-      const p = slot.path;
-      if (p.length !== n) continue;
-      let j = 0;
-      while (j < n && p.charCodeAt(j) === b[start + j]) j++;
-      if (j === n) return slot.node;
-    }
+  /** Every (path, node). */
+  *entries(): Generator<[string, XsNode]> {
+    for (let i = 0; i < this.paths.length; i++) if (this.paths[i] !== undefined) yield [this.paths[i]!, this.nodes[i]!];
   }
 
   private place(hash: number, value: number): void {
@@ -147,14 +161,17 @@ class HashIndex {
 }
 
 /**
- * The committed tree: a slot per path, indexed by the path and by its hash, so a request's path bytes
+ * The committed tree: a slot per path, found by the path or by its bytes, so a request's path bytes
  * find their node without being decoded into a string first ({@link getBytes}).
  */
 export class XsStore implements NodeView {
-  private readonly nodes = new Map<string, Slot>();
-  private readonly byHash = new HashIndex();
+  private readonly nodes = new NodeTable();
   private readonly owners = new Map<number, number>();
   private generation = 0;
+  /** The last path looked up, its hash and its slot (−1: absent): a write looks its path up twice, get then put. */
+  private memoPath: string | undefined;
+  private memoHash = 0;
+  private memoSlot = -1;
 
   constructor() {
     // C xenstored's setup_structure: `/`, `/tool`, `/tool/xenstored`, all `n0`; plus the special nodes.
@@ -172,7 +189,8 @@ export class XsStore implements NodeView {
   }
 
   get(path: string): XsNode | undefined {
-    return this.nodes.get(path)?.node;
+    const slot = this.lookup(path);
+    return slot < 0 ? undefined : this.nodes.nodeAt(slot);
   }
 
   /**
@@ -180,32 +198,40 @@ export class XsStore implements NodeView {
    * `hash` = {@link pathHash} of those bytes.
    */
   getBytes(b: Uint8Array, start: number, end: number, hash: number): XsNode | undefined {
-    return this.byHash.find(b, start, end, hash);
+    const slot = this.nodes.findBytes(b, start, end, hash);
+    return slot < 0 ? undefined : this.nodes.nodeAt(slot);
   }
 
   put(path: string, node: XsNode): void {
     node.gen = this.nextGen();
     const newOwner = node.perms[0]?.domid ?? 0;
-    const slot = this.nodes.get(path);
-    if (slot) {
-      this.count(slot.node.perms[0]?.domid ?? 0, -1);
-      slot.node = node;
+    const slot = this.lookup(path);
+    if (slot >= 0) {
+      this.count(this.nodes.nodeAt(slot).perms[0]?.domid ?? 0, -1);
+      this.nodes.setNode(slot, node);
     } else {
-      const flat = flatten(path);
-      const hash = pathHash(flat);
-      const added: Slot = { path: flat, hash, index: this.byHash.allocIndex(), node };
-      this.nodes.set(flat, added);
-      this.byHash.insert(added);
+      this.nodes.add(flatten(path), this.memoHash, node);
+      this.memoPath = undefined;
     }
     this.count(newOwner, 1);
   }
 
   del(path: string): void {
-    const slot = this.nodes.get(path);
-    if (!slot) return;
-    this.nodes.delete(path);
-    this.byHash.remove(slot);
-    this.count(slot.node.perms[0]?.domid ?? 0, -1);
+    const slot = this.lookup(path);
+    if (slot < 0) return;
+    this.count(this.nodes.nodeAt(slot).perms[0]?.domid ?? 0, -1);
+    this.nodes.remove(slot, this.memoHash);
+    this.memoPath = undefined;
+  }
+
+  /** The slot of `path` (−1: absent), remembered with its hash for the next call. */
+  private lookup(path: string): number {
+    if (path === this.memoPath) return this.memoSlot;
+    const hash = pathHash(path);
+    this.memoPath = path;
+    this.memoHash = hash;
+    this.memoSlot = this.nodes.find(path, hash);
+    return this.memoSlot;
   }
 
   ownedBy(domid: number): number {
@@ -234,18 +260,18 @@ export class XsStore implements NodeView {
     while (stack.length > 0) {
       const path = stack.pop()!;
       reached.add(path);
-      const node = this.nodes.get(path)!.node;
+      const node = this.get(path)!;
       const seen = new Set<string>();
       for (const c of node.children.names()) {
         const cp = childPath(path, c);
         if (seen.has(c)) problems.push(`${cp} is duplicated`);
         seen.add(c);
-        if (!this.nodes.has(cp)) problems.push(`no child ${cp} found`);
+        if (this.get(cp) === undefined) problems.push(`no child ${cp} found`);
         else stack.push(cp);
       }
     }
     const owners = new Map<number, number>();
-    for (const [path, { node }] of this.nodes) {
+    for (const [path, node] of this.nodes.entries()) {
       const o = node.perms[0]?.domid ?? 0;
       owners.set(o, (owners.get(o) ?? 0) + 1);
       if (path.startsWith('@')) continue;

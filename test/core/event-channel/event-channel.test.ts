@@ -35,6 +35,30 @@ describe('the in-core EventChannels API', () => {
     expect(api.portsInUse(domId(1))).toBe(1);
   });
 
+  it('calls every onEvent listener of a port until each is removed, and none once the port is closed', async () => {
+    host = await bootHost();
+    const api = evtchnApi(host);
+    const guestPort = api.allocUnbound(domId(1), domId(0));
+    const dom0Port = api.bindInterdomain(domId(0), domId(1), guestPort);
+    const heard: string[] = [];
+    const offA = api.onEvent(domId(0), dom0Port, () => heard.push('a'));
+    api.notify(domId(1), guestPort);
+    const offB = api.onEvent(domId(0), dom0Port, () => heard.push('b'));
+    const offC = api.onEvent(domId(0), dom0Port, () => heard.push('c'));
+    api.notify(domId(1), guestPort);
+    offA();
+    offA();
+    api.notify(domId(1), guestPort);
+    offC();
+    api.notify(domId(1), guestPort);
+    expect(heard).toEqual(['a', 'a', 'b', 'c', 'b', 'c', 'b']);
+    api.onEvent(domId(0), dom0Port, () => heard.push('d'));
+    api.close(domId(0), dom0Port);
+    api.notify(domId(1), guestPort);
+    offB();
+    expect(heard).toHaveLength(7);
+  });
+
   it('records every hypervisor-side send as TraceKind.EvtchnSend', async () => {
     host = await bootHost();
     const api = evtchnApi(host);

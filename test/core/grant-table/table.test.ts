@@ -4,6 +4,8 @@ import { GNTCOPY, GNTMAP, GNTST, GNTTAB_PHYSMAP_IDX_STATUS, GnttabQuerySize, Gnt
 import { DOMID_SELF } from '../../../core/public/xen.js';
 import { domId, grantRef, guestFrame } from '../../../core/public/types.js';
 import { bootTestHost, vcpuOf } from '../../hypervisor/harness.js';
+import { HostMachineMemory } from '../../../core/memory/machine-memory.js';
+import { GrantTable } from '../../../core/grant-table/table.js';
 import { OPS, TABLE_GFN, copyGrant, gnttabOp, grantTables, guestGrant, mapGrant, mapOwnTable, mfnOfGfn } from './helpers.js';
 
 let host: Host;
@@ -148,5 +150,32 @@ describe('PV mappers', () => {
     mapOwnTable(host, 1);
     guestGrant(host, 1, 8, 0, 0x100);
     expect(mapGrant(host, 0, { hostAddr: 0x4000_0000, flags: GNTMAP.host_map, ref: 8, dom: 1 }).status).toBe(GNTST.general_error);
+  });
+});
+
+describe('the active entries of a table (unit)', () => {
+  it('are made by the first pin and keep their pins, frames and grantees as the table grows', () => {
+    const memory = new HostMachineMemory(1024);
+    const table = new GrantTable(domId(3), false, memory, 4, 64);
+    table.grow(1);
+    const [page] = memory.allocate(domId(3), 1);
+    expect(table.pinned(5)).toBe(false);
+    expect(table.pinsOf(5)).toEqual({ read: 0, write: 0 });
+    table.writeEntry(5, GTF.permit_access, 2, page!);
+    expect(table.acquire(5, 2, false, undefined)).toBe(GNTST.okay);
+    expect(table.acquire(5, 7, true, undefined)).toBe(GNTST.general_error);
+    expect(table.grow(2)).toBe(true);
+    expect(table.pinned(5)).toBe(true);
+    expect(table.mfnOf(5)).toBe(page);
+    expect(table.pinsOf(5)).toEqual({ read: 0, write: 1 });
+    table.writeEntry(600, GTF.permit_access | GTF.readonly, 2, page!);
+    expect(table.acquire(600, 2, true, undefined)).toBe(GNTST.okay);
+    expect(table.pinned(600)).toBe(true);
+    expect(table.pinsOf(600)).toEqual({ read: 1, write: 0 });
+    expect(table.flagsOf(600) & GTF.reading).toBe(GTF.reading);
+    table.release(5, false);
+    table.release(600, true);
+    expect(table.pinned(5) || table.pinned(600)).toBe(false);
+    expect(table.flagsOf(5) & (GTF.reading | GTF.writing)).toBe(0);
   });
 });
