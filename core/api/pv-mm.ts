@@ -5,6 +5,7 @@
  * install the initial tables.
  */
 import type { MachineFrame } from '../public/types.js';
+import type { PrivilegedInstruction } from './domain.js';
 import { token } from './tokens.js';
 
 /** Xen's page types (PGT_*). */
@@ -38,10 +39,27 @@ export interface PvMm {
   setBaseTable(domid: number, vcpu: number, l4: MachineFrame): void;
   /** The type state of a machine frame. */
   pageInfo(mfn: MachineFrame): PvPageInfo;
+  /**
+   * True while a PV page table maps the frame (read-only mappings included) or it is typed: such a frame
+   * must not go back to the host (memory_op refuses to release it rather than let another domain get a
+   * frame a guest still reaches).
+   */
+  inUse(mfn: MachineFrame): boolean;
   /** machine_to_phys_mapping[mfn] (the M2P), or −1 (INVALID_M2P_ENTRY) when unset. */
   m2p(mfn: MachineFrame): number;
   /** MMU_MACHPHYS_UPDATE on behalf of the builder: the frame's owner must be `domid`. */
   setM2p(domid: number, mfn: MachineFrame, pfn: number): void;
   stats(domid: number): PvMmStats;
+  /**
+   * A privileged instruction a PV vCPU executed directly: it traps and is emulated as Xen's
+   * x86/pv/emul-priv-op.c does (`trapEmulate` charged, the trap counted and traced). Returns the value
+   * read (`read-cr*`), else 0. What Xen does not emulate raises #GP as `HardwareError('gp')`.
+   */
+  emulatePrivileged(domid: number, vcpu: number, insn: PrivilegedInstruction, operand: number): number;
+  /**
+   * A port or MMIO access by a PV vCPU: it traps and is emulated (counted as a trap). PV domains own
+   * no ports or device memory here: reads give all ones, writes are dropped. Returns the value read (writes: 0).
+   */
+  emulateIo(domid: number, vcpu: number, space: 'pio' | 'mmio', addr: number, size: number, write: boolean, value: number): number;
 }
 export const PvMm = token<PvMm>('PvMm');

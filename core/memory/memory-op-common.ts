@@ -1,4 +1,5 @@
 /** What the memory_op files share: per-domain state, the target-domain check, guest_remove_page and P2M queries. */
+import { PvMm } from '../api/pv-mm.js';
 import type { Domain } from '../api/domain.js';
 import type { HypercallContext } from '../api/hypercall.js';
 import { P2mType } from '../api/memory.js';
@@ -89,6 +90,10 @@ export function guestRemovePage(env: MemoryOpEnv, d: Domain, p2m: EptP2m, gfn: n
   }
   if (!isRamType(entry.type) || env.ctx.memory.ownerOf(entry.mfn) !== d.domid) {
     throw new GuestError('ENXIO', `dom${d.domid}: gfn 0x${gfn.toString(16)} is not its own memory`, where);
+  }
+  // Xen keeps a frame a PV table still maps until the last mapping goes; we refuse to release it instead.
+  if (d.mode === 'pv' && env.ctx.container.isRegistered(PvMm) && env.ctx.container.resolve(PvMm).inUse(entry.mfn)) {
+    throw new GuestError('EBUSY', `dom${d.domid}: gfn 0x${gfn.toString(16)} (mfn 0x${entry.mfn.toString(16)}) is still mapped by a page table or used as one`, where);
   }
   p2m.clear(guestFrame(gfn));
   const special = env.state(d.domid).special;
