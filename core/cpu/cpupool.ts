@@ -152,6 +152,18 @@ export class CpuPoolImpl implements CpuPool, VcpuPool {
     }
   }
 
+  /** Ends `v`'s `io` wait (events and interrupts never do), or latches the completion for it. */
+  ioComplete(v: VcpuImpl): void {
+    if (v.coroutine === null) return;
+    if ((v.pauseFlags & VPF_BLOCKED) !== 0 && v.waitingOn === 'io' && v.runningOn === undefined) {
+      v.resumeWith = 'continue';
+      v.waitingOn = null;
+      v.setFlag(VPF_BLOCKED, false);
+    } else {
+      v.ioDone = true;
+    }
+  }
+
   private timerWake(v: VcpuImpl): void {
     v.wakeTimer = null;
     if ((v.pauseFlags & VPF_BLOCKED) === 0 || (v.waitingOn !== 'sleep' && v.waitingOn !== 'poll')) return;
@@ -278,6 +290,10 @@ export class CpuPoolImpl implements CpuPool, VcpuPool {
           else if (request.timeout !== 0 && request.timeout <= now) v.resumeWith = 'timeout';
           else this.startWait(v, 'poll', request.timeout);
           break;
+        case 'io':
+          if (v.ioDone) v.ioDone = false;
+          else this.startWait(v, 'io', 0);
+          break;
         case 'yield':
           this.scheduler.yield(v);
           yielded = true;
@@ -291,7 +307,7 @@ export class CpuPoolImpl implements CpuPool, VcpuPool {
     else this.runSegment(p, v);
   }
 
-  private startWait(v: VcpuImpl, kind: 'block' | 'halt' | 'sleep' | 'poll', until: number): void {
+  private startWait(v: VcpuImpl, kind: 'block' | 'halt' | 'sleep' | 'poll' | 'io', until: number): void {
     v.waitingOn = kind;
     if (until > 0) v.wakeTimer = this.engine.at(until, () => this.timerWake(v));
     const was = v.runnable;

@@ -108,6 +108,7 @@ export class VcpuApiImpl implements VcpuApi {
     return BLOCK;
   }
   halt(): VcpuRequest {
+    this.v.onHalt?.();
     return HALT;
   }
   sleepUntil(time: number): VcpuRequest {

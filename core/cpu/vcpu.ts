@@ -35,12 +35,14 @@ export interface VcpuPool {
   kick(v: VcpuImpl): void;
   setHardAffinity(v: VcpuImpl, mask: CpuMask): void;
   cancelTimer(handle: EventHandle): void;
+  /** The device model answered `v`'s access: end its `io` wait, or let the next one return at once. */
+  ioComplete(v: VcpuImpl): void;
   /** Runs the pool's runstate hooks (PV time, runstate areas) after `v` changed runstate at `now`. */
   runstateChanged?(v: VcpuImpl, from: RunstateName, to: RunstateName, now: number): void;
 }
 
 /** What a blocked vCPU waits for; decides which wake-ups end the wait. */
-export type WaitKind = 'block' | 'halt' | 'sleep' | 'poll' | 'idle' | null;
+export type WaitKind = 'block' | 'halt' | 'sleep' | 'poll' | 'io' | 'idle' | null;
 
 /** How a run of the coroutine ended. */
 export type RunOutcome = 'preempted' | 'request' | 'ended' | 'crashed';
@@ -73,6 +75,10 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
   wakeTimer: EventHandle | null = null;
   /** An event arrived while the vCPU was not waiting for one. */
   eventLatch = false;
+  /** The forwarded access completed before the vCPU's `io` wait began (Xen's ioreq state already IORESP_READY). */
+  ioDone = false;
+  /** Runs when the program executes HLT (an HVM exit is counted); set by the platform. */
+  onHalt: (() => void) | null = null;
   /** A blocking request a hypercall handler asked for ({@link deferRequest}), not yet handed to the program. */
   deferred: VcpuRequest | null = null;
   readonly hypercallArgs: number[] = [0, 0, 0, 0, 0];
@@ -262,6 +268,7 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
     this.deferred = null;
     this.resumeWith = 'continue';
     this.eventLatch = false;
+    this.ioDone = false;
     if (program === null) {
       this.coroutine = null;
       this.pauseFlags |= VPF_BLOCKED;
@@ -277,6 +284,12 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
   kick(): void {
     if (this.pool !== null) this.pool.kick(this);
     else if (this.coroutine !== null) this.eventLatch = true;
+  }
+
+  /** A device model completed this vCPU's forwarded access (ioreq server `complete`): it resumes. */
+  completeIo(): void {
+    if (this.pool !== null) this.pool.ioComplete(this);
+    else this.ioDone = true;
   }
 
   addPendingCheck(check: () => boolean): () => void {

@@ -47,15 +47,23 @@ export type HvmIrqCall =
 export class RecordingHvmIrqSink implements HvmIrqSink {
   /** The last {@link RecordingHvmIrqSink.limit} requests, oldest first. */
   readonly calls: HvmIrqCall[] = [];
-  readonly gsiLevels = new Map<number, boolean>();
-  /** Keyed `bus:devfn:pin`. */
-  readonly pciIntxLevels = new Map<string, boolean>();
   injections = 0;
+  /** Made by the first level set: a domain whose platform installs its own sink never drives this one. */
+  private levels: { gsi: Map<number, boolean>; pciIntx: Map<string, boolean> } | undefined;
 
   constructor(
     private readonly kick: (vcpu: number) => void,
     readonly limit = 256,
   ) {}
+
+  get gsiLevels(): Map<number, boolean> {
+    return (this.levels ??= { gsi: new Map(), pciIntx: new Map() }).gsi;
+  }
+
+  /** Keyed `bus:devfn:pin`. */
+  get pciIntxLevels(): Map<string, boolean> {
+    return (this.levels ??= { gsi: new Map(), pciIntx: new Map() }).pciIntx;
+  }
 
   setGsiLevel(gsi: number, high: boolean): void {
     this.gsiLevels.set(gsi, high);
@@ -82,8 +90,8 @@ export class RecordingHvmIrqSink implements HvmIrqSink {
 /** One domain's upcall path. */
 export class UpcallDelivery {
   readonly hvm: boolean;
-  /** Xen's `evtchn_upcall_vector` per vCPU (0 = none). */
-  readonly upcallVectors: Uint8Array;
+  /** Xen's `evtchn_upcall_vector` per vCPU (0 = none); made by the first HVMOP_set_evtchn_upcall_vector. */
+  private upcallVectors: Uint8Array | undefined;
   readonly defaultSink: RecordingHvmIrqSink;
   sink: HvmIrqSink;
   via: CallbackVia = NONE;
@@ -95,7 +103,6 @@ export class UpcallDelivery {
     readonly shared: SharedInfoPage,
   ) {
     this.hvm = domain.mode !== 'pv';
-    this.upcallVectors = new Uint8Array(domain.vcpus.length);
     this.defaultSink = new RecordingHvmIrqSink((v) => domain.vcpus[v]?.kick());
     this.sink = this.defaultSink;
   }
@@ -112,7 +119,7 @@ export class UpcallDelivery {
 
   /** Xen's `hvm_assert_evtchn_irq`: the vCPU's upcall vector, else the callback vector, else (vCPU 0) the callback line. */
   assertEvtchnIrq(vcpu: number): void {
-    const vector = this.upcallVectors[vcpu] ?? 0;
+    const vector = this.upcallVectors?.[vcpu] ?? 0;
     if (vector !== 0) this.sink.injectVector(vcpu, vector);
     else if (this.via.type === 'vector') this.sink.injectVector(vcpu, this.via.vector);
     else if (vcpu === 0) this.setCallbackIrqLevel();
@@ -140,7 +147,7 @@ export class UpcallDelivery {
   }
 
   setUpcallVector(vcpu: number, vector: number): void {
-    this.upcallVectors[vcpu] = vector;
+    (this.upcallVectors ??= new Uint8Array(this.domain.vcpus.length))[vcpu] = vector;
     if (this.upcallPending(vcpu)) this.assertEvtchnIrq(vcpu);
   }
 

@@ -25,6 +25,8 @@ export interface HypervisorContext {
   /** The host's root container: a subsystem registers its in-core API here; others resolve it lazily. */
   readonly container: DependencyContainer;
   readonly log: Logger;
+  /** The machine definition's paging for HVM and PVH guests (`hap` or `shadow`; default `hap`). */
+  readonly hvmPaging?: string;
   p2mOf(domid: number): EptP2m | undefined;
   sharedInfoOf(domid: number): SharedInfoPage | undefined;
   hvmParamsOf(domid: number): HvmParams | undefined;

@@ -6,5 +6,7 @@ import { createMemoryOps } from '../memory/memory-op.js';
 import { createSchedOps } from '../cpu/sched-op.js';
 import { createPlatformOps } from '../hypercall/platform.js';
 import { createDomctl } from '../hypercall/domctl.js';
+import { createHvmPlatforms } from '../hvm/hvm-platforms.js';
+import { createPvMm } from '../pv-mm/index.js';
 
-export const CORE_SUBSYSTEMS: readonly SubsystemFactory[] = [createEventChannels, createGrantTables, createMemoryOps, createSchedOps, createPlatformOps, createDomctl];
+export const CORE_SUBSYSTEMS: readonly SubsystemFactory[] = [createEventChannels, createGrantTables, createMemoryOps, createSchedOps, createPlatformOps, createDomctl, createHvmPlatforms, createPvMm];

@@ -19,6 +19,8 @@ const VECTOR = (vector: number): bigint => (2n << 56n) | BigInt(vector);
 /** dom1 (PVH, the sender) ↔ dom2 (HVM, `vcpus` vCPUs, the receiver); the bind's pending state cleared. */
 async function hvmPair(vcpus = 1): Promise<{ lport: number; rport: number; sink: RecordingHvmIrqSink }> {
   host = await bootHost([{ name: 'sender' }, { name: 'hvm', type: 'hvm', vcpus }]);
+  // These tests watch the requests themselves: the recording sink in place of the HVM platform's vLAPIC/vIOAPIC.
+  evtchnApi(host).setHvmIrqSink(domId(2), null);
   const rport = allocUnbound(host, 2, DOMID_SELF, 1);
   const lport = bindInterdomain(host, 1, 2, rport);
   clearPending(host, 1, lport);

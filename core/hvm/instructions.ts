@@ -1,0 +1,191 @@
+/**
+ * What an HVM, PVHVM or PVH vCPU's privileged instructions do (Xen's vmx_vmexit_handler and the
+ * emulators behind it): every exit charges `vmExit` and is counted; port I/O and MMIO go to the
+ * in-hypervisor vLAPIC/vIOAPIC, then to an ioreq server, then to the null handler.
+ */
+import type { PrivilegedInstruction, VcpuInstructions } from '../api/domain.js';
+import { IO_PENDING } from '../api/domain.js';
+import type { VmExitReason } from '../api/hvm-platform.js';
+import type { Logger } from '../api/log.js';
+import { apicMmioRead, apicMmioWrite, MSR_IA32_APICBASE, MSR_IA32_TSC_DEADLINE, MSR_X2APIC_FIRST, MSR_X2APIC_LAST } from '../apic/index.js';
+import { IO_APIC_MMIO_SIZE } from '../apic/io-apic.js';
+import type { VcpuGuestAccess } from '../mmu/vcpu-guest-access.js';
+import { allOnes } from '../cpu/vcpu-api.js';
+import type { HvmDomainPlatform, HvmVcpuState } from './domain-platform.js';
+import { EXIT_IO_FORWARDED, EXIT_IO_WILD, EXIT_IO_WRITE, VMX_EXIT } from './exits.js';
+
+const APIC_PAGE = 0x1000;
+/** RFLAGS.IF. */
+const X86_EFLAGS_IF = 1 << 9;
+
+/** Whether `msr` is one the vLAPIC owns (IA32_APIC_BASE, TSC_DEADLINE, the x2APIC range). */
+export function isApicMsr(msr: number): boolean {
+  return msr === MSR_IA32_APICBASE || msr === MSR_IA32_TSC_DEADLINE || (msr >= MSR_X2APIC_FIRST && msr <= MSR_X2APIC_LAST);
+}
+
+export interface HvmInstructionsDeps {
+  readonly platform: HvmDomainPlatform;
+  readonly vcpu: HvmVcpuState;
+  /** CPUID and the Xen MSRs, as the platform subsystem answers them (CPUID already charged and traced). */
+  readonly base: Pick<VcpuInstructions, 'cpuid' | 'rdmsr' | 'wrmsr'>;
+  readonly log: Logger;
+  /** The vCPU's guest access (its MMU, for TLB flushes). */
+  access(): VcpuGuestAccess | undefined;
+}
+
+/** Builds the instructions of one vCPU. */
+export function hvmInstructions(deps: HvmInstructionsDeps): VcpuInstructions {
+  const { platform, vcpu: s, base } = deps;
+  const v = s.vcpu;
+  const exits = platform.exits;
+  const lapic = s.lapic;
+  const vmExit = (): void => v.charge(v.cost.vmExit);
+  const exit = (reason: VmExitReason, vmx: number, b = 0, c = 0): void => {
+    vmExit();
+    exits.exit(reason, v.vcpuId, v.localTime, vmx, b, c);
+  };
+
+  const inCore = (space: 'pio' | 'mmio', addr: number, size: number, write: boolean, value: number): number | undefined => {
+    if (space !== 'mmio') return undefined;
+    const apicBase = lapic.apicBase - (lapic.apicBase % APIC_PAGE);
+    if (lapic.hardwareEnabled && !lapic.x2apicMode && addr >= apicBase && addr + size <= apicBase + APIC_PAGE) {
+      return split(addr - apicBase, size, write, value, (o, n) => apicMmioRead(lapic, o, n), (o, n, x) => apicMmioWrite(lapic, o, n, x));
+    }
+    const io = platform.ioApic;
+    if (io !== undefined && addr >= io.base && addr + size <= io.base + IO_APIC_MMIO_SIZE) {
+      const h = io.mmio;
+      return split(addr - io.base, size, write, value, (o, n) => h.read(o, n as 1 | 2 | 4), (o, n, x) => h.write(o, n as 1 | 2 | 4, x));
+    }
+    return undefined;
+  };
+
+  const nullHandler = (space: 'pio' | 'mmio', addr: number, size: number, write: boolean): number => {
+    exits.wild++;
+    // Rate-limited: the 1st, 2nd, 4th, 8th... wild access of the domain is logged.
+    if ((exits.wild & (exits.wild - 1)) === 0) {
+      deps.log.warn(`dom${platform.domid} vcpu${v.vcpuId}: ${write ? 'write to' : 'read of'} unclaimed ${space === 'pio' ? 'port' : 'MMIO address'} 0x${addr.toString(16)} (${size} bytes): ${write ? 'dropped' : 'reads all ones'} (${exits.wild} such accesses so far)`);
+    }
+    return write ? 0 : allOnes(size);
+  };
+
+  return {
+    cpuid(leaf, subleaf) {
+      const result = base.cpuid(leaf, subleaf);
+      exits.exit('cpuid', v.vcpuId, v.localTime, VMX_EXIT.CPUID, leaf, subleaf, true);
+      return result;
+    },
+    rdmsr(msr) {
+      exit('msr', VMX_EXIT.MSR_READ, msr);
+      return isApicMsr(msr) ? lapic.readMsr(msr) : base.rdmsr(msr);
+    },
+    wrmsr(msr, value) {
+      exit('msr', VMX_EXIT.MSR_WRITE, msr);
+      if (isApicMsr(msr)) lapic.writeMsr(msr, value);
+      else base.wrmsr(msr, value);
+    },
+    io(space, addr, size, write, value) {
+      const lapicPage = space === 'mmio' && addr >= lapic.apicBase - (lapic.apicBase % APIC_PAGE) && addr < lapic.apicBase - (lapic.apicBase % APIC_PAGE) + APIC_PAGE;
+      const reason: VmExitReason = space === 'pio' ? 'io' : lapicPage ? 'apic' : 'mmio';
+      const vmx = space === 'pio' ? VMX_EXIT.IO_INSTRUCTION : lapicPage ? VMX_EXIT.APIC_ACCESS : platform.shadow ? VMX_EXIT.EXCEPTION_NMI : VMX_EXIT.EPT_VIOLATION;
+      let flags = (size << 4) | (write ? EXIT_IO_WRITE : 0);
+      const handled = inCore(space, addr, size, write, value);
+      if (handled !== undefined) {
+        exit(reason, vmx, addr, flags);
+        return handled;
+      }
+      const server = platform.servers.find((x) => x.claims(space, addr, size));
+      if (server !== undefined) {
+        exit(reason, vmx, addr, flags | EXIT_IO_FORWARDED);
+        exits.forwarded++;
+        server.send(s, space, addr, size, write, value);
+        return IO_PENDING;
+      }
+      flags |= EXIT_IO_WILD;
+      exit(reason, vmx, addr, flags);
+      return nullHandler(space, addr, size, write);
+    },
+    ioResult() {
+      return s.ioResult;
+    },
+    acceptInterrupt() {
+      if (lapic.pendingVector === undefined) return -1;
+      const vector = lapic.acknowledge();
+      v.charge(v.cost.interruptInject);
+      exits.interrupts++;
+      return vector;
+    },
+    privileged(insn: PrivilegedInstruction, operand: number) {
+      const regs = v.context;
+      switch (insn) {
+        case 'read-cr0':
+          return regs.cr0;
+        case 'read-cr4':
+          return regs.cr4;
+        case 'read-cr3':
+          if (platform.shadow) exit('cr', VMX_EXIT.CR_ACCESS, 3);
+          return regs.cr3;
+        case 'write-cr0':
+          exit('cr', VMX_EXIT.CR_ACCESS, 0, operand);
+          regs.cr0 = operand >>> 0;
+          return 0;
+        case 'write-cr4':
+          exit('cr', VMX_EXIT.CR_ACCESS, 4, operand);
+          regs.cr4 = operand >>> 0;
+          return 0;
+        case 'write-cr3':
+          if (platform.shadow) exit('cr', VMX_EXIT.CR_ACCESS, 3, operand);
+          regs.cr3 = operand;
+          deps.access()?.mmu?.writeCr3(operand);
+          return 0;
+        case 'invlpg':
+          if (platform.shadow) exit('invlpg', VMX_EXIT.INVLPG, operand);
+          deps.access()?.mmu?.invlpg(operand);
+          return 0;
+        case 'wbinvd':
+          exit('wbinvd', VMX_EXIT.WBINVD);
+          return 0;
+        case 'cli':
+          regs.rflags &= ~X86_EFLAGS_IF;
+          return 0;
+        case 'sti':
+          regs.rflags |= X86_EFLAGS_IF;
+          return 0;
+        case 'lidt':
+        case 'lgdt':
+          return 0;
+      }
+    },
+  };
+}
+
+/** Counts and charges HLT (the `halt` request itself blocks). */
+export function hvmHalt(platform: HvmDomainPlatform, s: HvmVcpuState): () => void {
+  return () => {
+    s.vcpu.charge(s.vcpu.cost.vmExit);
+    platform.exits.exit('hlt', s.vcpu.vcpuId, s.vcpu.localTime, VMX_EXIT.HLT);
+  };
+}
+
+/** An access through a 32-bit register window: 8-byte accesses become two 4-byte ones, low half first. */
+function split(
+  offset: number,
+  size: number,
+  write: boolean,
+  value: number,
+  read: (offset: number, size: number) => number,
+  store: (offset: number, size: number, value: number) => void,
+): number {
+  if (size === 8) {
+    if (write) {
+      store(offset, 4, value % 0x1_0000_0000 >>> 0);
+      store(offset + 4, 4, Math.floor(value / 0x1_0000_0000) >>> 0);
+      return 0;
+    }
+    return read(offset, 4) + read(offset + 4, 4) * 0x1_0000_0000;
+  }
+  if (write) {
+    store(offset, size, value);
+    return 0;
+  }
+  return read(offset, size);
+}
