@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { parseDomainXl } from '../../config/domain.js';
 import { loadDomainFile } from '../../config/load.js';
 import { ConfigError } from '../../api/errors.js';
+import { Consoles } from '../../api/console.js';
 import type { Toolstack, ShutdownRequest } from '../../api/toolstack.js';
 import type { Host } from '../../host/host.js';
 import { readFileSync } from 'node:fs';
@@ -107,7 +108,9 @@ export const CONTROL_METHODS: Readonly<Record<string, ControlMethod>> = {
     const domid = domidOf(host, str(p, 'domain'));
     const record = toolstackOf(host).get(domid);
     if (!record) throw new ControlFailure('ENOENT', `domain ${domid} has no console the toolstack set up`);
-    return { domid, path: `${host.runDir}/console/${domid}.sock` };
+    // xenconsoled knows which console wins (an HVM guest's serial port, as xl console's default).
+    const path = host.plugins.resolveAll(Consoles)[0]?.socketPath(domid) ?? `${host.runDir}/console/${domid}.sock`;
+    return { domid, path };
   },
   /** Domains alive (for `shutdown -a` and `-w`). */
   domains: (_p, host) => host.domains.list().map((d) => ({ domid: d.domid, name: d.name, state: d.state })),

@@ -13,6 +13,7 @@ import {
   type Engine,
   type EventChannels,
   type Logger,
+  type SerialConsole,
   type VcpuApi,
   type XenstoreClient,
 } from '../../../core/api/index.js';
@@ -20,6 +21,7 @@ import { domId, evtchnPort, type DomId, type EvtchnPort } from '../../../core/pu
 import { WAKE_CYCLES, chargeService } from './costs.js';
 import { OutputLog, streamDecoder } from './output-log.js';
 import { ConsoleRing, CorruptRingError } from './ring.js';
+import { SerialConsoles } from './serial.js';
 import { ConsoleSocket } from './socket.js';
 
 /** What {@link ConsoleDaemon} is made from: every dependency explicit, so tests can hand it fakes. */
@@ -105,13 +107,25 @@ export class ConsoleDaemon implements Consoles {
   private readonly logLimit: number;
   private readonly inputLimit: number;
   private readonly clientBufferLimit: number;
+  private readonly serials: SerialConsoles;
   private readonly onDying = (d: Domain): void => this.forget(d.domid, 'destroyed');
-  private readonly onDestroyed = (domid: DomId): void => this.forget(domid, 'destroyed');
+  private readonly onDestroyed = (domid: DomId): void => {
+    this.forget(domid, 'destroyed');
+    this.serials.forget(domid);
+  };
 
   constructor(private readonly deps: ConsoleDaemonDeps) {
     this.logLimit = deps.logLimit ?? 1 << 20;
     this.inputLimit = deps.inputLimit ?? 1 << 16;
     this.clientBufferLimit = deps.clientBufferLimit ?? 1 << 20;
+    this.serials = new SerialConsoles({
+      socketDir: deps.socketDir,
+      engine: deps.engine,
+      log: deps.log,
+      logLimit: this.logLimit,
+      clientBufferLimit: this.clientBufferLimit,
+      listeners: (domid) => this.listeners.get(domid) ?? [],
+    });
   }
 
   /** Watches `@introduceDomain` and `@releaseDomain` (each fires once at once: existing domains are found). */
@@ -134,6 +148,7 @@ export class ConsoleDaemon implements Consoles {
     }
     for (const domid of [...this.consoles.keys()]) this.forget(domid, 'xenconsoled stopping');
     this.listeners.clear();
+    await this.serials.dispose();
     await this.settled();
   }
 
@@ -145,16 +160,19 @@ export class ConsoleDaemon implements Consoles {
   // --- Consoles -----------------------------------------------------------------------------------
 
   attached(): number[] {
-    return [...this.consoles.values()].filter((c) => c.attachment !== undefined).map((c) => c.domid).sort((a, b) => a - b);
+    const ring = [...this.consoles.values()].filter((c) => c.attachment !== undefined).map((c) => c.domid);
+    return [...new Set([...ring, ...this.serials.domains()])].sort((a, b) => a - b);
   }
 
   socketPath(domid: number): string | undefined {
+    const serial = this.serials.socketPath(domid);
+    if (serial !== undefined) return serial;
     const c = this.consoles.get(domid);
     return c?.attachment !== undefined ? c.socket?.path : undefined;
   }
 
   log(domid: number): string {
-    return this.consoles.get(domid)?.log.text() ?? '';
+    return this.serials.log(domid) ?? this.consoles.get(domid)?.log.text() ?? '';
   }
 
   onOutput(domid: number, fn: (text: string) => void): () => void {
@@ -171,16 +189,27 @@ export class ConsoleDaemon implements Consoles {
   }
 
   input(domid: number, text: string): void {
+    if (this.serials.has(domid)) return this.serials.type(domid, text);
     const c = this.consoles.get(domid);
     if (c?.attachment === undefined) throw new GuestError('ENOENT', `xenconsoled: dom${domid} has no console attached`, { domid });
     this.queueInput(c, encoder.encode(text));
   }
 
+  attachSerial(domid: number): SerialConsole {
+    return this.serials.attach(domid);
+  }
+
   // --- Beyond the contract: tests and the host's wiring. -----------------------------------------
+
+  /** The PV console ring's log, when a serial console wins `log()`. */
+  ringLog(domid: number): string {
+    return this.consoles.get(domid)?.log.text() ?? '';
+  }
 
   /** Resolves once `domid`'s socket listens (at once when not attached). */
   async whenListening(domid: number): Promise<void> {
     await this.consoles.get(domid)?.listening;
+    await this.serials.whenListening(domid);
   }
 
   /** The Dom0 port bound to the guest's console port, while attached. */
@@ -426,7 +455,8 @@ export class ConsoleDaemon implements Consoles {
     c.log.append(bytes);
     const clients = c.socket?.connections ?? 0;
     c.socket?.send(bytes);
-    const set = this.listeners.get(c.domid);
+    // A serial console wins: its output, not the ring's, goes to the listeners.
+    const set = this.serials.has(c.domid) ? undefined : this.listeners.get(c.domid);
     const text = c.decode(bytes);
     if (set !== undefined && text.length > 0) {
       for (const fn of [...set]) {
