@@ -6,8 +6,10 @@
  */
 import type { Dom0Job } from './dom0.js';
 import type { Domain, GuestMode, PrivilegedInstruction, VcpuApi } from './domain.js';
+import type { GuestMemory } from './memory.js';
 import type { DomainConfig } from '../config/domain-config.js';
 import type { GuestKernel } from './guest-kernel.js';
+import type { MachineFrame } from '../public/types.js';
 import { token } from './tokens.js';
 
 /** P: paravirtualized; VS: virtualized in software (a device model); VH: virtualized in hardware. */
@@ -16,19 +18,45 @@ export type Virtualization = 'P' | 'VS' | 'VH' | 'VS or P';
 /** What a privileged instruction does in a mode. */
 export type PrivilegedPolicy = 'trap-emulate' | 'vm-exit' | 'native';
 
+/** A range of guest frames, `start` included, `end` excluded. */
+export interface GuestFrameRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * Where a mode puts a new guest's memory (libxc's layout for that mode). The builder populates the
+ * ranges and the special frames, then puts the xenstore and console rings in the frames named here.
+ */
+export interface GuestMemoryLayout {
+  /** RAM, in ascending order; the frames between ranges are holes (HVM: the VGA window, the MMIO hole). */
+  readonly ram: readonly GuestFrameRange[];
+  /** Frames outside RAM that are populated too (libxc's special pages). */
+  readonly special: readonly number[];
+  readonly storeGfn: number;
+  readonly consoleGfn: number;
+}
+
 /** What the builder did that the mode's part needs (memory is populated; rings and ports exist). */
 export interface GuestBuildContext {
   readonly domain: Domain;
   readonly config: DomainConfig;
   readonly kernel: GuestKernel;
-  /** Guest pages populated (frames 0..pages-1 minus holes the mode asked for). */
+  /** Guest RAM pages populated (the frames of `layout.ram`). */
   readonly pages: number;
+  readonly layout: GuestMemoryLayout;
   readonly store: { readonly gfn: number; readonly port: number };
   readonly console: { readonly gfn: number; readonly port: number };
   /** The command line (cmdline/extra/root joined as libxl does). */
   readonly cmdline: string;
-  /** Boot vCPU 0's access to guest memory (paging off: guest-physical). */
-  readonly memory: VcpuApi['memory'];
+  /** The guest's memory by guest-physical address (PV: pseudo-physical), as the builder's foreign mapping. */
+  readonly memory: GuestMemory;
+  /** The machine frame behind guest frame `gfn` (throws for a frame that was not populated). */
+  mfn(gfn: number): MachineFrame;
+  /** The Dom0 vCPU running the build: the mode charges its hypercalls and copies to it. */
+  readonly builder: VcpuApi;
+  /** Queues a xenstore write (absolute path) the builder commits in the transaction that writes the domain's home. */
+  xenstoreWrite(path: string, value: string): void;
 }
 
 export interface GuestModeProvider {
@@ -51,8 +79,15 @@ export interface GuestModeProvider {
   readonly deviceModel: boolean;
   /** What `insn` does when a guest of this mode executes it. */
   privileged(insn: PrivilegedInstruction): PrivilegedPolicy;
-  /** The mode's part of the domain build: boot structures, initial page tables or firmware, boot registers, the boot program. Dom0 work. */
-  build(ctx: GuestBuildContext): Dom0Job<void> | void;
+  /** Where the guest's memory and rings go; a ConfigError naming `memory` when the guest is too small for the layout. */
+  layout(config: DomainConfig): GuestMemoryLayout;
+  /**
+   * The mode's part of the domain build, run inside the builder's Dom0 task with the domain paused:
+   * boot structures, initial page tables or firmware, boot registers, the boot program. It may return
+   * a job the toolstack waits for before it unpauses the domain (the device model's start); if that
+   * job fails, the domain is destroyed.
+   */
+  build(ctx: GuestBuildContext): Dom0Job<unknown> | void;
 }
 
 /** Guest modes by name. */

@@ -6,7 +6,7 @@
 import type { Dom0Job } from './dom0.js';
 import type { GuestMode } from './domain.js';
 import type { GuestAccess } from './memory.js';
-import type { IoRegistrar } from './io.js';
+import type { IoRegistrar, IoRegistration } from './io.js';
 import type { InterruptLine, MsiMessage } from './interrupts.js';
 import type { DomainConfig } from '../config/domain-config.js';
 import { token } from './tokens.js';
@@ -106,6 +106,12 @@ export interface PciDevice {
 export interface PciBus {
   /** Places the device at `slot` or the next free slot (0 is the host bridge, 1 the ISA bridge). */
   register(spec: PciDeviceSpec, slot?: number): PciDevice;
+  /**
+   * Claims the PIIX3 reset control register: byte accesses to port 0xCF9, which sits inside the host
+   * bridge's 0xCF8-0xCFF window (only dword accesses at 0xCF8 are CONFIG_ADDRESS). `EEXIST` when a
+   * device holds it already.
+   */
+  claimResetControl(handler: { read(): number; write(value: number): void }): IoRegistration;
 }
 
 /** A serial line to the outside: what a UART sends, and what is typed at it. */
@@ -132,8 +138,16 @@ export interface DeviceModelContext {
   now(): number;
   /** Runs `fn` at virtual time `at` as Dom0 work; returns a canceller (device timers: PIT, RTC). */
   timer(at: number, fn: () => void): () => void;
+  /**
+   * Ends the guest as the platform's hardware asks (QEMU's xc_domain_shutdown after an ACPI S5 write or
+   * a reset request): the core's domain shutdown with that reason, so the toolstack applies
+   * on_poweroff / on_reboot.
+   */
+  shutdown(reason: 'poweroff' | 'reboot'): void;
   /** Reports a guest-visible problem (a bad register write), naming the device and domain. */
   warn(message: string): void;
+  /** Logs what the device reports in the normal course (a guest's log port, an unplug), naming the device and domain. */
+  info(message: string): void;
 }
 
 /** An emulated device made for one guest. */
@@ -142,7 +156,12 @@ export interface EmulatedDevice {
   dump?(): string;
   /** Releases everything it claimed; called when the guest dies. */
   dispose(): void;
+  /** A trigger from the toolstack (xl trigger / `shutdown -F`); returns true when this device acted on it. */
+  trigger?(kind: DeviceModelTrigger): boolean;
 }
+
+/** libxl's triggers a device model carries out: LIBXL_TRIGGER_POWER (the ACPI power button) and LIBXL_TRIGGER_RESET. */
+export type DeviceModelTrigger = 'power' | 'reset';
 
 /** A device-model plugin's contribution: one kind of emulated device. */
 export interface DeviceModel {
@@ -171,5 +190,10 @@ export interface DeviceModelHost {
   /** Stops and forgets it (the guest is being destroyed). Idempotent. */
   stop(domid: number): void;
   get(domid: number): DeviceModelInstance | undefined;
+  /**
+   * libxl_send_trigger: QEMU's system_powerdown ('power') or system_reset ('reset') for guest `domid`.
+   * `ESRCH` when it has no running device model, `EOPNOTSUPP` when none of its devices carries the trigger.
+   */
+  trigger(domid: number, kind: DeviceModelTrigger): void;
 }
 export const DeviceModelHost = token<DeviceModelHost>('DeviceModelHost');

@@ -21,8 +21,10 @@ import { Iommu } from '../iommu/index.js';
 import { TimerService } from '../timer/index.js';
 import { ApicBus, LocalApic, IoApic, GsiRouter } from '../apic/index.js';
 import { IoBus, MmioBus } from '../io/index.js';
-import { CpuPoolImpl, SchedulerRegistryImpl, type VcpuImpl } from '../cpu/index.js';
-import { NO_INSTRUCTIONS } from '../cpu/vcpu-api.js';
+import { CpuPoolImpl, SchedulerRegistryImpl } from '../cpu/index.js';
+import { HvmPlatforms as HvmPlatformsToken } from '../api/hvm-platform.js';
+import type { HvmPlatformsImpl } from '../hvm/hvm-platforms.js';
+import { installInstructions } from './vcpu-instructions.js';
 import { Platform as PlatformToken } from '../api/platform.js';
 import { EventChannels as EventChannelsToken } from '../api/event-channel.js';
 import { GrantTables as GrantTablesToken } from '../api/grant-table.js';
@@ -38,9 +40,11 @@ import { domId, pciBdf, pcpuId } from '../public/types.js';
 import { DOMID_XEN } from '../public/xen.js';
 import { Dom0Tasks as Dom0TasksToken, type Dom0Job } from '../api/dom0.js';
 import { GuestKernels as GuestKernelsToken } from '../api/guest-kernel.js';
+import { GuestModes as GuestModesToken } from '../api/guest-mode.js';
 import { Toolstack as ToolstackToken, type Toolstack, type ToolstackDomain } from '../api/toolstack.js';
 import { Dom0TasksImpl } from './dom0-tasks.js';
 import { GuestKernelRegistry } from './guest-kernels.js';
+import { GuestModeRegistry } from './guest-modes.js';
 
 export interface HostOptions {
   /** Where plugins come from: the tree's catalog, or a build's. */
@@ -81,6 +85,7 @@ export class Host {
   /** Where this host's sockets live (absolute). */
   readonly runDir: string;
   readonly kernels = new GuestKernelRegistry();
+  readonly guestModes = new GuestModeRegistry();
   /** Dom0's process runner (exists once Dom0 does). */
   dom0Tasks: Dom0TasksImpl | undefined;
   /** The toolstack's jobs for the definition's guests, in order (empty without a toolstack plugin). */
@@ -295,6 +300,7 @@ export class Host {
     c.registerInstance(HypercallDispatcherToken, this.dispatcher);
     c.registerInstance(RunDirToken, this.runDir);
     c.registerInstance(GuestKernelsToken, this.kernels);
+    c.registerInstance(GuestModesToken, this.guestModes);
   }
 
   /** The configured plugins, plus the scheduler's plugin when the definition names it only by `scheduler:`. */
@@ -329,17 +335,8 @@ export class Host {
     const ctx = this.hypervisorContext();
     this.subsystems = CORE_SUBSYSTEMS.map((make) => make(ctx));
     const platform = this.container.resolve(PlatformToken);
-    this.domainsImpl.events.on('created', (d) => {
-      for (const v of d.vcpus as VcpuImpl[]) {
-        const vcpu = v.vcpuId;
-        v.instructions = {
-          ...NO_INSTRUCTIONS,
-          cpuid: (leaf, subleaf) => platform.cpuid(d.domid, vcpu, leaf, subleaf),
-          rdmsr: (msr) => platform.rdmsr(d.domid, vcpu, msr),
-          wrmsr: (msr, value) => platform.wrmsr(d.domid, vcpu, msr, value),
-        };
-      }
-    });
+    const hvm = this.container.resolve(HvmPlatformsToken) as HvmPlatformsImpl;
+    this.domainsImpl.events.on('created', (d) => installInstructions(d, { container: this.container, platform, hvm }));
   }
 
   /** The hypervisor's subsystems, in creation order. */
@@ -368,6 +365,7 @@ export class Host {
       timers: this.timers,
       container: this.container,
       log: this.log,
+      hvmPaging: this.definition.paging,
       p2mOf: (domid) => this.state.p2mOf(domid),
       sharedInfoOf: (domid) => this.state.sharedInfoOf(domid),
       hvmParamsOf: (domid) => this.state.hvmParamsOf(domid),

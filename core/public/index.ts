@@ -17,3 +17,7 @@ export * from './platform.js';
 export * from './boot.js';
 export * from './xenstore.js';
 export * from './ioreq.js';
+export * from './pv-mm.js';
+export * from './hvm-info.js';
+export * from './hvm-boot.js';
+export * from './acpi.js';

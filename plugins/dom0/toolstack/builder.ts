@@ -11,31 +11,34 @@ import {
   ConfigError,
   GuestError,
   GuestMemory,
-  HvmParams,
   P2m,
   P2mType,
-  SharedInfoPage,
   type CpuMask,
   type Domain,
   type DomainConfig,
   type DomainRegistry,
   type EventChannels,
   type GrantTables,
+  type Dom0Job,
+  type GuestBuildContext,
   type GuestKernel,
   type GuestKernels,
+  type GuestMemoryLayout,
+  type GuestMode,
+  type GuestModeProvider,
+  type GuestModes,
   type Platform,
   type VcpuApi,
   type VcpuRequest,
   type WakeReason,
   type Xenstore,
 } from '../../../core/api/index.js';
-import { GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE, HVM_PARAM, PAGE_SIZE, domId, grantRef, guestFrame, type MachineFrame } from '../../../core/public/index.js';
-
-const DOM0 = domId(0);
-import { PVH_CONSOLE_GFN, PVH_STORE_GFN, PV_CONSOLE_PFN, PV_START_INFO_ADDR, PV_STORE_PFN, PVH_START_INFO_ADDR, minimumPages, writePvStartInfo, writePvhStartInfo } from './boot-layout.js';
-import { POPULATE_BATCH, POPULATE_FRAME_CYCLES, copies, hypercalls, xenstoreOps } from './costs.js';
+import { GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE, PAGE_SIZE, domId, grantRef, guestFrame, type MachineFrame } from '../../../core/public/index.js';
+import { POPULATE_BATCH, POPULATE_FRAME_CYCLES, hypercalls, xenstoreOps } from './costs.js';
 import { writeHome } from './xenstore-home.js';
 import { writeDevices } from './devices.js';
+
+const DOM0 = domId(0);
 
 /** libxl's LIBXL_MAXMEM_CONSTANT: slack above maxmem for the pages the builder adds (1 MiB). */
 export const MAXMEM_SLACK_PAGES = 256;
@@ -47,6 +50,8 @@ export interface BuilderDeps {
   gnttab: GrantTables;
   platform: Platform;
   kernels: GuestKernels;
+  /** The guest modes of this build: a `type` whose mode plugin is missing is refused. */
+  modes: GuestModes;
   xenstore: Xenstore;
   /** Names in use (the toolstack's domains, Domain-0 included). */
   nameTaken(name: string): boolean;
@@ -68,6 +73,21 @@ export interface Built {
   targetKiB: number;
   maxKiB: number;
   warnings: string[];
+  /** What the mode started that must finish before the domain is unpaused (an HVM guest's device model). */
+  pending?: Dom0Job<unknown>;
+}
+
+/** A configuration that passed the checks: its kernel, its guest mode and the mode's memory layout. */
+export interface CheckedConfig {
+  kernel: GuestKernel;
+  mode: GuestModeProvider;
+  layout: GuestMemoryLayout;
+}
+
+/** The guest mode xl's `type` selects: `hvm` is PVHVM with the Xen platform PCI device (xl's default), plain HVM without. */
+export function modeOf(config: DomainConfig): GuestMode {
+  if (config.type === 'hvm') return config.xenPlatformPci ? 'pvhvm' : 'hvm';
+  return config.type;
 }
 
 /** Where a config key was written, for errors. */
@@ -82,12 +102,19 @@ function configPath(config: DomainConfig, file: string): string {
 }
 
 /**
- * Everything that can be refused before a domain exists: a duplicate name, a kernel this build lacks
- * or a missing kernel/ramdisk/disk file. Throws a ConfigError naming the file and key.
+ * Everything that can be refused before a domain exists: a duplicate name, a guest mode or kernel this
+ * build lacks, a missing kernel/ramdisk/disk file, too little memory for the mode's layout. Throws a
+ * ConfigError naming the file and key.
  */
-export function checkConfig(config: DomainConfig, deps: Pick<BuilderDeps, 'kernels' | 'nameTaken'>): GuestKernel {
+export function checkConfig(config: DomainConfig, deps: Pick<BuilderDeps, 'kernels' | 'modes' | 'nameTaken'>): CheckedConfig {
   if (deps.nameTaken(config.name)) throw new ConfigError(`domain name "${config.name}" is already in use`, at(config, 'name'));
-  if (config.type === 'hvm') throw new ConfigError(`type "hvm" needs the HVM guest mode and a device model, which this build does not have yet`, at(config, 'type'));
+  const modeName = modeOf(config);
+  const mode = deps.modes.get(modeName);
+  if (mode === undefined) {
+    const why = config.type === 'hvm' ? ` (xen_platform_pci = ${config.xenPlatformPci ? 1 : 0})` : '';
+    const known = deps.modes.modes();
+    throw new ConfigError(`type "${config.type}"${why} needs the ${modeName} guest mode: enable the "${modeName}" plugin (this build's guest modes: ${known.length ? known.join(', ') : 'none'})`, at(config, 'type'));
+  }
   const name = config.kernel;
   if (name === undefined) throw new ConfigError(`a ${config.type} guest needs kernel=`, at(config, 'kernel'));
   const kernel = deps.kernels.get(name);
@@ -106,20 +133,18 @@ export function checkConfig(config: DomainConfig, deps: Pick<BuilderDeps, 'kerne
     const st = statSync(file);
     if (!st.isFile() && !st.isBlockDevice()) throw new ConfigError(`disk ${disk.vdev}: ${disk.target} is neither an image file nor a block device`, at(config, `disk[${i}]`));
   });
-  const pages = Math.floor(config.memoryBytes / PAGE_SIZE);
-  if (pages < minimumPages(config.type, pages)) throw new ConfigError(`memory ${config.memoryBytes / 2 ** 20} MiB is too small for a ${config.type} guest`, at(config, 'memory'));
-  return kernel;
+  return { kernel, mode, layout: mode.layout(config) };
 }
 
 /** Builds the domain: the body of the toolstack's `create` task. Destroys the half-built domain on failure. */
-export function* buildDomain(v: VcpuApi, deps: BuilderDeps, config: DomainConfig, uuid: string, kernel: GuestKernel): Generator<VcpuRequest, Built, WakeReason> {
-  const pages = Math.floor(config.memoryBytes / PAGE_SIZE);
+export function* buildDomain(v: VcpuApi, deps: BuilderDeps, config: DomainConfig, uuid: string, checked: CheckedConfig): Generator<VcpuRequest, Built, WakeReason> {
+  const { kernel, mode, layout } = checked;
   const maxPages = Math.floor(config.maxmemBytes / PAGE_SIZE);
   hypercalls(v); // XEN_DOMCTL_createdomain
   const affinity = deps.cpuMask(config.cpus.all);
   const d = deps.domains.create({
     name: config.name,
-    mode: config.type,
+    mode: mode.mode,
     vcpus: config.maxvcpus,
     maxPages: maxPages + MAXMEM_SLACK_PAGES,
     pages: 0,
@@ -138,69 +163,54 @@ export function* buildDomain(v: VcpuApi, deps: BuilderDeps, config: DomainConfig
     stillThere(deps, d);
 
     const p2m = d.container.resolve(P2m);
-    const mfns = populate(v, d, p2m, pages, 0);
+    let pages = 0;
+    for (const range of layout.ram) {
+      populate(v, d, p2m, range.end - range.start, range.start);
+      pages += range.end - range.start;
+    }
     // Populating takes time in proportion to the memory (page scrubbing, P2M updates): a big guest's
     // build spans several scheduling quanta, and anything may happen meanwhile.
     yield* v.burn(pages * POPULATE_FRAME_CYCLES);
     stillThere(deps, d);
-    const mem = d.container.resolve(GuestMemory);
-    const store = { gfn: 0, port: 0 };
-    const console = { gfn: 0, port: 0 };
-    let storeFrame: number;
-    let consoleFrame: number;
-    if (config.type === 'pv') {
-      store.gfn = PV_STORE_PFN;
-      console.gfn = PV_CONSOLE_PFN;
-      storeFrame = mfns[PV_STORE_PFN]!;
-      consoleFrame = mfns[PV_CONSOLE_PFN]!;
-    } else {
-      store.gfn = PVH_STORE_GFN;
-      console.gfn = PVH_CONSOLE_GFN;
-      storeFrame = store.gfn;
-      consoleFrame = console.gfn;
-      populateAt(v, d, p2m, PVH_STORE_GFN);
-      populateAt(v, d, p2m, PVH_CONSOLE_GFN);
-    }
+    for (const gfn of layout.special) populate(v, d, p2m, 1, gfn);
+    const mfn = (gfn: number): MachineFrame => {
+      const m = p2m.mfnOf(guestFrame(gfn));
+      if (!(m >= 0)) throw new GuestError('EINVAL', `${config.name}: guest frame 0x${gfn.toString(16)} is not populated`, { domid: d.domid });
+      return m as MachineFrame;
+    };
+    const store = { gfn: layout.storeGfn, port: 0 };
+    const console = { gfn: layout.consoleGfn, port: 0 };
     hypercalls(v, 2); // EVTCHNOP_alloc_unbound ×2
     store.port = deps.evtchn.allocUnbound(d.domid, DOM0);
     console.port = deps.evtchn.allocUnbound(d.domid, DOM0);
-    hypercalls(v, 1); // grant table setup: the reserved entries
-    deps.gnttab.grantAccess(d.domid, grantRef(GNTTAB_RESERVED_CONSOLE), DOM0, consoleFrame, false);
-    deps.gnttab.grantAccess(d.domid, grantRef(GNTTAB_RESERVED_XENSTORE), DOM0, storeFrame, false);
+    hypercalls(v, 1); // grant table setup: the reserved entries (frames as the guest names them: MFNs for PV)
+    const granted = (gfn: number): number => (mode.mode === 'pv' ? mfn(gfn) : gfn);
+    deps.gnttab.grantAccess(d.domid, grantRef(GNTTAB_RESERVED_CONSOLE), DOM0, granted(console.gfn), false);
+    deps.gnttab.grantAccess(d.domid, grantRef(GNTTAB_RESERVED_XENSTORE), DOM0, granted(store.gfn), false);
 
-    const cmdline = config.cmdline ?? '';
-    const boot = d.vcpus[0]!.context;
-    if (config.type === 'pv') {
-      const shared = d.container.resolve(SharedInfoPage);
-      copies(v, writePvStartInfo(mem, {
-        nrPages: pages,
-        sharedInfoMaddr: shared.mfn * PAGE_SIZE,
-        storeMfn: mfns[PV_STORE_PFN]!,
-        storeEvtchn: store.port,
-        consoleMfn: mfns[PV_CONSOLE_PFN]!,
-        consoleEvtchn: console.port,
-        p2m: mfns,
-        cmdline,
-      }));
-      boot.rsi = PV_START_INFO_ADDR;
-    } else {
-      const params = d.container.resolve(HvmParams);
-      hypercalls(v, 4); // HVMOP_set_param ×4
-      params.set(HVM_PARAM.STORE_PFN, BigInt(store.gfn));
-      params.set(HVM_PARAM.STORE_EVTCHN, BigInt(store.port));
-      params.set(HVM_PARAM.CONSOLE_PFN, BigInt(console.gfn));
-      params.set(HVM_PARAM.CONSOLE_EVTCHN, BigInt(console.port));
-      copies(v, writePvhStartInfo(mem, config.memoryBytes, cmdline));
-      boot.rbx = PVH_START_INFO_ADDR;
-    }
+    const xenstoreWrites: [string, string][] = [];
+    const ctx: GuestBuildContext = {
+      domain: d,
+      config,
+      kernel,
+      pages,
+      layout,
+      store,
+      console,
+      cmdline: config.cmdline ?? '',
+      memory: d.container.resolve(GuestMemory),
+      mfn,
+      builder: v,
+      xenstoreWrite: (path, value) => void xenstoreWrites.push([path, value]),
+    };
+    const pending = mode.build(ctx) ?? undefined;
     hypercalls(v, d.vcpus.length); // XEN_DOMCTL_setvcpucontext
     // Only the boot vCPU runs at first; the kernel brings up the others (VCPUOP_up), as under Xen.
     for (let i = 1; i < d.vcpus.length; i++) d.vcpus[i]!.down();
-    d.vcpus[0]!.setProgram(kernel.entry(d, config.type));
     yield v.preempt();
     stillThere(deps, d);
 
-    const targetKiB = pages * 4;
+    const targetKiB = Math.floor(config.memoryBytes / PAGE_SIZE) * 4;
     const maxKiB = maxPages * 4;
     const xs = deps.xenstore;
     let ops = 0;
@@ -220,12 +230,14 @@ export function* buildDomain(v: VcpuApi, deps: BuilderDeps, config: DomainConfig
         consoleTty: deps.consoleTty(d.domid),
       });
       ops += writeDevices(tx, d.domid, config, deps.mac);
+      for (const [path, value] of xenstoreWrites) tx.write(path, value);
+      ops += xenstoreWrites.length;
     });
     xenstoreOps(v, ops + 2);
     xs.introduce(d.domid, store.gfn, store.port);
     const warnings: string[] = [];
     if (config.pci.length > 0) warnings.push(`${config.source.file}: pci: ${config.pci.length} device(s) not assigned: PCI passthrough (pciback) is not supported yet`);
-    return { domain: d, uuid, store, console, targetKiB, maxKiB, warnings };
+    return { domain: d, uuid, store, console, targetKiB, maxKiB, warnings, ...(pending ? { pending } : {}) };
   } catch (error) {
     if (deps.domains.get(d.domid) !== undefined) deps.domains.destroy(d.domid);
     throw error;
@@ -243,32 +255,23 @@ const SUPERPAGE_FRAMES = 1 << SUPERPAGE_ORDER;
 
 /**
  * Frames firstGfn.. of a fresh domain, as libxc populates them: 2 MiB superpages (one large P2M entry
- * each) where the range is aligned, single frames for the rest. Returns the MFN of each frame.
+ * each) where the range is aligned, single frames for the rest.
  */
-function populate(v: VcpuApi, d: Domain, p2m: P2m, count: number, firstGfn: number): MachineFrame[] {
-  const mfns = new Array<MachineFrame>(count);
+function populate(v: VcpuApi, d: Domain, p2m: P2m, count: number, firstGfn: number): void {
   let i = 0;
   while (i < count) {
     const gfn = firstGfn + i;
     if (gfn % SUPERPAGE_FRAMES === 0 && count - i >= SUPERPAGE_FRAMES) {
-      const first = d.allocateExtent(SUPERPAGE_ORDER);
-      p2m.setLarge(guestFrame(gfn), first, P2mType.ram_rw);
-      for (let k = 0; k < SUPERPAGE_FRAMES; k++) mfns[i + k] = (first + k) as MachineFrame;
+      p2m.setLarge(guestFrame(gfn), d.allocateExtent(SUPERPAGE_ORDER), P2mType.ram_rw);
       i += SUPERPAGE_FRAMES;
       continue;
     }
     const end = Math.min(count, Math.ceil((gfn + 1) / SUPERPAGE_FRAMES) * SUPERPAGE_FRAMES - firstGfn);
     const frames = d.allocatePages(end - i);
     frames.forEach((mfn, k) => p2m.set(guestFrame(firstGfn + i + k), mfn, P2mType.ram_rw));
-    for (let k = 0; k < frames.length; k++) mfns[i + k] = frames[k]!;
     i = end;
   }
   hypercalls(v, Math.ceil(count / POPULATE_BATCH));
-  return mfns;
-}
-
-function populateAt(v: VcpuApi, d: Domain, p2m: P2m, gfn: number): void {
-  populate(v, d, p2m, 1, gfn);
 }
 
 function applyLimits(deps: BuilderDeps, d: Domain, config: DomainConfig): void {

@@ -6,6 +6,7 @@ import {
   GuestError,
   type Dom0Job,
   type Dom0Tasks,
+  type Dom0Waiter,
   type Domain,
   type DomainAction,
   type DomainConfig,
@@ -21,7 +22,7 @@ import {
   type WakeReason,
 } from '../../../core/api/index.js';
 import { PAGE_SIZE } from '../../../core/public/index.js';
-import { MAXMEM_SLACK_PAGES, buildDomain, checkConfig, type BuilderDeps } from './builder.js';
+import { MAXMEM_SLACK_PAGES, buildDomain, checkConfig, type BuilderDeps, type Built, type CheckedConfig } from './builder.js';
 import { hypercalls, xenstoreOps } from './costs.js';
 import { homePath, removeHome } from './xenstore-home.js';
 import { BACKEND_KINDS, removeDevices } from './devices.js';
@@ -56,6 +57,8 @@ export class ToolstackImpl implements Toolstack {
   private readonly byName = new Map<string, number>();
   /** Names of domains being built (reserved before their domid exists). */
   private readonly building = new Set<string>();
+  /** By domid: what a build left running that must finish before the domain starts (the device model). */
+  private readonly pendingStarts = new Map<number, Dom0Job<unknown>>();
   private readonly uuidRng;
   private readonly unsubscribe: () => void;
 
@@ -116,21 +119,33 @@ export class ToolstackImpl implements Toolstack {
 
   create(config: DomainConfig, options: { paused?: boolean } = {}): Dom0Job<ToolstackDomain> {
     const name = `create ${config.name}`;
-    let kernel;
+    let checked: CheckedConfig;
     try {
-      kernel = checkConfig(config, { kernels: this.deps.kernels, nameTaken: (n) => this.nameTaken(n) });
+      checked = checkConfig(config, { kernels: this.deps.kernels, modes: this.deps.modes, nameTaken: (n) => this.nameTaken(n) });
     } catch (error) {
       return this.deps.tasks.failed(name, error as Error);
     }
     const uuid = config.uuid ?? this.newUuid();
+    const paused = options.paused === true;
     this.building.add(config.name);
-    const job = this.deps.tasks.submit(name, (v) => this.createTask(v, config, uuid, kernel, options.paused === true));
-    job.onSettled(() => this.building.delete(config.name));
-    return job;
+    const build = this.deps.tasks.submit(name, (v) => this.createTask(v, config, uuid, checked, paused));
+    build.onSettled(() => this.building.delete(config.name));
+    if (!checked.mode.deviceModel) return build;
+    // libxl waits for the device model before it unpauses: the create settles once both are done.
+    const waiter = this.deps.tasks.waiter<ToolstackDomain>(name);
+    build.onSettled((b) => (b.error ? waiter.reject(b.error) : this.afterPending(b.result!, config, paused, waiter)));
+    return waiter.job;
   }
 
-  private *createTask(v: VcpuApi, config: DomainConfig, uuid: string, kernel: ReturnType<typeof checkConfig>, paused: boolean): Generator<VcpuRequest, ToolstackDomain, WakeReason> {
-    const built = yield* buildDomain(v, this.deps, config, uuid, kernel);
+  private *createTask(v: VcpuApi, config: DomainConfig, uuid: string, checked: CheckedConfig, paused: boolean): Generator<VcpuRequest, ToolstackDomain, WakeReason> {
+    const built = yield* buildDomain(v, this.deps, config, uuid, checked);
+    const record = this.addRecord(config, uuid, built, v.now);
+    if (built.pending === undefined) this.start(v, record, paused);
+    else this.pendingStarts.set(record.domid, built.pending);
+    return record;
+  }
+
+  private addRecord(config: DomainConfig, uuid: string, built: Built, now: number): DomainRecord {
     const record: DomainRecord = {
       domid: built.domain.domid,
       name: config.name,
@@ -139,7 +154,7 @@ export class ToolstackImpl implements Toolstack {
       config,
       console: built.console,
       store: built.store,
-      startTime: v.now,
+      startTime: now,
       targetKiB: built.targetKiB,
       maxKiB: built.maxKiB,
       warnings: built.warnings,
@@ -148,11 +163,40 @@ export class ToolstackImpl implements Toolstack {
     this.records.set(record.domid, record);
     this.byName.set(record.name, record.domid);
     this.building.delete(config.name);
+    return record;
+  }
+
+  /** XEN_DOMCTL_unpausedomain (unless asked to leave it paused) and the `created` event. */
+  private start(v: VcpuApi, record: DomainRecord, paused: boolean): void {
+    const config = record.config;
     hypercalls(v); // XEN_DOMCTL_unpausedomain
     if (!paused) this.deps.domains.unpause(record.domid);
     this.deps.log.info(`created ${config.name} (domain ${record.domid}, ${config.type}, ${config.vcpus} vCPU, ${config.memoryBytes / 2 ** 20} MiB)`);
     this.events.emit('created', record);
-    return record;
+  }
+
+  /** After the build: waits for what the mode started (the device model), then starts the domain, or destroys it if that failed. */
+  private afterPending(record: ToolstackDomain, config: DomainConfig, paused: boolean, waiter: Dom0Waiter<ToolstackDomain>): void {
+    const domid = record.domid;
+    const pending = this.pendingStarts.get(domid);
+    this.pendingStarts.delete(domid);
+    if (pending === undefined) return waiter.resolve(record);
+    const startTask = (rec: DomainRecord) =>
+      function* (this: void, v: VcpuApi): Generator<VcpuRequest, ToolstackDomain, WakeReason> {
+        start(v, rec);
+        return rec;
+      };
+    const start = (v: VcpuApi, rec: DomainRecord): void => this.start(v, rec, paused);
+    pending.onSettled((p) => {
+      if (p.error) {
+        const error = new GuestError('ESRCH', `${config.name}: ${p.name} failed, the domain is destroyed: ${p.error.message}`, { domid });
+        this.deps.tasks.submit(`destroy ${domid}`, (v) => this.destroyTask(v, domid)).onSettled(() => waiter.reject(error));
+        return;
+      }
+      const rec = this.records.get(domid);
+      if (rec === undefined || this.deps.domains.get(domid) === undefined) return waiter.reject(new GuestError('ESRCH', `${config.name} was destroyed while its device model started`, { domid }));
+      this.deps.tasks.submit(`start ${config.name}`, startTask(rec)).onSettled((j) => (j.error ? waiter.reject(j.error) : waiter.resolve(j.result!)));
+    });
   }
 
   destroy(domid: number): Dom0Job<void> {
@@ -174,6 +218,7 @@ export class ToolstackImpl implements Toolstack {
     const record = this.records.get(domid);
     if (record === undefined) return;
     this.records.delete(domid);
+    this.pendingStarts.delete(domid);
     if (this.byName.get(record.name) === domid) this.byName.delete(record.name);
     const xs = this.deps.xenstore;
     let ops = 0;

@@ -30,7 +30,10 @@ export interface ToolstackHost {
   cleanup(): Promise<void>;
 }
 
-export async function bootToolstackHost(options: { plugins?: string[]; cpus?: number; memoryMiB?: number } = {}): Promise<ToolstackHost> {
+/** The guest modes a toolstack host gets unless a test names its own. */
+export const DEFAULT_MODES = ['pv', 'pvh'];
+
+export async function bootToolstackHost(options: { plugins?: string[]; modes?: string[]; cpus?: number; memoryMiB?: number } = {}): Promise<ToolstackHost> {
   const runDir = mkdtempSync(join(tmpdir(), 'xeno-ts-'));
   const definition = {
     name: 'ts-test',
@@ -38,7 +41,7 @@ export async function bootToolstackHost(options: { plugins?: string[]; cpus?: nu
     cpus: options.cpus ?? 2,
     memory: `${options.memoryMiB ?? 2048}MiB`,
     dom0: { memory: '64MiB', vcpus: 1 },
-    plugins: ['credit', 'xenstored', 'toolstack', ...(options.plugins ?? [])],
+    plugins: ['credit', 'xenstored', 'toolstack', ...(options.modes ?? DEFAULT_MODES), ...(options.plugins ?? [])],
 
     domains: [],
   };
