@@ -2,7 +2,7 @@
 import type { InjectionToken } from 'tsyringe';
 import type { DomId, PcpuId, VcpuId } from '../public/types.js';
 import type { Logger } from './log.js';
-import type { Vcpu } from './domain.js';
+import type { Vcpu, VcpuProgram } from './domain.js';
 
 /**
  * An immutable set of physical CPUs (Xen's `cpumask_t`). Hard affinity (pinning) is one of these;
@@ -227,3 +227,14 @@ export interface CpuPool {
   dump(): string;
 }
 export const CpuPool = Symbol.for('xenoserver:CpuPool') as InjectionToken<CpuPool>;
+
+/**
+ * Guest code at an entry point, for guest-kernel plugins: the part of the core's SchedOps
+ * (core/cpu/sched-state.ts) a kernel needs to start its APs. A vCPU that VCPUOP_initialise gave RIP
+ * `rip` runs `program` when VCPUOP_up starts it. Throws `GuestError('ESRCH')` for an unknown domain;
+ * returns a remover. Resolves to the same object as SchedOps.
+ */
+export interface GuestEntryPoints {
+  setEntryPoint(domid: number, rip: number, program: VcpuProgram): () => void;
+}
+export const GuestEntryPoints = Symbol.for('xenoserver:SchedOps') as InjectionToken<GuestEntryPoints>;

@@ -1,10 +1,11 @@
 /**
  * PV boot (`xen_pv_init_ops`): start_info in RSI. The rings are machine frames, turned into our own
- * frame numbers through the P2M list. Paging is still off (real PV initial page tables come later),
- * so addresses are pseudo-physical and the shared-info page, a machine frame, is out of reach.
+ * frame numbers through the P2M list. With the builder's initial page tables (CR0.PG set) the
+ * pseudo-physical space is mapped 1:1 at virtual address 0, and the shared-info page, a machine frame,
+ * is mapped at a free frame's address with update_va_mapping; with paging off it is out of reach.
  */
 import type { VcpuApi } from '../../../../core/api/index.js';
-import { MAX_GUEST_CMDLINE, PAGE_SIZE, PV_START_INFO_SIZE, PvStartInfo, SIF } from '../../../../core/public/index.js';
+import { MAX_GUEST_CMDLINE, PAGE_SIZE, PTE_P, PTE_RW, PV_START_INFO_SIZE, PvStartInfo, SIF, UVMF, X86_CR0_PG } from '../../../../core/public/index.js';
 import { cString } from '../dev/xen/hypervisor.js';
 import { framesOf, type FrameRange } from '../kern/vm_phys.js';
 import type { Preload, RingLocation, XenInitOps } from './init-ops.js';
@@ -52,7 +53,7 @@ export const xenPvInitOps: XenInitOps = {
     parse_preload_data: 'xen_pv_parse_preload_data',
     parse_memmap: 'xen_pv_parse_memmap',
     find_rings: 'xen_pv_start_info_rings',
-    shared_info: 'none (paging off)',
+    shared_info: 'xen_pv_map_shared_info (update_va_mapping; none while paging is off)',
   },
   parsePreloadData,
   findRings(v, _hv, preload) {
@@ -61,7 +62,12 @@ export const xenPvInitOps: XenInitOps = {
       console: pvRing(v, preload.startInfo, PvStartInfo.consoleMfn, PvStartInfo.consoleEvtchn),
     };
   },
-  mapSharedInfo() {
-    return { unavailable: 'a PV guest maps it through its page tables, and paging is still off' };
+  mapSharedInfo(v, hv, allocate) {
+    if ((v.regs.cr0 & X86_CR0_PG) === 0) return { unavailable: 'a PV guest maps it through its page tables, and paging is off' };
+    // The start_info pointer the builder left in RSI (see detectBootProtocol).
+    const maddr = v.memory.readU64(v.regs.rsi + PvStartInfo.sharedInfo);
+    const addr = allocate() * PAGE_SIZE;
+    hv.updateVaMapping(addr, maddr + (PTE_P | PTE_RW), UVMF.INVLPG | UVMF.LOCAL);
+    return { addr };
   },
 };

@@ -1,7 +1,8 @@
-/** The kernel's state: its vCPU, message buffer, hypervisor interface, devices, interrupt handlers and shell commands. */
+/** The kernel's state: its configuration and hooks, its CPUs, message buffer, hypervisor interface, devices, sysctls and shell commands. */
 import type { VcpuApi, VcpuRequest } from '../../../../core/api/index.js';
 import type { ShutdownReason } from '../../../../core/public/index.js';
 import type { XenInitOps } from '../boot/init-ops.js';
+import { hasOption, type KernelConfig } from '../conf/config.js';
 import type { XenConsole } from '../dev/xen/console/xc.js';
 import type { EventWaiter } from '../dev/xen/evtchn.js';
 import type { Hypervisor } from '../dev/xen/hypervisor.js';
@@ -10,31 +11,49 @@ import type { GenericKernelOptions } from '../options.js';
 import { CommandRegistry } from '../shell/commands.js';
 import type { Shell } from '../shell/shell.js';
 import type { Device } from './bus.js';
+import type { KernelHooks } from './hooks.js';
+import type { KThread } from './kern_thread.js';
+import { SysctlTree } from './kern_sysctl.js';
 import { MsgBuf } from './msgbuf.js';
+import { Pcpu } from './pcpu.js';
+import type { PhysAllocator } from './vm_phys.js';
 
 /**
  * What runs when an event channel may have fired (FreeBSD's intr handlers): looks at its ring and
- * says whether it found work. Handlers run after the port's pending bit is cleared, so nothing is lost.
+ * says whether it found work. Handlers run after the port's pending bit is cleared (`pending` says
+ * whether it was set), so nothing is lost.
  */
 export interface IntrHandler {
   readonly name: string;
   readonly port: number;
-  handle(): Generator<VcpuRequest, boolean, unknown>;
+  handle(pending: boolean): Generator<VcpuRequest, boolean, unknown>;
   /** Absolute virtual time (ns) by which the idle loop should look again even without an event; 0 = none. */
   deadline?(): number;
 }
 
+/** The kernel's version, as the banner and kern.osrelease show it. */
+export const KERNEL_VERSION = '0.2.0';
+
 export class Kernel {
+  readonly osrelease = KERNEL_VERSION;
+  /** Sets kern.hostname unless it was set already (xenstore0 offers the domain's name); replaced by kern_mib. */
+  setHostname: (name: string) => void = () => undefined;
+  /** debug.mtx.runstate_check: adaptive mutexes consult the owner vCPU's Xen runstate. */
+  mtxRunstateCheck = false;
   readonly msgbuf = new MsgBuf();
   readonly commands = new CommandRegistry();
+  readonly sysctl = new SysctlTree();
   readonly devices: Device[] = [];
-  readonly intr: IntrHandler[] = [];
+  /** CPUs by id; CPU 0 boots, APs join under options SMP. */
+  readonly cpus: Pcpu[] = [];
+  readonly threads: KThread[] = [];
+  nextTid = 100000;
   /** Virtual time at entry. */
   readonly bootTime: number;
   /** Set during early boot, in this order. */
   initOps!: XenInitOps;
-  hv!: Hypervisor;
-  events!: EventWaiter;
+  hooks!: KernelHooks;
+  phys!: PhysAllocator;
   cmdline = '';
   console: XenConsole | undefined;
   xenstore: Xenstore | undefined;
@@ -42,12 +61,74 @@ export class Kernel {
   shell: Shell | undefined;
   /** Set once a shutdown began (SCHEDOP_shutdown is next). */
   shuttingDown: ShutdownReason | undefined;
+  /** Suspends that returned (cancelled or resumed). */
+  suspends = 0;
+  /** hardclock ticks since boot (FreeBSD's `ticks`), counted on CPU 0. */
+  ticks = 0;
+  /** `kern.hz`: hardclock ticks per second. */
+  hz: number;
+  /** The RIP of the AP entry point the plugin registered (generic.ts); 0 = none (no SMP). */
+  apEntry = 0;
+  /** Guest address of the start info the boot protocol passed. */
+  preloadStartInfo = 0;
+  /** What each CPU runs on itself once set up, before it idles (drivers with per-CPU parts add here: xentimer). */
+  readonly cpuStart: ((cpu: Pcpu) => Generator<VcpuRequest, void, unknown>)[] = [];
+  /** Guest address of the shared-info page, when the kernel reaches it. */
+  sharedInfo: number | undefined;
 
   constructor(
     readonly v: VcpuApi,
     readonly options: GenericKernelOptions,
+    readonly config: KernelConfig,
   ) {
     this.bootTime = v.now;
+    this.cpus.push(new Pcpu(0, v));
+    const hz = config.options.get('HZ');
+    this.hz = typeof hz === 'string' ? Number(hz) : 100;
+  }
+
+  /** The boot CPU. */
+  get bsp(): Pcpu {
+    return this.cpus[0]!;
+  }
+
+  /** The boot CPU's hypercall interface (each CPU has its own: `cpus[i].hv`). */
+  get hv(): Hypervisor {
+    return this.bsp.hv;
+  }
+
+  set hv(hv: Hypervisor) {
+    this.bsp.hv = hv;
+  }
+
+  /** The boot CPU's event waiting (each CPU has its own: `cpus[i].events`). */
+  get events(): EventWaiter {
+    return this.bsp.events;
+  }
+
+  set events(events: EventWaiter) {
+    this.bsp.events = events;
+  }
+
+  get intr(): IntrHandler[] {
+    return this.bsp.intr;
+  }
+
+  /** True when the kernel was built with `options name`. */
+  option(name: string): boolean {
+    return hasOption(this.config, name);
+  }
+
+  /** True when the kernel was built with `device name`. */
+  hasDevice(name: string): boolean {
+    return this.config.devices.has(name);
+  }
+
+  /** The CPU `v` is, for code that runs on any CPU. */
+  cpuOf(v: VcpuApi): Pcpu {
+    const cpu = this.cpus.find((c) => c.v === v);
+    if (cpu === undefined) throw new Error(`no CPU for vcpu${v.vcpuId}`);
+    return cpu;
   }
 
   /** Kernel printf: one line into the message buffer and the console. */
@@ -60,16 +141,45 @@ export class Kernel {
     return this.v.now - this.bootTime;
   }
 
-  /** Adds an event-channel handler to the idle loop. */
-  bindIntr(handler: IntrHandler): void {
-    this.intr.push(handler);
+  /** Adds an event-channel handler to CPU `cpu`'s idle loop (the boot CPU by default). */
+  bindIntr(handler: IntrHandler, cpu: Pcpu = this.bsp): void {
+    cpu.intr.push(handler);
   }
+}
 
-  /** Runs the handlers once; true when any found work. */
-  *runIntr(): Generator<VcpuRequest, boolean, unknown> {
-    for (const h of this.intr) this.events.consume(h.port);
-    let worked = false;
-    for (const h of this.intr) if (yield* h.handle()) worked = true;
-    return worked;
+/** Handlers running now (a shell command sleeping inside the console handler must not re-enter it). */
+const running = new WeakSet<IntrHandler>();
+
+/** Runs `cpu`'s handlers once (each after acknowledging its port); true when any found work. */
+export function* runIntrOn(cpu: Pcpu): Generator<VcpuRequest, boolean, unknown> {
+  const ready = cpu.intr.filter((h) => !running.has(h));
+  const pending = ready.map((h) => cpu.events.consume(h.port));
+  let worked = false;
+  for (const [i, h] of ready.entries()) {
+    running.add(h);
+    try {
+      if (yield* h.handle(pending[i]!)) worked = true;
+    } finally {
+      running.delete(h);
+    }
+  }
+  return worked;
+}
+
+/**
+ * Sleeps on CPU `cpu` until `done()` holds (FreeBSD's tsleep with its wakeup by event): serves the
+ * CPU's interrupts meanwhile and waits for their ports (the IPI port among them). Returns false when `timeout`
+ * (absolute virtual ns, 0 = none) passed first.
+ */
+export function* tsleep(cpu: Pcpu, done: () => boolean, timeout = 0): Generator<VcpuRequest, boolean, unknown> {
+  for (;;) {
+    yield* runIntrOn(cpu);
+    if (done()) return true;
+    if (timeout > 0 && cpu.v.now >= timeout) return false;
+    // A handler that is running (the console's, under a shell command) is not served here: its port stays pending, so it is not waited on either.
+    const idle = cpu.intr.filter((h) => !running.has(h));
+    const ports = [...new Set(idle.map((h) => h.port))];
+    const deadlines = [...idle.map((h) => h.deadline?.() ?? 0), timeout].filter((d) => d > 0);
+    yield* cpu.events.wait(ports, deadlines.length > 0 ? Math.min(...deadlines) : 0);
   }
 }

@@ -1,6 +1,8 @@
-/** The built-in commands: help, dmesg, uptime, echo, poweroff, reboot. */
+/** The built-in commands: help, dmesg, uptime, echo, poweroff, reboot, and the system commands (sys_cmds.ts, mutexbench). */
 import { kernReboot } from '../kern/kern_shutdown.js';
 import type { CommandRegistry, ShellCommand } from './commands.js';
+import { mutexbench } from './mutexbench.js';
+import { SYS_COMMANDS } from './sys_cmds.js';
 
 /** "1.503204 s" style uptime with the raw ns. */
 export function formatSeconds(ns: number): string {
@@ -62,5 +64,5 @@ export const BUILTINS: readonly ShellCommand[] = [
 ];
 
 export function registerBuiltins(registry: CommandRegistry): void {
-  for (const c of BUILTINS) registry.register(c);
+  for (const c of [...BUILTINS, ...SYS_COMMANDS, mutexbench]) registry.register(c);
 }

@@ -16,6 +16,9 @@ export interface GuestSpec {
   type: 'pv' | 'pvh';
   memory?: number;
   cmdline?: string;
+  /** Kernel name (a config/kernels ident, lower-cased); `generic` by default. */
+  kernel?: string;
+  vcpus?: number;
 }
 
 /** Boots the host; its guests are built by the toolstack (domids 1, 2, ...). */
@@ -26,8 +29,8 @@ export async function bootHost(guests: GuestSpec[], pluginOptions: Record<string
     cpus: 2,
     memory: '1024MiB',
     dom0: { memory: '64MiB', vcpus: 1 },
-    plugins: ['credit', 'xenstored', 'toolstack', Object.keys(pluginOptions).length ? { name: 'generic-kernel', options: pluginOptions } : 'generic-kernel'],
-    domains: guests.map((g) => ({ name: g.name, type: g.type, kernel: 'generic', memory: g.memory ?? 16, vcpus: 1, ...(g.cmdline ? { cmdline: g.cmdline } : {}) })),
+    plugins: ['credit', 'xenstored', 'toolstack', 'pv', 'pvh', Object.keys(pluginOptions).length ? { name: 'generic-kernel', options: pluginOptions } : 'generic-kernel'],
+    domains: guests.map((g) => ({ name: g.name, type: g.type, kernel: g.kernel ?? 'generic', memory: g.memory ?? 16, vcpus: g.vcpus ?? 1, ...(g.cmdline ? { cmdline: g.cmdline } : {}) })),
   };
   const r = resolveHostDefinition(definition, { file: 'test.yaml', loadDomainFile: () => ({ errors: [], warnings: [] }) });
   if (!r.host) throw new Error(r.errors.map((e) => e.message).join('\n'));
@@ -74,6 +77,8 @@ export class ConsoleBackend {
   chunk = Infinity;
   /** While false, `out` is left alone (a backend that is not there yet). */
   reading = true;
+  private again = false;
+  private readonly engine;
 
   constructor(
     host: Host,
@@ -84,6 +89,7 @@ export class ConsoleBackend {
     this.mem = host.domains.lookup(domid).container.resolve(GuestMemory);
     this.base = gfn * 4096;
     this.evtchn = host.container.resolve(EventChannels);
+    this.engine = host.engine;
     this.local = this.evtchn.bindInterdomain(domId(0), domId(domid), evtchnPort(port));
     this.evtchn.onEvent(domId(0), evtchnPort(this.local), () => this.drain());
     this.drain();
@@ -102,7 +108,10 @@ export class ConsoleBackend {
     this.mem.writeU32(guestPhysAddr(this.base + off), value >>> 0);
   }
 
-  /** Takes what is in `out` (at most `chunk` bytes) and tells the guest there is room. */
+  /**
+   * Takes what is in `out` (at most `chunk` bytes) and tells the guest there is room; with more left,
+   * reads again 10 µs later, as a backend that reads in small pieces still drains everything.
+   */
   drain(): void {
     if (!this.reading) return;
     let cons = this.u32(XenconsInterface.outCons);
@@ -116,6 +125,13 @@ export class ConsoleBackend {
     this.output += Buffer.from(bytes).toString('latin1');
     this.set(XenconsInterface.outCons, cons);
     this.evtchn.notify(domId(0), evtchnPort(this.local));
+    if (cons !== prod && !this.again) {
+      this.again = true;
+      this.engine.at(this.engine.now + 10_000, () => {
+        this.again = false;
+        this.drain();
+      });
+    }
   }
 
   /** Puts `text` into `in` and notifies. */

@@ -28,8 +28,8 @@ export class PolledEvents implements EventWaiter {
     private readonly hv: Hypervisor,
     private readonly shared: number,
   ) {
-    // vCPU 0's vcpu_info: hold upcalls off, so pending events wake SCHEDOP_poll only through its ports.
-    v.memory.writeU8(shared + SharedInfo.vcpuInfo + VcpuInfo.evtchnUpcallMask, 1);
+    // This vCPU's vcpu_info: hold upcalls off, so pending events wake SCHEDOP_poll only through its ports.
+    v.memory.writeU8(shared + SharedInfo.vcpuInfo + v.vcpuId * VcpuInfo.size + VcpuInfo.evtchnUpcallMask, 1);
   }
 
   consume(port: number): boolean {

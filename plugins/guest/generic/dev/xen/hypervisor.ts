@@ -83,6 +83,11 @@ export class Hypervisor {
     this.check('memory_op(add_to_physmap)', this.v.hypercall(Hypercall.memory_op, XENMEM.add_to_physmap, at));
   }
 
+  /** update_va_mapping: the L1 entry mapping `va` becomes `pte` (machine address | flags), then `flags` (UVMF_*) flushes. */
+  updateVaMapping(va: number, pte: number, flags: number): void {
+    this.check(`update_va_mapping(0x${va.toString(16)})`, this.v.hypercall(Hypercall.update_va_mapping, va, pte, flags));
+  }
+
   /** EVTCHNOP_send. */
   evtchnSend(port: number): void {
     const at = this.page + ARG;

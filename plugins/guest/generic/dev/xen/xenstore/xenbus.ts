@@ -1,12 +1,13 @@
 /**
  * xenstore0 (the XenStore device on xenpv0) and xenbusb_front0 beneath it: starts the xenstore client,
- * dispatches watch events to their owners from the store port's handler, attaches the control device
- * and enumerates frontend devices (no frontend drivers yet).
+ * dispatches watch events to their owners from the store port's handler, enumerates frontend devices
+ * (no frontend drivers yet) and attaches the balloon (device balloon) and the control device.
  */
 import type { VcpuRequest } from '../../../../../../core/api/index.js';
 import { deviceAttach, type Driver } from '../../../kern/bus.js';
 import type { Kernel } from '../../../kern/kernel.js';
 import type { RingLocation } from '../../../boot/init-ops.js';
+import { balloonDriver } from '../balloon/balloon.js';
 import { xctrlDriver } from '../control/control.js';
 import { Xenstore, type WatchEvent } from './xenstore.js';
 
@@ -20,6 +21,11 @@ export function* addWatch(k: Kernel, path: string, owner: string, fn: (event: Wa
   if (map === undefined) watchers.set(k, (map = new Map()));
   map.set(token, fn);
   yield* k.xenstore!.watch(path, token);
+}
+
+/** Sends XS_WATCH again for every watch (a domain resumed elsewhere finds a xenstored that has none). */
+export function* rewatchAll(k: Kernel): Generator<VcpuRequest, void, unknown> {
+  for (const token of watchers.get(k)?.keys() ?? []) yield* k.xenstore!.watch(token.slice(token.indexOf(':') + 1), token);
 }
 
 /** Drains replies and watch events; runs each event's owner. */
@@ -61,8 +67,10 @@ export function xenstoreDriver(ring: RingLocation): Driver {
       const name = yield* xs.read('name');
       const domid = yield* xs.read('domid');
       k.printf(`${dev.nameunit}: domain "${name ?? '?'}", domid ${domid ?? '?'}`);
-      yield* deviceAttach(k, dev, xctrlDriver);
+      if (name !== undefined) k.setHostname(name);
       yield* deviceAttach(k, dev, xenbusbFrontDriver);
+      if (k.hasDevice('balloon')) yield* deviceAttach(k, dev, balloonDriver);
+      yield* deviceAttach(k, dev, xctrlDriver);
     },
   };
 }

@@ -1,0 +1,109 @@
+/**
+ * xenpci0, the driver of the Xen platform PCI device (FreeBSD's dev/xen/xenpci/xenpci.c with the HVM
+ * half of x86/xen/hvm.c): it unplugs the emulated disks and NICs, maps the shared-info page into BAR1's
+ * space and has events delivered by vector callback (the boot CPU's EventWaiter becomes
+ * {@link CallbackEvents}), then becomes the parent of the PV devices, as xenpv0 is on PV and PVH.
+ * The clock and IPI hooks of a PVHVM kernel are Xen's (boot/xen_hooks.ts) and use these events.
+ */
+import type { VcpuRequest } from '../../../../../../core/api/index.js';
+import { HVM_PARAM, HVM_PARAM_CALLBACK_TYPE, HVM_PARAM_CALLBACK_TYPE_SHIFT, PAGE_SIZE, XENFEAT, XENMAPSPACE, XEN_HVM_CPUID } from '../../../../../../core/public/index.js';
+import { deviceAttach, type Driver } from '../../../kern/bus.js';
+import type { Kernel } from '../../../kern/kernel.js';
+import type { IntrVectors } from '../../../x86/intr.js';
+import { HvmHypercalls } from '../../../x86/xen/hvm_hypercalls.js';
+import type { PciDevinfo, PciDriver } from '../../pci/pci.js';
+import { xenstoreDriver } from '../xenstore/xenbus.js';
+import { CallbackEvents } from './callback_events.js';
+import { XMI_UNPLUG_IDE_DISKS, XMI_UNPLUG_NICS, xenUnplugEmulatedDevices } from './unplug.js';
+
+type Gen<T = void> = Generator<VcpuRequest, T, unknown>;
+
+/** XenSource's PCI vendor ID and the platform device's IDs (0x0002: the XenServer 6.1+ variant). */
+export const XEN_PLATFORM_VENDOR = 0x5853;
+export const XEN_PLATFORM_DEVICES: readonly number[] = [0x0001, 0x0002];
+/** The IDT vector events arrive on (FreeBSD's IDT_EVTCHN). */
+export const IDT_EVTCHN = 0x93;
+/** The driver build the unplug protocol registers (major << 16 | minor << 8 | patch of the kernel). */
+export const XENPCI_BUILD = 0x00_01_00;
+
+/** True for the Xen platform PCI device. */
+export function isXenPlatformDevice(info: Pick<PciDevinfo, 'vendor' | 'device'>): boolean {
+  return info.vendor === XEN_PLATFORM_VENDOR && XEN_PLATFORM_DEVICES.includes(info.device);
+}
+
+/** What xenpci needs from the kernel's machine-dependent layer. */
+export interface XenpciContext {
+  /** The CPUID base Xen answered at. */
+  readonly xenBase: number;
+  readonly intr: IntrVectors;
+  /** The PV side is up (events by callback vector): the boot code may now start Xen's clock and IPIs. */
+  onAttached?(pv: { readonly hypercalls: HvmHypercalls; readonly events: CallbackEvents }): void;
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}
+
+/** xen_hvm_set_callback with the vector type, then HVMOP_set_evtchn_upcall_vector for this vCPU when Xen offers it. */
+function setCallback(k: Kernel, ctx: XenpciContext, hc: HvmHypercalls, name: string): string {
+  hc.setParam(HVM_PARAM.CALLBACK_IRQ, (BigInt(HVM_PARAM_CALLBACK_TYPE.VECTOR) << HVM_PARAM_CALLBACK_TYPE_SHIFT) | BigInt(IDT_EVTCHN));
+  const leaf4 = k.v.cpuid(ctx.xenBase + 4);
+  if ((leaf4.eax & XEN_HVM_CPUID.UPCALL_VECTOR) === 0) return `${name}: callback vector ${hex(IDT_EVTCHN)} (HVM_PARAM_CALLBACK_IRQ)`;
+  hc.setEvtchnUpcallVector(k.v.vcpuId, IDT_EVTCHN);
+  return `${name}: callback vector ${hex(IDT_EVTCHN)} (HVM_PARAM_CALLBACK_IRQ, per-vCPU upcall vector on vCPU ${k.v.vcpuId})`;
+}
+
+function xenpciDriver(info: PciDevinfo, ctx: XenpciContext): Driver {
+  return {
+    name: 'xenpci',
+    description: 'Xen Platform Device',
+    *attach(k, dev): Gen {
+      const v = k.v;
+      const io = info.bars.find((b) => b.kind === 'io');
+      const mem = info.bars.find((b) => b.kind === 'mmio');
+      if (mem === undefined) throw new Error(`${dev.nameunit}: the platform device has no memory BAR to map Xen pages into`);
+      k.printf(`${dev.nameunit}: ${io ? `port ${hex(io.base)}-${hex(io.base + io.size - 1)} ` : ''}mem ${hex(mem.base)}-${hex(mem.base + mem.size - 1)} irq ${info.intline} at device ${info.slot}.${info.func}`);
+
+      const unplug = yield* xenUnplugEmulatedDevices(v, XMI_UNPLUG_IDE_DISKS | XMI_UNPLUG_NICS, XENPCI_BUILD);
+      k.printf('skipped' in unplug ? `${dev.nameunit}: emulated devices kept: ${unplug.skipped}` : `${dev.nameunit}: unplugged emulated disks and NICs (mask ${hex(unplug.unplugged)}, protocol ${unplug.protocol})`);
+
+      const hc = new HvmHypercalls(v, k.phys.allocate() * PAGE_SIZE);
+      const features = hc.features();
+      if ((features & (1 << XENFEAT.hvm_callback_vector)) === 0) throw new Error(`${dev.nameunit}: Xen lacks XENFEAT_hvm_callback_vector (features ${hex(features)}); INTx callback is not supported`);
+
+      const sharedGpfn = Math.floor(mem.base / PAGE_SIZE);
+      k.bsp.hv.addToPhysmap(XENMAPSPACE.shared_info, 0, sharedGpfn);
+      const shared = sharedGpfn * PAGE_SIZE;
+      k.printf(`${dev.nameunit}: shared info page at ${hex(shared)} (BAR1)`);
+
+      const cpu = k.bsp;
+      const events = new CallbackEvents(v, cpu.hv, shared, ctx.intr, IDT_EVTCHN, (deadline) => cpu.ops.setSingleshot(deadline), () => cpu.nextTick);
+      ctx.intr.bind(IDT_EVTCHN, {
+        name: `${dev.nameunit}: evtchn upcall`,
+        *handle() {
+          events.acknowledge();
+        },
+      });
+      k.printf(setCallback(k, ctx, hc, dev.nameunit));
+      k.sharedInfo = shared;
+      cpu.events = events;
+      ctx.onAttached?.({ hypercalls: hc, events });
+
+      const storePfn = Number(k.hv.hvmGetParam(HVM_PARAM.STORE_PFN));
+      const storePort = Number(k.hv.hvmGetParam(HVM_PARAM.STORE_EVTCHN));
+      if (storePfn === 0) {
+        k.printf(`${dev.nameunit}: no xenstore ring (HVM_PARAM_STORE_PFN is 0)`);
+        return;
+      }
+      yield* deviceAttach(k, dev, xenstoreDriver({ addr: storePfn * PAGE_SIZE, frame: storePfn, port: storePort }));
+    },
+  };
+}
+
+/** The PCI driver: claims 5853:0001 (and 0002). */
+export function xenpciPciDriver(ctx: XenpciContext): PciDriver {
+  return {
+    name: 'xenpci',
+    probe: (info) => (isXenPlatformDevice(info) ? xenpciDriver(info, ctx) : undefined),
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * Per-CPU state (FreeBSD's `struct pcpu`): the vCPU it runs on, its own hypercall pages and event
+ * waiting, its interrupt handlers, its run queue of kernel threads and its counters. CPU 0 is the boot
+ * CPU; APs get theirs when they start (options SMP).
+ */
+import type { VcpuApi } from '../../../../core/api/index.js';
+import type { EventWaiter } from '../dev/xen/evtchn.js';
+import type { Hypervisor } from '../dev/xen/hypervisor.js';
+import type { XenOps } from '../dev/xen/xen_ops.js';
+import type { IntrHandler } from './kernel.js';
+import type { KThread } from './kern_thread.js';
+
+/** Offsets in a CPU's area page: the runstate record Xen keeps current, then the vcpu_time_info copy. */
+export const PCPU_RUNSTATE = 0;
+export const PCPU_TIME = 0x40;
+
+export class Pcpu {
+  readonly intr: IntrHandler[] = [];
+  /** Kernel threads waiting to run here, oldest first. */
+  readonly runq: KThread[] = [];
+  /** The thread running now (undefined: the idle loop). */
+  curthread: KThread | undefined;
+  hv!: Hypervisor;
+  ops!: XenOps;
+  events!: EventWaiter;
+  /** Guest address of the page holding this CPU's runstate and time areas (0 before the clock set it up). */
+  area = 0;
+  /** Event-channel ports of the timer and of IPIs to this CPU (−1 = none). */
+  timerPort = -1;
+  ipiPort = -1;
+  /** Next hardclock deadline, system time ns (0 = no timer running). */
+  nextTick = 0;
+  /** Interrupts taken, by source name (`vmstat -i`). */
+  readonly intrCount = new Map<string, number>();
+  /** Set once the CPU runs its idle loop. */
+  online = false;
+
+  constructor(
+    readonly id: number,
+    readonly v: VcpuApi,
+  ) {}
+
+  /** Counts one interrupt from `source`. */
+  countIntr(source: string): void {
+    this.intrCount.set(source, (this.intrCount.get(source) ?? 0) + 1);
+  }
+}
