@@ -48,7 +48,7 @@ async function xeno(...argv: string[]): Promise<{ code: number; out: string; err
 beforeAll(async () => {
   writeFileSync(
     join(dir, 'host.yaml'),
-    ['name: tty', 'seed: 3', 'cpus: 2', 'memory: 1GiB', 'dom0: { memory: 128MiB, vcpus: 1 }', 'plugins: [credit, xenstored, xenconsoled, toolstack, generic-kernel]', 'domains:', '  - { name: tty1, type: pvh, kernel: generic, memory: 32 }', ''].join('\n'),
+    ['name: tty', 'seed: 3', 'cpus: 2', 'memory: 1GiB', 'dom0: { memory: 128MiB, vcpus: 1 }', 'plugins: [credit, xenstored, xenconsoled, toolstack, pvh, generic-kernel]', 'domains:', '  - { name: tty1, type: pvh, kernel: generic, memory: 32 }', ''].join('\n'),
   );
   up = runCli(['up', join(dir, 'host.yaml'), '--run-dir', runDir], { catalog: treeCatalog, stdout: (s) => (upOut += s), stderr: (s) => (upOut += s), cwd: dir, signal: abort.signal });
   await until('the host', () => upOut.includes('is up'));

@@ -20,20 +20,23 @@ describe('the default machine', () => {
         [0, 'Domain-0', 'pv'],
         [1, 'pv-guest', 'pv'],
         [2, 'pvh-guest', 'pvh'],
-        [3, 'pvh-small', 'pvh'],
+        [3, 'hvm-guest', 'pvhvm'],
+        [4, 'hvm-plain', 'hvm'],
       ]);
       expect(host.domains.get(0)!.privileged).toBe(true);
-      expect(host.bootJobs.map((j) => j.state)).toEqual(['done', 'done', 'done']);
+      expect(host.bootJobs.map((j) => j.state)).toEqual(['done', 'done', 'done', 'done']);
       const consoles = host.plugins.resolveAll(Consoles)[0]!;
-      for (const domid of [1, 2, 3]) expect(consoles.log(domid), `dom${domid}`).toMatch(/^# $/m);
+      for (const domid of [1, 2, 3, 4]) expect(consoles.log(domid), `dom${domid}`).toMatch(/^# $/m);
       expect(consoles.log(1)).toContain('XEN: PV guest');
       expect(consoles.log(2)).toContain('XEN: PVH guest');
+      expect(consoles.log(3)).toContain('XEN: PVHVM guest');
+      expect(consoles.log(4)).toContain('XEN: HVM guest');
       expect(host.engine.trace.count(TraceKind.Hypercall)).toBeGreaterThan(100);
       // Dom0 did the building (its vCPUs ran); the guests booted on theirs.
       for (const d of host.domains.list()) expect(d.vcpus[0]!.runstateInfo().time.running, d.name).toBeGreaterThan(0);
-      // pv-guest: maxvcpus 4, only the boot vCPU runs until the kernel brings others up; 256 MiB of maxmem 512 (+ libxl's 1 MiB slack).
+      // pv-guest: vcpus 2 of maxvcpus 4: the SMP kernel brings up the AP xenstore marks online; 256 MiB of maxmem 512 (+ libxl's 1 MiB slack).
       const pv = host.domains.get(1)!;
-      expect(pv.vcpus.map((v) => v.isUp)).toEqual([true, false, false, false]);
+      expect(pv.vcpus.map((v) => v.isUp)).toEqual([true, true, false, false]);
       expect(pv.totPages).toBe(256 * 256);
       expect(pv.maxPages).toBe(512 * 256 + 256);
     } finally {

@@ -99,7 +99,7 @@ describe('the toolstack on bad days', () => {
   it('a missing kernel, a missing disk image and a duplicate name are refused, naming file and key', () => {
     const before = counts();
     expect(settle(t.host, toolstack.create(guest('name = "k"\ntype = "pvh"\nkernel = "nosuch"\n', '/tmp/k.cfg'))).error?.message).toBe(
-      '/tmp/k.cfg › kernel: kernel "nosuch" not found: no such file (/tmp/nosuch), and no kernel of this build has that name (generic, idle)',
+      '/tmp/k.cfg › kernel: kernel "nosuch" not found: no such file (/tmp/nosuch), and no kernel of this build has that name (generic, idle, minimal, xenhvm)',
     );
     expect(settle(t.host, toolstack.create(cfg('d', "disk = [ 'nosuch.img,raw,xvda,rw' ]\n"))).error?.message).toBe('/tmp/d.cfg › disk[0]: disk xvda: image nosuch.img does not exist');
     const first = settle(t.host, toolstack.create(cfg('dup'))).result!;

@@ -16,7 +16,8 @@ import { CONSOLEIO, Hypercall, SCHEDOP, SHUTDOWN } from '../../../../core/public
 import { treeCatalog } from '../../../../plugins/catalog.js';
 
 /** Where the test kernel keeps its scratch buffer (guest address, inside every guest's memory). */
-const SCRATCH = 0x20_0000;
+// Plain RAM in every layout (PV: past start_info and the rings, before the P2M list and the read-only page tables).
+const SCRATCH = 0x1_0000;
 
 interface Behaviour {
   /** vCPUs the kernel brings up (the rest stay offline). */
@@ -85,7 +86,7 @@ export async function bootViewsHost(): Promise<{ host: Host; dispose: () => Prom
     cpus: 4,
     memory: '2048MiB',
     dom0: { memory: '512MiB', vcpus: 2 },
-    plugins: ['credit', { name: 'xenstored', options: { socket: join(dir, 'xenstored.sock') } }, 'toolstack'],
+    plugins: ['credit', { name: 'xenstored', options: { socket: join(dir, 'xenstored.sock') } }, 'toolstack', 'pv', 'pvh'],
     domains: [
       guest('web', { type: 'pvh', memory: 256, vcpus: 2 }),
       guest('db', { type: 'pv', memory: 512, maxmem: 1024, vcpus: 1, maxvcpus: 2, cpus: '2-3', cmdline: 'root=/dev/xvda1 ro' }),
