@@ -124,6 +124,16 @@ export class HostMachineMemory implements MachineMemory {
     return released;
   }
 
+  /** The frames `owner` holds, lowest first: a walk of its span only, not of all of memory. */
+  framesOwnedBy(owner: DomId): MachineFrame[] {
+    checkOwner(owner);
+    const want = this.counts[owner]!;
+    const out: MachineFrame[] = [];
+    const tag = owner + 1;
+    for (let mfn = this.lowestOf[owner]!; mfn < this.totalFrames && out.length < want; mfn++) if (this.owners[mfn] === tag) out.push(mfn as MachineFrame);
+    return out;
+  }
+
   ownerOf(mfn: MachineFrame): DomId | undefined {
     if (!(mfn >= 0 && mfn < this.totalFrames)) return undefined;
     const held = this.owners[mfn]!;

@@ -23,10 +23,8 @@ export const createPvMm: SubsystemFactory = (ctx) => {
     ctx.hypercalls.register('mmuext_op', (caller, args) => doMmuextOp(mm, caller, args)),
   ];
   const onDying = (d: Domain): void => mm.dropDomain(d.domid);
-  const onDestroyed = (domid: DomId): void => {
-    mm.dropDomain(domid);
-    mm.forget(domid);
-  };
+  // Its frames are freed by now: what was dropped at `dying` is all there was.
+  const onDestroyed = (domid: DomId): void => mm.forget(domid);
   ctx.domains.events.on('dying', onDying);
   ctx.domains.events.on('destroyed', onDestroyed);
   ctx.container.registerInstance(PvMm, mm);

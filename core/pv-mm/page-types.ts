@@ -227,15 +227,16 @@ export class PageTypes {
     else if ((lo & PTE_P) !== 0) this.putType(entryMfn(lo, hi));
   }
 
-  /** Forgets every frame `domid` owns (domain_relinquish_resources: its tables are not walked again). */
-  dropDomain(domid: number): number {
+  /**
+   * Forgets the type state of `frames`, the frames `domid` owns (domain_relinquish_resources: its tables
+   * are not walked again). Cost follows the domain's size, not the host's.
+   */
+  dropDomain(domid: number, frames: readonly number[]): number {
     let dropped = 0;
-    for (const [mfn, f] of this.frames) {
-      if (f.owner !== domid) continue;
-      this.frames.delete(mfn);
-      dropped++;
+    for (const mfn of frames) {
+      if (this.frames.get(mfn)?.owner === domid && this.frames.delete(mfn)) dropped++;
+      this.mapped.delete(mfn);
     }
-    for (const mfn of this.mapped.keys()) if (this.memory.ownerOf(mfn as MachineFrame) === domid) this.mapped.delete(mfn);
     return dropped;
   }
 

@@ -9,7 +9,7 @@ import type { HypervisorContext } from '../host/subsystem.js';
 import { PAGE_SIZE } from '../public/memory.js';
 import { PTE_A, PTE_D, PTE_P } from '../public/paging.js';
 import { INVALID_M2P_ENTRY } from '../public/pv-mm.js';
-import type { MachineFrame } from '../public/types.js';
+import type { DomId, MachineFrame } from '../public/types.js';
 import { PageTypes, entryHasChanged, isGuestL4Slot, type TableLevel } from './page-types.js';
 import { emulateIo, emulatePrivileged } from './emulate.js';
 
@@ -179,9 +179,10 @@ export class PvMmImpl implements PvMm {
 
   /** Domain death: the domain's type state, base tables and M2P entries are dropped. */
   dropDomain(domid: number): void {
-    this.types.dropDomain(domid);
+    const frames = this.ctx.memory.framesOwnedBy(domid as DomId);
+    this.types.dropDomain(domid, frames);
     this.bases.delete(domid);
-    for (const mfn of this.m2pTable.keys()) if (this.ctx.memory.ownerOf(mfn as MachineFrame) === domid) this.m2pTable.delete(mfn);
+    for (const mfn of frames) this.m2pTable.delete(mfn);
   }
 
   /** Forgets the counters of a destroyed domain. */
