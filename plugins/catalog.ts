@@ -15,6 +15,7 @@ export const IN_TREE_PLUGINS: Readonly<Record<string, InTreePlugin>> = {
   uart16550: { folder: 'plugins/device-models/uart16550', load: () => import('./device-models/uart16550/index.js') },
   pit8254: { folder: 'plugins/device-models/pit8254', load: () => import('./device-models/pit8254/index.js') },
   rtc146818: { folder: 'plugins/device-models/rtc146818', load: () => import('./device-models/rtc146818/index.js') },
+  'acpi-pm': { folder: 'plugins/device-models/acpi-pm', load: () => import('./device-models/acpi-pm/index.js') },
   'xen-platform': { folder: 'plugins/device-models/xen-platform', load: () => import('./device-models/xen-platform/index.js') },
   pv: { folder: 'plugins/guest-modes/pv', load: () => import('./guest-modes/pv/index.js') },
   pvh: { folder: 'plugins/guest-modes/pvh', load: () => import('./guest-modes/pvh/index.js') },

@@ -20,3 +20,4 @@ export * from './toolstack.js';
 export * from './hvm.js';
 export * from './pv-mm.js';
 export * from './guest-mode.js';
+export * from './hvm-platform.js';

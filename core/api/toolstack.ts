@@ -63,6 +63,16 @@ export interface ToolstackEvents {
 /** What `shutdown` asks the guest to do through `control/shutdown`. */
 export type ShutdownRequest = 'poweroff' | 'reboot' | 'halt' | 'suspend' | 'crash';
 
+/** How `shutdown` may reach a guest without PV control (xl's `-F`). */
+export interface ShutdownOptions {
+  /**
+   * xl shutdown/reboot `-F`: when the guest has no PV control interface (an HVM guest whose
+   * HVM_PARAM_CALLBACK_IRQ is 0), fall back to the device model's ACPI power button (poweroff) or
+   * reset (reboot), and settle once the trigger was sent.
+   */
+  force?: boolean;
+}
+
 export interface Toolstack {
   readonly events: EventEmitter<ToolstackEvents>;
   /** Domains built by the toolstack and not yet destroyed, by domid. */
@@ -74,8 +84,13 @@ export interface Toolstack {
   create(config: DomainConfig, options?: { paused?: boolean }): Dom0Job<ToolstackDomain>;
   /** Destroys at once (xl destroy): every page, channel, grant and xenstore node returns. */
   destroy(domid: number): Dom0Job<void>;
-  /** Writes `control/shutdown`; the guest acts on it. Settles when the guest acknowledged it (or 60 s of virtual time passed: ETIMEDOUT). */
-  shutdown(domid: number, request: ShutdownRequest): Dom0Job<void>;
+  /**
+   * Writes `control/shutdown`; the guest acts on it. Settles when the guest acknowledged it (or 60 s of
+   * virtual time passed: ETIMEDOUT). An HVM guest without PV control (libxl__domain_pvcontrol_available)
+   * fails with xl's "PV control interface not available" message (EOPNOTSUPP), unless `force` sends
+   * the ACPI power-button or reset trigger instead.
+   */
+  shutdown(domid: number, request: ShutdownRequest, options?: ShutdownOptions): Dom0Job<void>;
   pause(domid: number): Dom0Job<void>;
   unpause(domid: number): Dom0Job<void>;
   /** xl mem-set: the balloon target, KiB. */

@@ -147,11 +147,11 @@ export function registerXlCommands(program: Command, env: XlEnv): void {
       .argument('[domain]', 'name or id')
       .option('-w, --wait', 'wait until the domain is gone')
       .option('-a, --all', 'every guest')
-      .option('-F', 'accepted for xl compatibility');
+      .option('-F', 'a guest without PV control interface (HVM, no PV drivers) gets the ACPI power button (shutdown) or a reset (reboot)');
     if (name === 'shutdown') cmd.option('--host', 'stop the host itself, after shutting its guests down');
     cmd
       .option(RUN_DIR_FLAGS, RUN_DIR_HELP)
-      .action(async (domain: string | undefined, opts: Opts & { wait?: boolean; all?: boolean; host?: boolean }) => {
+      .action(async (domain: string | undefined, opts: Opts & { wait?: boolean; all?: boolean; host?: boolean; F?: boolean }) => {
         await withHost(opts.runDir, cwd, async (c) => {
           if (opts.host === true && name === 'shutdown') {
             await c.call('host-shutdown');
@@ -162,7 +162,7 @@ export function registerXlCommands(program: Command, env: XlEnv): void {
           if (opts.all) targets = (await c.call<{ domid: number; name: string }[]>('domains')).filter((d) => d.domid !== 0);
           else if (domain !== undefined) targets = [{ domid: -1, name: domain }];
           else throw new XenoError('usage', `${name}: name a domain, or -a for all`);
-          await Promise.all(targets.map((t) => c.call('shutdown', { domain: t.domid >= 0 ? String(t.domid) : t.name, request })));
+          await Promise.all(targets.map((t) => c.call('shutdown', { domain: t.domid >= 0 ? String(t.domid) : t.name, request, force: opts.F === true })));
           if (opts.wait) {
             const ids = await Promise.all(targets.map(async (t) => (t.domid >= 0 ? t.domid : (await c.call<XlDomidSnapshot>('domid', { domain: t.name }).catch(() => ({ domid: -1 }))).domid)));
             await waitGone(c, ids);

@@ -91,7 +91,7 @@ export const CONTROL_METHODS: Readonly<Record<string, ControlMethod>> = {
   shutdown: (p, host) => {
     const request = (p.request ?? 'poweroff') as ShutdownRequest;
     if (!SHUTDOWN_REQUESTS.includes(request)) throw new ControlFailure('usage', `unknown shutdown request "${String(request)}"`);
-    return toolstackOf(host).shutdown(domidOf(host, str(p, 'domain')), request);
+    return toolstackOf(host).shutdown(domidOf(host, str(p, 'domain')), request, { force: p.force === true });
   },
   pause: (p, host) => toolstackOf(host).pause(domidOf(host, str(p, 'domain'))),
   unpause: (p, host) => toolstackOf(host).unpause(domidOf(host, str(p, 'domain'))),

@@ -210,12 +210,12 @@ function execute(host: Host, step: ScenarioStep, base: string, timeoutNs: number
   } else if ('shutdown' in step) {
     const s = typeof step.shutdown === 'string' ? { domain: step.shutdown } : step.shutdown;
     const domid = domidOf(host, s.domain);
-    awaitJob(host, toolstackOf(host).shutdown(domid, (s.request ?? 'poweroff') as 'poweroff'), timeoutNs);
+    awaitJob(host, toolstackOf(host).shutdown(domid, (s.request ?? 'poweroff') as 'poweroff', { force: s.force === true }), timeoutNs);
     if (s.wait) runUntil(host, () => host.domains.get(domid) === undefined, timeoutNs, `waiting for ${s.domain} to go`);
   } else if ('reboot' in step) {
     const r = typeof step.reboot === 'string' ? { domain: step.reboot } : step.reboot;
     const old = domidOf(host, r.domain);
-    awaitJob(host, toolstackOf(host).shutdown(old, 'reboot'), timeoutNs);
+    awaitJob(host, toolstackOf(host).shutdown(old, 'reboot', { force: r.force === true }), timeoutNs);
     if (r.wait) {
       const rebuilt = (): boolean => host.domains.list().some((d) => d.name === r.domain && d.domid !== old && d.state !== 'dead') && host.domains.get(old) === undefined;
       runUntil(host, rebuilt, timeoutNs, `waiting for ${r.domain} to come back`);

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import {
   CpuMask,
+  DeviceModelHost,
   Dom0Tasks,
   DomainRegistry,
   Engine,
@@ -55,6 +56,7 @@ export default definePlugin({
           now: () => engine.now,
           mac: () => xenMac([macRng.nextInt(256), macRng.nextInt(256), macRng.nextInt(256)]),
           shutdownTimeoutNs: ctx.options.shutdownTimeoutMs * 1e6,
+          deviceModels: () => ctx.resolveAll(DeviceModelHost)[0],
         });
         impl.initDom0();
         ctx.provide(Toolstack, impl);

@@ -4,6 +4,7 @@ import {
   ConfigError,
   CpuMask,
   GuestError,
+  type DeviceModelHost,
   type Dom0Job,
   type Dom0Tasks,
   type Dom0Waiter,
@@ -13,6 +14,7 @@ import {
   type Engine,
   type Logger,
   type ShutdownHandled,
+  type ShutdownOptions,
   type ShutdownRequest,
   type Toolstack,
   type ToolstackDomain,
@@ -26,6 +28,7 @@ import { MAXMEM_SLACK_PAGES, buildDomain, checkConfig, type BuilderDeps, type Bu
 import { hypercalls, xenstoreOps } from './costs.js';
 import { homePath, removeHome } from './xenstore-home.js';
 import { BACKEND_KINDS, removeDevices } from './devices.js';
+import { pvcontrolAvailable, pvcontrolFallback } from './pvcontrol.js';
 
 interface DomainRecord extends ToolstackDomain {
   name: string;
@@ -40,6 +43,8 @@ export interface ToolstackDeps extends BuilderDeps {
   log: Logger;
   /** Virtual ns a guest has to acknowledge control/shutdown. */
   shutdownTimeoutNs: number;
+  /** The device-model host, for xl's `-F` triggers (undefined without the device-model plugin). */
+  deviceModels?: () => DeviceModelHost | undefined;
 }
 
 const SHUTDOWN_ACTION: Record<string, (c: DomainConfig) => DomainAction> = {
@@ -232,11 +237,22 @@ export class ToolstackImpl implements Toolstack {
     this.events.emit('destroyed', domid, record.name);
   }
 
-  shutdown(domid: number, request: ShutdownRequest): Dom0Job<void> {
+  shutdown(domid: number, request: ShutdownRequest, options: ShutdownOptions = {}): Dom0Job<void> {
     const name = `shutdown ${domid} ${request}`;
     const refused = this.refuse<void>(name, domid, { dom0: true });
     if (refused) return refused;
     const { tasks, xenstore, engine } = this.deps;
+    const d = this.deps.domains.get(domid)!;
+    if (!pvcontrolAvailable(d)) {
+      // libxl_domain_shutdown's ERROR_NOPARAVIRT, then xl's -F fallback (libxl_send_trigger).
+      const { log, deviceModels } = this.deps;
+      return tasks.submit(name, function* (v) {
+        hypercalls(v); // xc_hvm_param_get(HVM_PARAM_CALLBACK_IRQ)
+        const said = pvcontrolFallback(d, request, options.force === true, deviceModels?.());
+        hypercalls(v); // the device model's trigger (QMP system_powerdown / system_reset)
+        log.info(said);
+      });
+    }
     const waiter = tasks.waiter<void>(name);
     const node = `${homePath(domid)}/control/shutdown`;
     const write = tasks.submit(name, function* (v) {

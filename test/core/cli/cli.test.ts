@@ -28,9 +28,9 @@ describe('xeno info', () => {
     expect(r.code).toBe(0);
     const rows = Object.fromEntries(r.out.trimEnd().split('\n').map((l) => [l.slice(0, 23).trimEnd(), l.slice(25)]));
     expect(r.out.split('\n')[0]).toBe('host                   : default');
-    expect(rows).toMatchObject({ nr_cpus: '4', max_cpu_id: '3', cpu_mhz: '3000.000', total_memory: '8192', xen_major: '4', xen_minor: '17', xen_scheduler: 'credit', xen_pagesize: '4096', nr_domains: '4' });
-    // Dom0 1 GiB + the toolstack's guests 256 + 512 + 128 MiB (2 MiB superpages), plus P2M tables (mostly Dom0's 4 KiB ones), special pages, shared info.
-    expect(Number(rows.free_memory)).toBe(8192 - 1024 - 896 - 3);
+    expect(rows).toMatchObject({ nr_cpus: '4', max_cpu_id: '3', cpu_mhz: '3000.000', total_memory: '8192', xen_major: '4', xen_minor: '17', xen_scheduler: 'credit', xen_pagesize: '4096', nr_domains: '5' });
+    // Dom0 1 GiB + the guests' 256 (PV, ballooned down from maxmem 512) + 512 (PVH) + 1024 (PVHVM) + 256 (HVM) MiB, plus P2M tables (mostly Dom0's 4 KiB ones), special pages, shared info.
+    expect(Number(rows.free_memory)).toBe(8192 - 1024 - 2048 - 2);
   });
 });
 
@@ -94,7 +94,7 @@ describe('xeno run', () => {
     const a = JSON.parse((await xeno('run', '--duration', '100ms', '--json')).out) as { traceHash: string; simulatedNs: number; domains: unknown[] };
     const b = JSON.parse((await xeno('run', '--duration', '100ms', '--json')).out) as { traceHash: string };
     expect(a.simulatedNs).toBe(100e6);
-    expect(a.domains).toHaveLength(4);
+    expect(a.domains).toHaveLength(5);
     expect(b.traceHash).toBe(a.traceHash);
     // The default machine draws no random numbers; a workload that does makes the seed matter.
     const machine = join(dir, 'random.yaml');
@@ -120,10 +120,10 @@ describe('xeno run', () => {
         `machine: ${join(ROOT, 'config/machines/default.yaml')}`,
         `report: { dir: ${join(dir, 'report')} }`,
         'timeline:',
-        '  - wait: { domain: pvh-small, console: "# " }',
-        '  - input: { domain: pvh-small, text: "echo scenario says hi\\n" }',
-        '  - wait: { domain: pvh-small, console: "scenario says hi" }',
-        '  - shutdown: { domain: pvh-small, wait: true }',
+        '  - wait: { domain: pvh-guest, console: "# " }',
+        '  - input: { domain: pvh-guest, text: "echo scenario says hi\\n" }',
+        '  - wait: { domain: pvh-guest, console: "scenario says hi" }',
+        '  - shutdown: { domain: pvh-guest, wait: true }',
         '  - { wait: { domain: pv-guest, state: paused }, timeout: 10ms }',
         '',
       ].join('\n'),
@@ -134,8 +134,8 @@ describe('xeno run', () => {
     const report = JSON.parse(await readFile(join(dir, 'report', 'report.json'), 'utf8')) as { ok: boolean; steps: { action: string; status: string; error?: string }[]; domains: { name: string }[] };
     expect(report.steps.map((s) => `${s.action} ${s.status}`)).toEqual(['wait ok', 'input ok', 'wait ok', 'shutdown ok', 'wait failed']);
     expect(report.steps[4]!.error).toBe('waiting for pv-guest to be paused did not finish within 0.01 s of virtual time');
-    expect(report.domains.map((d) => d.name)).toEqual(['Domain-0', 'pv-guest', 'pvh-guest']);
-    expect(await readFile(join(dir, 'report', 'report.md'), 'utf8')).toContain('| 4 | shutdown | pvh-small | ok |');
+    expect(report.domains.map((d) => d.name)).toEqual(['Domain-0', 'pv-guest', 'hvm-guest', 'hvm-plain']); // pvh-guest powered off and was destroyed
+    expect(await readFile(join(dir, 'report', 'report.md'), 'utf8')).toContain('| 4 | shutdown | pvh-guest | ok |');
   });
 
   it('names the file, line and key of a bad scenario step', async () => {

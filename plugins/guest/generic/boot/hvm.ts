@@ -3,10 +3,12 @@
  * magic in RBX or RSI, so the firmware's hand-off block at RDI gives memory and command line. CPUID
  * finds Xen (its hypercall page is set up through the MSR); the Xen platform PCI device decides HVM
  * (native clock and IPIs) against PVHVM (Xen's PV timer and IPIs, PV drivers under xenpci0). Then the
- * device tree: nexus0 → isa0 (uart0 console, attimer0, atrtc0) and pcib0 → pci0 (→ xenpci0 → xenstore0).
+ * device tree: nexus0 → acpi0 (power button; S5 and 0xCF9 reset on plain HVM), isa0 (uart0 console,
+ * attimer0, atrtc0) and pcib0 → pci0 (→ xenpci0 → xenstore0).
  */
 import type { VcpuApi, VcpuRequest } from '../../../../core/api/index.js';
 import { PAGE_SIZE } from '../../../../core/public/index.js';
+import { acpiDriver } from '../dev/acpi/acpi.js';
 import { I8254, attimerDriver } from '../dev/attimer/i8254.js';
 import { atrtcDriver } from '../dev/atrtc/atrtc.js';
 import { pciBusDriver, pciEnumerate, describeBars, type PciDevinfo } from '../dev/pci/pci.js';
@@ -117,6 +119,10 @@ export function* hvmBoot(k: Kernel): Gen<HvmBootResult> {
   k.devices.push(nexus);
   k.printf(`lapic${apicId}: xAPIC at 0x${lapic.base.toString(16)}`);
   k.printf(`ioapic0: ${yield* ioapic.attach()}`);
+  const drain = function* (): Generator<VcpuRequest, void, unknown> {
+    for (const work of intr.beforeHalt) yield* work();
+  };
+  yield* deviceAttach(k, nexus, acpiDriver(isa, flavour === 'hvm', drain));
   yield* deviceAttach(k, nexus, busDriver('isa', 'ISA bus', () => [
     uartConsoleDriver(isa, (u) => {
       uart = u;

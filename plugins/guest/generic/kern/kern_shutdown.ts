@@ -1,4 +1,8 @@
-/** kern_reboot and panic: say goodbye on the console, give the backend a moment to take it, then SCHEDOP_shutdown. */
+/**
+ * kern_reboot and panic: say goodbye on the console, give the backend a moment to take it, then
+ * SCHEDOP_shutdown — or, on a machine whose platform code installed its own way (acpi0 on a plain HVM
+ * guest: S5 through PM1a_CNT, reset through 0xCF9), that way.
+ */
 import type { VcpuRequest } from '../../../../core/api/index.js';
 import type { ShutdownReason } from '../../../../core/public/index.js';
 import type { Kernel } from './kernel.js';
@@ -13,6 +17,16 @@ const FAREWELL: Record<HowTo, string> = {
   reboot: 'Rebooting...',
   crash: 'Dumping core is not supported; crashing the domain.',
 };
+
+/** A platform's way to end the machine (FreeBSD's shutdown_final handlers); returns only if it failed. */
+export type MachineShutdown = (reason: ShutdownReason) => Generator<VcpuRequest, void, unknown>;
+
+const machineShutdown = new WeakMap<Kernel, MachineShutdown>();
+
+/** Installs `k`'s platform shutdown (acpi0 on HVM without the Xen platform device); SCHEDOP_shutdown otherwise. */
+export function setMachineShutdown(k: Kernel, fn: MachineShutdown): void {
+  machineShutdown.set(k, fn);
+}
 
 /** "1d2h3m4s", as FreeBSD prints uptime at shutdown. */
 export function formatUptime(ns: number): string {
@@ -50,7 +64,9 @@ export function* kernReboot(k: Kernel, howto: HowTo): Generator<VcpuRequest, voi
   k.printf(FAREWELL[howto]);
   yield* drainConsole(k);
   try {
-    yield* k.hv.shutdown(reason);
+    const platform = machineShutdown.get(k);
+    if (platform !== undefined) yield* platform(reason);
+    else yield* k.hv.shutdown(reason);
   } catch (error) {
     k.printf(`shutdown: ${(error as Error).message}`);
   }

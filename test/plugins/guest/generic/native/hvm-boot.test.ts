@@ -41,7 +41,7 @@ describe('HVM vs PVHVM', () => {
     expect(log).toContain('hooks: clock = lapic (LAPIC timer one-shot, calibrated against the i8254)');
     expect(log).toContain('hooks: ap_start = native_start_ap (INIT-SIPI-SIPI)');
     expect(log).toContain('atrtc0: Setting date to 2024-05-17T13:45:30Z');
-    expect(k.devices.find((d) => d.name === 'nexus')!.tree()).toEqual(['nexus0', '  isa0', '    uart0', '    attimer0', '    atrtc0', '  pcib0', '    pci0']);
+    expect(k.devices.find((d) => d.name === 'nexus')!.tree()).toEqual(['nexus0', '  acpi0', '  isa0', '    uart0', '    attimer0', '    atrtc0', '  pcib0', '    pci0']);
     hvm.run(result.intr.halt(), 1e6);
     expect(hvm.uart.tx).toContain('uart0: console (115200,n,8,1)');
     expect(hvm.uart.tx).toContain('Hypervisor: Origin = "XenVMMXenVMM"');
