@@ -10,6 +10,17 @@ import { DEFAULT_BOOT_EPOCH_NS, encodeVcpuTimeInfo, setTimeScale, wallclockOf, w
 import { DEFAULT_MAX_PORTS, DomainSchedState, EVENT_CHANNELS_TOKEN, VIRQ_TIMER, type EventChannelHooks, type PvGuestExtras, type SchedOps, type VcpuSchedState } from './sched-state.js';
 import type { VcpuImpl } from './vcpu.js';
 
+const RUNSTATE_NAMES = Object.keys(RUNSTATE) as RunstateName[];
+
+/** A u64 field from a whole or fractional count of ns (floored), without BigInt: runstates are written on every switch. */
+function setU64(view: DataView, offset: number, ns: number): void {
+  const n = Math.floor(ns);
+  if (!(n >= 0 && n < 2 ** 64)) throw new RangeError(`runstate time ${ns} is not a u64`);
+  const lo = n % 2 ** 32;
+  view.setUint32(offset, lo, true);
+  view.setUint32(offset + 4, (n - lo) / 2 ** 32, true);
+}
+
 /** Options of the scheduling-ops subsystem. */
 export interface SchedOpsOptions {
   /** The wallclock at system time 0, ns since the Unix epoch; default 2026-01-01T00:00:00Z. Never the host's date. */
@@ -47,9 +58,13 @@ export class SchedCore implements SchedOps {
 
   /** The event-channel API, looked up now (it may register after this subsystem). */
   eventChannels(): EventChannelHooks | undefined {
+    // Resolved once found: the event-channel subsystem registers one instance for the host's life, and every timer tick asks.
+    if (this.evtchn !== undefined) return this.evtchn;
     const c = this.ctx.container;
-    return c.isRegistered(EVENT_CHANNELS_TOKEN, true) ? c.resolve(EVENT_CHANNELS_TOKEN) : undefined;
+    this.evtchn = c.isRegistered(EVENT_CHANNELS_TOKEN, true) ? c.resolve(EVENT_CHANNELS_TOKEN) : undefined;
+    return this.evtchn;
   }
+  private evtchn: EventChannelHooks | undefined;
 
   maxPorts(domid: number): number {
     return this.eventChannels()?.maxPorts?.(domid) ?? DEFAULT_MAX_PORTS;
@@ -210,8 +225,8 @@ export class SchedCore implements SchedOps {
     const bytes = new Uint8Array(VcpuRunstateInfo.size);
     const view = new DataView(bytes.buffer);
     view.setInt32(VcpuRunstateInfo.state, RUNSTATE[info.state], true);
-    view.setBigUint64(VcpuRunstateInfo.stateEntryTime, BigInt(Math.floor(info.stateEntryTime)), true);
-    (Object.keys(RUNSTATE) as RunstateName[]).forEach((name) => view.setBigUint64(VcpuRunstateInfo.time + RUNSTATE[name] * 8, BigInt(Math.floor(info.time[name])), true));
+    setU64(view, VcpuRunstateInfo.stateEntryTime, info.stateEntryTime);
+    for (const name of RUNSTATE_NAMES) setU64(view, VcpuRunstateInfo.time + RUNSTATE[name] * 8, info.time[name]);
     return bytes;
   }
 

@@ -15,6 +15,7 @@ export { SchedOps, type SchedOpsOptions };
 
 const BLOCK: VcpuRequest = Object.freeze({ op: 'block' });
 const YIELD: VcpuRequest = Object.freeze({ op: 'yield' });
+const EMPTY = new Uint8Array(0);
 
 // --- helpers -------------------------------------------------------------------------------------
 
@@ -52,11 +53,14 @@ function poll(core: SchedCore, ctx: HypercallContext, arg: number): number {
   if (nrPorts > SCHED_POLL_MAX_PORTS) throw new GuestError('EINVAL', `poll of ${nrPorts} ports (at most ${SCHED_POLL_MAX_PORTS})`, { domid: ctx.domid });
   const evtchn = core.eventChannels();
   if (evtchn === undefined) throw new GuestError('ENOSYS', 'SCHEDOP_poll needs the event-channel subsystem', { domid: ctx.domid });
-  const raw = nrPorts === 0 ? new Uint8Array(0) : ctx.guest.read(portsAddr, nrPorts * 4);
-  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const ports = Array.from({ length: nrPorts }, (_, i) => view.getUint32(i * 4, true));
+  const raw = nrPorts === 0 ? EMPTY : ctx.guest.read(portsAddr, nrPorts * 4);
   const max = core.maxPorts(ctx.domid);
-  for (const port of ports) if (port >= max) throw new GuestError('EINVAL', `poll: port ${port} is past the domain's ${max}`, { domid: ctx.domid });
+  const ports: number[] = [];
+  for (let i = 0; i < raw.length; i += 4) {
+    const port = (raw[i]! | (raw[i + 1]! << 8) | (raw[i + 2]! << 16) | (raw[i + 3]! << 24)) >>> 0;
+    if (port >= max) throw new GuestError('EINVAL', `poll: port ${port} is past the domain's ${max}`, { domid: ctx.domid });
+    ports.push(port);
+  }
   if (eventsNeedDelivery(core, ctx)) return 0;
   for (const port of ports) if (evtchn.isPending(ctx.domid, port)) return 0;
   const v = callerOf(core, ctx);

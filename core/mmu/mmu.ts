@@ -4,6 +4,7 @@ import { Access, type AccessMask, type MachineMemory, type P2m, type PageWalker,
 import { type CostModel, DEFAULT_COST_MODEL } from '../engine/cost-model.js';
 import type { Engine } from '../engine/engine.js';
 import { TraceKind } from '../engine/trace.js';
+import { PAGE_OK, PAGE_SLOW, PAGE_ZERO } from '../memory/guest-memory.js';
 import { PAGE_MASK, PAGE_SIZE } from '../public/memory.js';
 import { X86_CR0_PG, X86_CR0_WP, X86_CR4_PGE, X86_EFER_NXE } from '../public/paging.js';
 import type { DomId, GuestFrame, GuestVirtAddr, MachineAddr, MachineFrame } from '../public/types.js';
@@ -113,6 +114,30 @@ export class Mmu {
     }
     return this.miss(va, access);
   }
+
+  /**
+   * The allocation-free path of an access inside one page (nearly every hypercall argument and ring
+   * index): translates through the TLB (walking on a miss, charged as {@link translate}) and leaves the
+   * frame's bytes in {@link pageBytes} and the offset in {@link pageOffset}. Returns PAGE_OK, PAGE_ZERO
+   * (a read of a frame never written: reads as zeros) or PAGE_SLOW (the access crosses a page or the
+   * address is not a plain low-half integer: use {@link readVirt}/{@link writeVirt}). Faults throw as
+   * {@link translate} does. Nothing is cached across calls, so TLB flushes and CR3 writes stay coherent.
+   */
+  page(vaddr: number, length: number, write: boolean): number {
+    const offset = vaddr & PAGE_MASK;
+    if (!(vaddr >= 0 && vaddr < CANONICAL_LOW_END && length > 0 && offset + length <= PAGE_SIZE && Number.isInteger(vaddr))) return PAGE_SLOW;
+    const maddr = this.translateFolded(vaddr, write ? Access.write : Access.read);
+    const mfn = Math.floor(maddr / PAGE_SIZE) as MachineFrame;
+    if (!write && !this.memory.isBacked(mfn)) return PAGE_ZERO;
+    this.pageBytes = this.memory.frameBytes(mfn);
+    this.pageOffset = maddr & PAGE_MASK;
+    return PAGE_OK;
+  }
+
+  /** After {@link page} returned PAGE_OK: the machine frame's bytes. */
+  pageBytes: Uint8Array | null = null;
+  /** After {@link page} returned PAGE_OK: where the access starts in {@link pageBytes}. */
+  pageOffset = 0;
 
   /** Reads `length` bytes of guest-virtual memory; every page is translated before any byte is read. */
   readVirt(vaddr: GuestVirtAddr | number, length: number, access: AccessMask = Access.read): Uint8Array {

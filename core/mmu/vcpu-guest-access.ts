@@ -33,12 +33,17 @@ export interface VcpuGuestAccessOptions {
 }
 
 /**
- * Single-page accesses with paging off — nearly every hypercall argument — take a fast path straight
- * to the frame's bytes; everything else goes through the MMU or the P2M range check.
+ * Single-page accesses — nearly every hypercall argument and ring index — take a fast path straight to
+ * the frame's bytes: through the P2M with paging off, through the MMU's TLB with paging on. Everything
+ * else goes through {@link slow} (the MMU's range copies or the P2M range check). Both paths charge the
+ * same cycles and raise the same errors.
  */
 export class VcpuGuestAccess extends GuestAccessBase {
   private mmuInstance: Mmu | undefined;
   private readonly copyCost: number;
+  /** After {@link page} returned PAGE_OK: the frame's bytes and where the access starts in them. */
+  private bytes: Uint8Array = EMPTY;
+  private at = 0;
 
   constructor(private readonly o: VcpuGuestAccessOptions) {
     super();
@@ -57,75 +62,126 @@ export class VcpuGuestAccess extends GuestAccessBase {
   }
 
   read(addr: number, length: number): Uint8Array {
-    if ((this.o.regs.cr0 & X86_CR0_PG) === 0) {
-      const k = this.o.phys.page(addr, length, false);
-      if (k !== PAGE_SLOW) {
-        this.o.charge(length * this.copyCost);
-        const offset = addr & PAGE_MASK;
-        return k === PAGE_OK ? this.o.phys.pageBytes!.slice(offset, offset + length) : new Uint8Array(length);
-      }
-    }
+    const k = this.page(addr, length, false);
+    if (k === PAGE_OK) return this.bytes.slice(this.at, this.at + length);
+    if (k === PAGE_ZERO) return new Uint8Array(length);
     return this.slow(addr, length, null);
   }
 
   override readInto(addr: number, into: Uint8Array): void {
     const length = into.length;
-    if ((this.o.regs.cr0 & X86_CR0_PG) === 0) {
-      const k = this.o.phys.page(addr, length, false);
-      if (k !== PAGE_SLOW) {
-        this.o.charge(length * this.copyCost);
-        if (k === PAGE_ZERO) into.fill(0);
-        else {
-          const b = this.o.phys.pageBytes!;
-          const offset = addr & PAGE_MASK;
-          if (length <= 64) for (let i = 0; i < length; i++) into[i] = b[offset + i]!;
-          else into.set(b.subarray(offset, offset + length));
-        }
-        return;
-      }
-    }
-    into.set(this.slow(addr, length, null));
+    const k = this.page(addr, length, false);
+    if (k === PAGE_ZERO) into.fill(0);
+    else if (k === PAGE_OK) {
+      const b = this.bytes;
+      const offset = this.at;
+      if (length <= 64) for (let i = 0; i < length; i++) into[i] = b[offset + i]!;
+      else into.set(b.subarray(offset, offset + length));
+    } else into.set(this.slow(addr, length, null));
   }
 
   write(addr: number, data: Uint8Array): void {
-    if ((this.o.regs.cr0 & X86_CR0_PG) === 0 && this.o.phys.page(addr, data.length, true) === PAGE_OK) {
-      const length = data.length;
-      this.o.charge(length * this.copyCost);
-      const b = this.o.phys.pageBytes!;
-      const offset = addr & PAGE_MASK;
+    const length = data.length;
+    if (this.page(addr, length, true) === PAGE_OK) {
+      const b = this.bytes;
+      const offset = this.at;
       if (length <= 64) for (let i = 0; i < length; i++) b[offset + i] = data[i]!;
       else b.set(data, offset);
       return;
     }
-    this.slow(addr, data.length, data);
+    this.slow(addr, length, data);
+  }
+
+  override readU16(addr: number): number {
+    const k = this.page(addr, 2, false);
+    if (k === PAGE_ZERO) return 0;
+    if (k === PAGE_OK) return this.bytes[this.at]! | (this.bytes[this.at + 1]! << 8);
+    return super.readU16(addr);
   }
 
   override readU32(addr: number): number {
-    if ((this.o.regs.cr0 & X86_CR0_PG) === 0) {
-      const k = this.o.phys.page(addr, 4, false);
-      if (k === PAGE_ZERO) return 0;
-      if (k === PAGE_OK) {
-        this.o.charge(4 * this.copyCost);
-        const b = this.o.phys.pageBytes!;
-        const i = addr & PAGE_MASK;
-        return (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
-      }
-    }
+    // With paging off an untouched page reads as 0 uncharged, as it always has.
+    if ((this.o.regs.cr0 & X86_CR0_PG) === 0 && this.o.phys.page(addr, 4, false) === PAGE_ZERO) return 0;
+    const k = this.page(addr, 4, false);
+    if (k === PAGE_ZERO) return 0;
+    if (k === PAGE_OK) return u32(this.bytes, this.at);
     return super.readU32(addr);
   }
 
+  override readU64(addr: number): number {
+    const k = this.page(addr, 8, false);
+    if (k === PAGE_ZERO) return 0;
+    if (k === PAGE_OK) return (u32(this.bytes, this.at + 4) | 0) * 2 ** 32 + u32(this.bytes, this.at);
+    return super.readU64(addr);
+  }
+
+  override readU64Big(addr: number): bigint {
+    const k = this.page(addr, 8, false);
+    if (k === PAGE_ZERO) return 0n;
+    if (k === PAGE_OK) return (BigInt(u32(this.bytes, this.at + 4)) << 32n) | BigInt(u32(this.bytes, this.at));
+    return super.readU64Big(addr);
+  }
+
+  override writeU16(addr: number, value: number): void {
+    if (this.page(addr, 2, true) !== PAGE_OK) return super.writeU16(addr, value);
+    this.bytes[this.at] = value & 0xff;
+    this.bytes[this.at + 1] = (value >>> 8) & 0xff;
+  }
+
   override writeU32(addr: number, value: number): void {
-    if ((this.o.regs.cr0 & X86_CR0_PG) === 0 && this.o.phys.page(addr, 4, true) === PAGE_OK) {
-      this.o.charge(4 * this.copyCost);
-      const b = this.o.phys.pageBytes!;
-      const i = addr & PAGE_MASK;
-      b[i] = value & 0xff;
-      b[i + 1] = (value >>> 8) & 0xff;
-      b[i + 2] = (value >>> 16) & 0xff;
-      b[i + 3] = (value >>> 24) & 0xff;
-      return;
+    if (this.page(addr, 4, true) !== PAGE_OK) return super.writeU32(addr, value);
+    putU32(this.bytes, this.at, value);
+  }
+
+  override writeU64(addr: number, value: number): void {
+    const v = Math.trunc(value);
+    // Negative or huge values keep the base class's modulo-2^64 BigInt path.
+    if (!(v >= 0 && v < 2 ** 64) || this.page(addr, 8, true) !== PAGE_OK) return super.writeU64(addr, value);
+    const lo = v % 2 ** 32;
+    putU32(this.bytes, this.at, lo);
+    putU32(this.bytes, this.at + 4, (v - lo) / 2 ** 32);
+  }
+
+  override writeU64Big(addr: number, value: bigint): void {
+    if (this.page(addr, 8, true) !== PAGE_OK) return super.writeU64Big(addr, value);
+    const v = BigInt.asUintN(64, value);
+    putU32(this.bytes, this.at, Number(v & 0xffffffffn));
+    putU32(this.bytes, this.at + 4, Number(v >> 32n));
+  }
+
+  /**
+   * The single page of an access, charged as {@link slow} would charge it: PAGE_OK leaves the frame in
+   * `bytes`/`at`, PAGE_ZERO is a read of a frame never written, PAGE_SLOW sends the caller to {@link slow}
+   * (nothing charged). A translation fault charges the walk and throws EFAULT.
+   */
+  private page(addr: number, length: number, write: boolean): number {
+    if ((this.o.regs.cr0 & X86_CR0_PG) === 0) {
+      const phys = this.o.phys;
+      const k = phys.page(addr, length, write);
+      if (k === PAGE_SLOW) return k;
+      this.o.charge(length * this.copyCost);
+      if (k === PAGE_OK) {
+        this.bytes = phys.pageBytes!;
+        this.at = addr & PAGE_MASK;
+      }
+      return k;
     }
-    super.writeU32(addr, value);
+    const mmu = this.paging();
+    if (mmu === undefined) return PAGE_SLOW;
+    let k: number;
+    try {
+      k = mmu.page(addr, length, write);
+    } catch (error) {
+      this.o.charge(mmu.takeCycles() + length * this.copyCost);
+      throw this.efault(error, write ? 'write' : 'read', length, addr);
+    }
+    if (k === PAGE_SLOW) return k;
+    this.o.charge(mmu.takeCycles() + length * this.copyCost);
+    if (k === PAGE_OK) {
+      this.bytes = mmu.pageBytes!;
+      this.at = mmu.pageOffset;
+    }
+    return k;
   }
 
   /** Every other access: through the MMU when paging is on, else the P2M range check; faults become EFAULT. */
@@ -141,12 +197,16 @@ export class VcpuGuestAccess extends GuestAccessBase {
       else this.o.phys.write(guestPhysAddr(addr), data);
       return data;
     } catch (error) {
-      if (error instanceof GuestError) throw error;
-      if (error instanceof XenoError) throw new GuestError('EFAULT', `vcpu${this.o.vcpu}: cannot ${what} ${length} bytes at 0x${addr.toString(16)}: ${error.detail}`, { domid: this.o.domid });
-      throw error;
+      throw this.efault(error, what, length, addr);
     } finally {
       this.o.charge((this.mmuInstance?.takeCycles() ?? 0) + length * this.copyCost);
     }
+  }
+
+  /** A translation or P2M failure as the guest sees it (EFAULT); other errors pass through. */
+  private efault(error: unknown, what: string, length: number, addr: number): unknown {
+    if (error instanceof GuestError || !(error instanceof XenoError)) return error;
+    return new GuestError('EFAULT', `vcpu${this.o.vcpu}: cannot ${what} ${length} bytes at 0x${addr.toString(16)}: ${error.detail}`, { domid: this.o.domid });
   }
 
   /** The MMU brought in step with the register file, or undefined while paging is off. */
@@ -160,4 +220,17 @@ export class VcpuGuestAccess extends GuestAccessBase {
     if (mmu.cr3 !== regs.cr3) mmu.writeCr3(regs.cr3);
     return mmu;
   }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function u32(b: Uint8Array, i: number): number {
+  return (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
+}
+
+function putU32(b: Uint8Array, i: number, value: number): void {
+  b[i] = value & 0xff;
+  b[i + 1] = (value >>> 8) & 0xff;
+  b[i + 2] = (value >>> 16) & 0xff;
+  b[i + 3] = (value >>> 24) & 0xff;
 }

@@ -152,10 +152,17 @@ const running = new WeakSet<IntrHandler>();
 
 /** Runs `cpu`'s handlers once (each after acknowledging its port); true when any found work. */
 export function* runIntrOn(cpu: Pcpu): Generator<VcpuRequest, boolean, unknown> {
-  const ready = cpu.intr.filter((h) => !running.has(h));
-  const pending = ready.map((h) => cpu.events.consume(h.port));
+  // Every port is acknowledged before any handler runs; handlers bound meanwhile wait for the next round.
+  const ready: IntrHandler[] = [];
+  const pending: boolean[] = [];
+  for (const h of cpu.intr) {
+    if (running.has(h)) continue;
+    ready.push(h);
+    pending.push(cpu.events.consume(h.port));
+  }
   let worked = false;
-  for (const [i, h] of ready.entries()) {
+  for (let i = 0; i < ready.length; i++) {
+    const h = ready[i]!;
     running.add(h);
     try {
       if (yield* h.handle(pending[i]!)) worked = true;
@@ -164,6 +171,23 @@ export function* runIntrOn(cpu: Pcpu): Generator<VcpuRequest, boolean, unknown> 
     }
   }
   return worked;
+}
+
+/**
+ * Sleeps on `cpu`'s interrupt ports (each once) until one fires or the earliest handler deadline or
+ * `timeout` (absolute virtual ns, 0 = none) comes. `skipRunning`: handlers running now are left out —
+ * their ports stay pending, so waiting on them would return at once.
+ */
+export function* waitIntr(cpu: Pcpu, timeout: number, skipRunning: boolean): Generator<VcpuRequest, void, unknown> {
+  const ports: number[] = [];
+  let deadline = timeout > 0 ? timeout : Infinity;
+  for (const h of cpu.intr) {
+    if (skipRunning && running.has(h)) continue;
+    if (!ports.includes(h.port)) ports.push(h.port);
+    const d = h.deadline?.() ?? 0;
+    if (d > 0 && d < deadline) deadline = d;
+  }
+  yield* cpu.events.wait(ports, deadline === Infinity ? 0 : deadline);
 }
 
 /**
@@ -177,9 +201,6 @@ export function* tsleep(cpu: Pcpu, done: () => boolean, timeout = 0): Generator<
     if (done()) return true;
     if (timeout > 0 && cpu.v.now >= timeout) return false;
     // A handler that is running (the console's, under a shell command) is not served here: its port stays pending, so it is not waited on either.
-    const idle = cpu.intr.filter((h) => !running.has(h));
-    const ports = [...new Set(idle.map((h) => h.port))];
-    const deadlines = [...idle.map((h) => h.deadline?.() ?? 0), timeout].filter((d) => d > 0);
-    yield* cpu.events.wait(ports, deadlines.length > 0 ? Math.min(...deadlines) : 0);
+    yield* waitIntr(cpu, timeout, true);
   }
 }
