@@ -1,5 +1,6 @@
 /** The built-in commands: help, dmesg, uptime, echo, poweroff, reboot, and the system commands (sys_cmds.ts, mutexbench). */
 import { kernReboot } from '../kern/kern_shutdown.js';
+import { tsleep } from '../kern/kernel.js';
 import type { CommandRegistry, ShellCommand } from './commands.js';
 import { mutexbench } from './mutexbench.js';
 import { SYS_COMMANDS } from './sys_cmds.js';
@@ -34,6 +35,20 @@ export const BUILTINS: readonly ShellCommand[] = [
     *run(_args, io) {
       const ns = Math.floor(io.kernel.uptimeNs());
       io.print(`up ${formatSeconds(ns)} (${ns} ns)\n`);
+      return 0;
+    },
+  },
+  {
+    name: 'sleep',
+    summary: 'sleep N seconds (fractions allowed): the CPU idles on its clock hook\'s timer',
+    *run(args, io) {
+      const seconds = Number(args[0]);
+      if (args.length !== 1 || !Number.isFinite(seconds) || seconds < 0) {
+        io.print('usage: sleep seconds\n');
+        return 1;
+      }
+      const k = io.kernel;
+      yield* tsleep(k.bsp, () => false, k.v.now + seconds * 1e9);
       return 0;
     },
   },
