@@ -9,6 +9,7 @@
 import type { VcpuApi, VcpuRequest } from '../../../../core/api/index.js';
 import { PAGE_SIZE } from '../../../../core/public/index.js';
 import { acpiDriver } from '../dev/acpi/acpi.js';
+import { registerClockSysctls, startHardclock } from '../kern/kern_clock.js';
 import { I8254, attimerDriver } from '../dev/attimer/i8254.js';
 import { atrtcDriver } from '../dev/atrtc/atrtc.js';
 import { pciBusDriver, pciEnumerate, describeBars, type PciDevinfo } from '../dev/pci/pci.js';
@@ -20,6 +21,7 @@ import { isXenPlatformDevice, xenpciPciDriver } from '../dev/xen/xenpci/xenpci.j
 import { Device, deviceAttach, type Driver } from '../kern/bus.js';
 import { hookNames, type KernelHooks } from '../kern/hooks.js';
 import type { Kernel } from '../kern/kernel.js';
+import { armOnce } from '../kern/pcpu.js';
 import { PhysAllocator } from '../kern/vm_phys.js';
 import { IntrVectors } from '../x86/intr.js';
 import { IoApicDriver, IsaInterrupts } from '../x86/io_apic.js';
@@ -102,7 +104,8 @@ export function* hvmBoot(k: Kernel): Gen<HvmBootResult> {
   const apicId = yield* lapic.id();
   const intr = new IntrVectors(v, () => lapic.eoi());
   const m: NativeMachine = { lapic, intr, pit: new I8254(v) };
-  bsp.events = new NativeEvents(v, intr, (deadline) => lapicNow(lapic.timerOneShot(Math.max(1, deadline - v.now)), 'timer arm'), () => bsp.nextTick);
+  const armLapic = (deadline: number): void => lapicNow(lapic.timerOneShot(Math.max(1, deadline - v.now)), 'timer arm');
+  bsp.events = new NativeEvents(v, intr, (deadline) => armOnce(bsp, deadline, armLapic), () => bsp.nextTick);
 
   const devices = yield* pciEnumerate(v, 0);
   const flavour = chooseFlavour(xen, devices, k.hasDevice('xenpci'));
@@ -117,6 +120,9 @@ export function* hvmBoot(k: Kernel): Gen<HvmBootResult> {
   let uart: Ns8250 | undefined;
   const nexus = new Device('nexus', 0, 'nexus', undefined);
   k.devices.push(nexus);
+  // lapic_setup runs whatever the event timer: PVHVM's callback vector and the IO-APIC's pins reach the
+  // CPU only through a software-enabled LAPIC (Xen's vlapic_has_pending_irq is -1 while it is disabled).
+  yield* lapic.setup();
   k.printf(`lapic${apicId}: xAPIC at 0x${lapic.base.toString(16)}`);
   k.printf(`ioapic0: ${yield* ioapic.attach()}`);
   const drain = function* (): Generator<VcpuRequest, void, unknown> {
@@ -137,5 +143,11 @@ export function* hvmBoot(k: Kernel): Gen<HvmBootResult> {
 
   yield* k.hooks.clock.cpuInit(k, bsp);
   k.hooks.ipi.cpuInit(k, bsp);
+  if (flavour === 'hvm') {
+    // Plain HVM: the LAPIC timer drives hardclock (PVHVM's xentimer0 on xenpci0 does it there).
+    k.printf(`lapic${apicId}: hardclock at ${k.hz} Hz`);
+    k.cpuStart.push((cpu) => startHardclock(k, cpu, 'lapic'));
+    registerClockSysctls(k, 'TSC', 'LAPIC');
+  }
   return { flavour, intr, uart };
 }

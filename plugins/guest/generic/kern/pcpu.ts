@@ -30,6 +30,8 @@ export class Pcpu {
   ipiPort = -1;
   /** Next hardclock deadline, system time ns (0 = no timer running). */
   nextTick = 0;
+  /** The deadline this CPU's one-shot event timer is armed for (0 = none known); see {@link armOnce}. */
+  armedDeadline = 0;
   /** Interrupts taken, by source name (`vmstat -i`). */
   readonly intrCount = new Map<string, number>();
   /** Set once the CPU runs its idle loop. */
@@ -44,4 +46,15 @@ export class Pcpu {
   countIntr(source: string): void {
     this.intrCount.set(source, (this.intrCount.get(source) ?? 0) + 1);
   }
+}
+
+/**
+ * Arms `cpu`'s one-shot timer through `arm` unless it is already armed for `deadline` and that is still
+ * ahead: the idle wait and hardclock both ask for the next tick, and each arm is a hypercall (PV timer)
+ * or two VM exits (LAPIC timer).
+ */
+export function armOnce(cpu: Pcpu, deadline: number, arm: (deadline: number) => void): void {
+  if (deadline === cpu.armedDeadline && deadline > cpu.v.now) return;
+  cpu.armedDeadline = deadline;
+  arm(deadline);
 }

@@ -35,13 +35,12 @@ export interface NativeMachine {
   readonly pit: I8254;
 }
 
-/** lapic_et: one-shot LAPIC timer, calibrated on the boot CPU. */
+/** lapic_et: one-shot LAPIC timer, calibrated on the boot CPU (whose LAPIC the platform boot has set up). */
 export function lapicClock(m: NativeMachine): ClockHooks {
   return {
     name: 'lapic (LAPIC timer one-shot, calibrated against the i8254)',
     *cpuInit(k, cpu) {
       if (cpu.id !== 0) throw new Error(`lapic: cpu${cpu.id}: only the boot CPU's LAPIC is driven (no MADT, no APs)`);
-      yield* m.lapic.setup();
       const hz = yield* m.lapic.calibrate((us) => m.pit.delay(us), LAPIC_CALIBRATE_US);
       k.printf(`lapic: timer frequency ${hz} Hz (measured over ${LAPIC_CALIBRATE_US} us of i8254 ticks)`);
       k.printf(`Event timer "LAPIC" quality 600`);

@@ -9,10 +9,13 @@ import type { VcpuRequest } from '../../../../../../core/api/index.js';
 import { HVM_PARAM, HVM_PARAM_CALLBACK_TYPE, HVM_PARAM_CALLBACK_TYPE_SHIFT, PAGE_SIZE, XENFEAT, XENMAPSPACE, XEN_HVM_CPUID } from '../../../../../../core/public/index.js';
 import { deviceAttach, type Driver } from '../../../kern/bus.js';
 import type { Kernel } from '../../../kern/kernel.js';
+import { armOnce } from '../../../kern/pcpu.js';
 import type { IntrVectors } from '../../../x86/intr.js';
 import { HvmHypercalls } from '../../../x86/xen/hvm_hypercalls.js';
 import type { PciDevinfo, PciDriver } from '../../pci/pci.js';
 import { xenstoreDriver } from '../xenstore/xenbus.js';
+import { evtchnDriver } from '../evtchn/evtchn_cmd.js';
+import { xentimerDriver } from '../timer/timer.js';
 import { CallbackEvents } from './callback_events.js';
 import { XMI_UNPLUG_IDE_DISKS, XMI_UNPLUG_NICS, xenUnplugEmulatedDevices } from './unplug.js';
 
@@ -77,7 +80,7 @@ function xenpciDriver(info: PciDevinfo, ctx: XenpciContext): Driver {
       k.printf(`${dev.nameunit}: shared info page at ${hex(shared)} (BAR1)`);
 
       const cpu = k.bsp;
-      const events = new CallbackEvents(v, cpu.hv, shared, ctx.intr, IDT_EVTCHN, (deadline) => cpu.ops.setSingleshot(deadline), () => cpu.nextTick);
+      const events = new CallbackEvents(v, cpu.hv, shared, ctx.intr, IDT_EVTCHN, (deadline) => armOnce(cpu, deadline, (d) => cpu.ops.setSingleshot(d)), () => cpu.nextTick);
       ctx.intr.bind(IDT_EVTCHN, {
         name: `${dev.nameunit}: evtchn upcall`,
         *handle() {
@@ -87,7 +90,12 @@ function xenpciDriver(info: PciDevinfo, ctx: XenpciContext): Driver {
       k.printf(setCallback(k, ctx, hc, dev.nameunit));
       k.sharedInfo = shared;
       cpu.events = events;
+      cpu.armedDeadline = 0; // what the LAPIC timer was armed for says nothing about the PV timer
       ctx.onAttached?.({ hypercalls: hc, events });
+
+      // What FreeBSD hangs on xenpv0 on HVM: the PV timer and /dev/xen/evtchn (the console stays the UART).
+      if (k.hasDevice('xentimer')) yield* deviceAttach(k, dev, xentimerDriver);
+      if (k.hasDevice('evtchn')) yield* deviceAttach(k, dev, evtchnDriver);
 
       const storePfn = Number(k.hv.hvmGetParam(HVM_PARAM.STORE_PFN));
       const storePort = Number(k.hv.hvmGetParam(HVM_PARAM.STORE_EVTCHN));

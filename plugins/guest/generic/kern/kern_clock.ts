@@ -1,0 +1,46 @@
+/**
+ * hardclock (FreeBSD's kern/kern_clock.c with its event-timer glue, much reduced): each CPU's event
+ * timer, whichever the clock hook chose (the Xen PV timer, the LAPIC timer), is armed one period
+ * (1/`kern.hz` s) ahead and counts a tick when it fires and the deadline passed; periods missed while
+ * the vCPU did not run are skipped, not replayed. CPU 0's ticks are the kernel's `ticks`.
+ */
+import type { VcpuRequest } from '../../../../core/api/index.js';
+import type { Kernel } from './kernel.js';
+import { armOnce, type Pcpu } from './pcpu.js';
+
+/** Starts hardclock on `cpu` (it runs on that CPU, after the clock hook's cpuInit). */
+export function* startHardclock(k: Kernel, cpu: Pcpu, name: string): Generator<VcpuRequest, void, unknown> {
+  const clock = k.hooks.clock;
+  const period = 1e9 / k.hz;
+  const source = clock.source(cpu);
+  const arm = (deadline: number): void => clock.arm(cpu, deadline);
+  cpu.nextTick = clock.nanouptime(cpu) + period;
+  armOnce(cpu, cpu.nextTick, arm);
+  k.bindIntr(
+    {
+      name: `${name}:cpu${cpu.id}`,
+      port: cpu.timerPort,
+      // eslint-disable-next-line require-yield
+      *handle(pending) {
+        if (pending) cpu.countIntr(source);
+        const now = clock.nanouptime(cpu);
+        if (now < cpu.nextTick) return false;
+        if (cpu.id === 0) k.ticks++;
+        cpu.nextTick += period;
+        if (cpu.nextTick <= now) cpu.nextTick += Math.ceil((now - cpu.nextTick + 1) / period) * period;
+        armOnce(cpu, cpu.nextTick, arm);
+        return false;
+      },
+      deadline: () => cpu.nextTick,
+    },
+    cpu,
+  );
+  yield* [];
+}
+
+/** `kern.ticks` and the event timer's sysctls, registered once by whichever timer drives hardclock. */
+export function registerClockSysctls(k: Kernel, timecounter: string, eventtimer: string): void {
+  k.sysctl.addRo('kern.timecounter.hardware', 'Timecounter hardware selected', () => timecounter);
+  k.sysctl.addRo('kern.eventtimer.timer', 'Chosen event timer', () => eventtimer);
+  k.sysctl.addRo('kern.ticks', 'hardclock ticks since boot', () => k.ticks);
+}
