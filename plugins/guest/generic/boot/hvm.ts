@@ -133,6 +133,7 @@ export function* hvmBoot(k: Kernel): Gen<HvmBootResult> {
     uartConsoleDriver(isa, (u) => {
       uart = u;
       intr.beforeHalt.push(() => u.drain());
+      k.consoleFlush.push({ flush: () => u.drain(), get backlog() { return u.backlog; } });
     }),
     attimerDriver(m.pit, isa),
     atrtcDriver(),

@@ -36,7 +36,7 @@ export function registerKernSysctls(k: Kernel): void {
   s.addRo('hw.pagesize', 'System memory page size', () => PAGE_SIZE);
   s.addRo('vm.stats.vm.v_free_count', 'Free pages', () => k.phys.freeFrames);
   for (const [role, name] of hookNames(k.hooks)) s.addRo(`machdep.hooks.${role}`, `Boot-time hook chosen for ${role}`, () => name);
-  s.addRo('machdep.init_ops', 'Early-boot init ops', () => k.initOps.name);
+  s.addRo('machdep.init_ops', 'Early-boot init ops', () => k.initOps?.name ?? 'native_init_ops');
   s.add({
     name: 'debug.mtx.runstate_check',
     description: 'Adaptive mutexes stop spinning when the owner vCPU is not running (its Xen runstate)',

@@ -42,11 +42,18 @@ export function formatUptime(ns: number): string {
   return parts.join('');
 }
 
-/** Waits up to the drain time for the console backend to take our output. */
+/** How often a console drain looks at the UART again: about a 16-byte FIFO at 115200 baud. */
+const UART_POLL_NS = 1_400_000;
+
+/** Waits up to the drain time for the console backends to take our output. */
 function* drainConsole(k: Kernel): Generator<VcpuRequest, void, unknown> {
+  const deadline = k.v.now + k.options.consoleDrainMs * 1e6;
+  for (const c of k.consoleFlush) {
+    // A UART takes a FIFO's worth at a time: poll until its queue is out (interrupts may be off by now).
+    for (yield* c.flush(); c.backlog > 0 && k.v.now < deadline; yield* c.flush()) yield k.v.sleepFor(UART_POLL_NS);
+  }
   const xc = k.console;
   if (xc === undefined) return;
-  const deadline = k.v.now + k.options.consoleDrainMs * 1e6;
   for (;;) {
     k.events.consume(xc.port);
     xc.flush();

@@ -50,8 +50,8 @@ export class Kernel {
   nextTid = 100000;
   /** Virtual time at entry. */
   readonly bootTime: number;
-  /** Set during early boot, in this order. */
-  initOps!: XenInitOps;
+  /** Set during early boot, in this order (initOps only on the Xen entry paths: PV and PVH; undefined on HVM/PVHVM firmware boot). */
+  initOps: XenInitOps | undefined;
   hooks!: KernelHooks;
   phys!: PhysAllocator;
   cmdline = '';
@@ -73,6 +73,8 @@ export class Kernel {
   preloadStartInfo = 0;
   /** What each CPU runs on itself once set up, before it idles (drivers with per-CPU parts add here: xentimer). */
   readonly cpuStart: ((cpu: Pcpu) => Generator<VcpuRequest, void, unknown>)[] = [];
+  /** Console output queues other than the PV console's, pushed out before the machine stops (the UART's on HVM). */
+  readonly consoleFlush: { flush(): Generator<VcpuRequest, void, unknown>; readonly backlog: number }[] = [];
   /** Guest address of the shared-info page, when the kernel reaches it. */
   sharedInfo: number | undefined;
 

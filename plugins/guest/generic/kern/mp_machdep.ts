@@ -40,7 +40,7 @@ export function cpuSetup(k: Kernel, cpu: Pcpu): void {
 
 /** The machine frame of our frame `pfn` (PV: the P2M list of start_info; PVH: frames are guest-physical). */
 function machineFrameOf(k: Kernel, pfn: number): number {
-  if (k.initOps.mode !== 'pv') return pfn;
+  if (k.initOps?.mode !== 'pv') return pfn;
   const list = k.v.memory.readU64(k.preloadStartInfo + PvStartInfo.mfnList);
   return k.v.memory.readU64(list + pfn * 8);
 }
@@ -48,7 +48,7 @@ function machineFrameOf(k: Kernel, pfn: number): number {
 /** Writes the AP's initial context into `at`: PVH a flat 32-bit vcpu_hvm_context, PV a vcpu_guest_context. */
 function writeApContext(k: Kernel, at: number, stack: number): number {
   const m = k.v.memory;
-  if (k.initOps.mode === 'pvh') {
+  if (k.initOps?.mode === 'pvh') {
     m.write(at, new Uint8Array(VcpuHvmContext.size));
     m.writeU32(at + VcpuHvmContext.mode, VCPU_HVM_MODE['32B']);
     const r = at + VcpuHvmContext.cpuRegs;

@@ -97,7 +97,7 @@ export class Balloon {
       const r = ops.reservation('populate_physmap', batch);
       const got = batch.slice(0, r.done);
       this.ballooned.splice(this.ballooned.length - r.done, r.done);
-      if (this.k.initOps.mode === 'pv') this.updateP2m(got, r.out);
+      if (this.k.initOps?.mode === 'pv') this.updateP2m(got, r.out);
       if (this.pvPaging) got.forEach((f, i) => this.remap(f, r.out[i]!));
       for (const f of got) this.k.phys.release(f);
       done += r.done;

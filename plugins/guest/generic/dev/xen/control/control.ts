@@ -31,7 +31,7 @@ function* xctrlSuspend(k: Kernel, name: string): Generator<VcpuRequest, void, un
   k.printf(`${name}: suspending`);
   const m = k.v.memory;
   // PV: the machine frame of start_info, from the P2M list; PVH passes nothing.
-  const startInfoMfn = k.initOps.mode === 'pv' ? m.readU64(m.readU64(k.preloadStartInfo + PvStartInfo.mfnList) + Math.floor(k.preloadStartInfo / PAGE_SIZE) * 8) : 0;
+  const startInfoMfn = k.initOps?.mode === 'pv' ? m.readU64(m.readU64(k.preloadStartInfo + PvStartInfo.mfnList) + Math.floor(k.preloadStartInfo / PAGE_SIZE) * 8) : 0;
   let cancelled: number;
   try {
     cancelled = yield* k.bsp.ops.suspend(startInfoMfn);
