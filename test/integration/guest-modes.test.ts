@@ -4,12 +4,12 @@
  * toolstack's lifecycle actions work on each; hostile guests are refused while the others carry on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Consoles, HvmPlatforms, Toolstack, Xenstore, type Toolstack as ToolstackApi } from '../../core/api/index.js';
+import { Consoles, GuestKernels, HvmPlatforms, Toolstack, Xenstore, type Toolstack as ToolstackApi } from '../../core/api/index.js';
 import type { Consoles as ConsolesApi } from '../../core/api/console.js';
 import { TraceKind } from '../../core/engine/index.js';
 import type { Host } from '../../core/host/host.js';
-import { Hypercall, VCPUOP } from '../../core/public/index.js';
-import { settle } from '../plugins/dom0/toolstack/harness.js';
+import { DOMID_SELF, Hypercall, MmuUpdate, PAGE_SIZE, PTE_P, PTE_RW, PvStartInfo, VCPUOP, XenErrno, guestFrame, type MachineFrame } from '../../core/public/index.js';
+import { guest, settle } from '../plugins/dom0/toolstack/harness.js';
 import { runUntil } from '../plugins/guest/generic/helpers.js';
 import { bootHost, loadDefinition } from './machine.js';
 
@@ -102,6 +102,73 @@ describe('one guest per mode, one kernel', () => {
     const perTick = (name: string): number => delta(name, 'apic') / ticked.get(name)!;
     expect(perTick('hvm-guest')).toBeLessThan(2);
     expect(perTick('hvm-plain')).toBeGreaterThanOrEqual(2.5);
+  });
+});
+
+describe('hostile guests', () => {
+  it("a PV guest's forged page-table updates and an HVM guest's wild MMIO are refused; every other domain carries on", () => {
+    const victim = domid('pv-guest');
+    const victimFrame = host.p2mOf(victim)!.mfnOf(guestFrame(100)) as MachineFrame;
+    const victimL4 = Math.floor(host.domains.lookup(victim).vcpus[0]!.context.cr3 / PAGE_SIZE) as MachineFrame;
+    const seen: { forged?: number; foreignTable?: number; entryAfter?: number; wildReads?: number[] } = {};
+    host.container.resolve(GuestKernels).register({
+      name: 'hostile',
+      description: 'forges page-table updates (PV) or pokes MMIO nobody claims (HVM)',
+      types: ['pv', 'hvm'],
+      entry: (_d, type) =>
+        function* (v) {
+          const m = v.memory;
+          if (type === 'hvm') {
+            // HPET, a hole above RAM, the top of the 4 GiB space: nothing there is emulated.
+            seen.wildReads = [];
+            for (const addr of [0xfed0_0000, 0xc000_0000, 0xffff_f000]) {
+              yield* v.mmioWrite(addr, 4, 0xdead_beef);
+              seen.wildReads.push(yield* v.mmioRead(addr, 4));
+            }
+          } else {
+            // Find its own L1 through start_info's P2M list (the M2P inverted), as a kernel could.
+            const si = v.regs.rsi;
+            const list = m.readU64(si + PvStartInfo.mfnList);
+            const pages = m.readU64(si + PvStartInfo.nrPages);
+            const m2p = new Map<number, number>();
+            for (let pfn = 0; pfn < pages; pfn++) m2p.set(m.readU64(list + pfn * 8), pfn);
+            const next = (mfn: number, index: number): number => Math.floor(m.readU64(m2p.get(mfn)! * PAGE_SIZE + index * 8) / PAGE_SIZE) % 2 ** 40;
+            const l1 = next(next(next(Math.floor(v.regs.cr3 / PAGE_SIZE), 0), 0), 0);
+            const req = 0x20_000; // pseudo-physical frame 32: plain RAM of its own
+            const update = (ptr: number, val: number): number => {
+              m.writeU64(req + MmuUpdate.ptr, ptr);
+              m.writeU64(req + MmuUpdate.val, val);
+              return v.hypercall(Hypercall.mmu_update, req, 1, 0, DOMID_SELF);
+            };
+            // Map the victim's frame writable into its own L1 (VA 90 × 4 KiB), then write into the victim's L4.
+            seen.forged = update(l1 * PAGE_SIZE + 90 * 8, victimFrame * PAGE_SIZE + (PTE_P | PTE_RW));
+            seen.foreignTable = update(victimL4 * PAGE_SIZE + 5 * 8, victimFrame * PAGE_SIZE + (PTE_P | PTE_RW));
+            seen.entryAfter = Math.floor(m.readU64(m2p.get(l1)! * PAGE_SIZE + 90 * 8) / PAGE_SIZE) % 2 ** 40;
+          }
+          for (;;) yield v.sleepFor(1e9);
+        },
+    });
+    const victimBytes = host.memory.frameBytes(victimFrame).slice();
+    const victimL4Bytes = host.memory.frameBytes(victimL4).slice();
+    const pv = settle(host, toolstack.create(guest('name = "hostile-pv"\ntype = "pv"\nkernel = "hostile"\nmemory = 16\n')));
+    const hvm = settle(host, toolstack.create(guest('name = "hostile-hvm"\ntype = "hvm"\nkernel = "hostile"\nmemory = 16\n')));
+    expect(pv.error).toBeUndefined();
+    expect(hvm.error).toBeUndefined();
+    expect(runUntil(host, () => seen.entryAfter !== undefined && seen.wildReads?.length === 3, 2e9)).toBe(true);
+
+    expect(seen.forged).toBeLessThan(0);
+    expect(seen.foreignTable).toBe(-XenErrno.EINVAL);
+    expect(seen.entryAfter).not.toBe(victimFrame);
+    expect(host.memory.frameBytes(victimFrame)).toEqual(victimBytes);
+    expect(host.memory.frameBytes(victimL4)).toEqual(victimL4Bytes);
+    // Unclaimed MMIO: writes dropped, reads all ones (Xen's null handler), counted, the guest not killed.
+    expect(seen.wildReads).toEqual([0xffff_ffff, 0xffff_ffff, 0xffff_ffff]);
+    const hostileHvm = domid('hostile-hvm');
+    expect(host.container.resolve(HvmPlatforms).exits(hostileHvm).wild).toBeGreaterThanOrEqual(6);
+    for (const name of ['hostile-pv', 'hostile-hvm']) expect(host.domains.get(domid(name))?.state, name).not.toBe('shutdown');
+
+    for (const name of ['pv-guest', 'pvh-guest', 'hvm-guest', 'hvm-plain']) expect(shell(name, 'echo still here'), name).toMatch(/^still here\r?$/m);
+    for (const name of ['hostile-pv', 'hostile-hvm']) settle(host, toolstack.destroy(domid(name)));
   });
 });
 
