@@ -219,16 +219,21 @@ export class SchedCore implements SchedOps {
     if (area !== 0) this.copyToVcpu(v, area, encodeVcpuTimeInfo(sample, loc.view.getUint32(offset, true)));
   }
 
-  /** A runstate record as `VCPUOP_get_runstate_info` returns it. */
+  /** A runstate record as `VCPUOP_get_runstate_info` returns it, in a scratch buffer valid until the next call. */
   runstateBytes(v: VcpuImpl): Uint8Array {
-    const info = v.runstateInfo();
-    const bytes = new Uint8Array(VcpuRunstateInfo.size);
-    const view = new DataView(bytes.buffer);
-    view.setInt32(VcpuRunstateInfo.state, RUNSTATE[info.state], true);
-    setU64(view, VcpuRunstateInfo.stateEntryTime, info.stateEntryTime);
-    for (const name of RUNSTATE_NAMES) setU64(view, VcpuRunstateInfo.time + RUNSTATE[name] * 8, info.time[name]);
-    return bytes;
+    const view = this.runstateView;
+    view.setInt32(VcpuRunstateInfo.state, RUNSTATE[v.runstate], true);
+    setU64(view, VcpuRunstateInfo.stateEntryTime, v.stateEntryTime);
+    for (const name of RUNSTATE_NAMES) setU64(view, VcpuRunstateInfo.time + RUNSTATE[name] * 8, v.timeIn(name));
+    return this.runstateScratch;
   }
+
+  /**
+   * Where {@link runstateBytes} builds a record, rewritten on every call: callers copy it into guest
+   * memory at once (every runstate change writes the registered area, so no allocation per switch).
+   */
+  private readonly runstateScratch = new Uint8Array(VcpuRunstateInfo.size);
+  private readonly runstateView = new DataView(this.runstateScratch.buffer);
 
   /** Writes into `v`'s address space (its registered areas); a bad address is ignored, as Xen ignores it. */
   copyToVcpu(v: VcpuImpl, addr: number, bytes: Uint8Array): boolean {

@@ -207,6 +207,17 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
     }
   }
 
+  /** When the current runstate began (virtual ns). */
+  get stateEntryTime(): number {
+    return this.stateEntry;
+  }
+
+  /** Time spent in `state` up to now, the current stretch included: runstateInfo without the allocations. */
+  timeIn(state: RunstateName): number {
+    const t = this.stateTime[state];
+    return state === this.state ? t + (this.pool?.now ?? this.stateEntry) - this.stateEntry : t;
+  }
+
   runstateInfo(): RunstateInfo {
     const now = this.pool?.now ?? this.stateEntry;
     const time = { ...this.stateTime };
