@@ -100,8 +100,15 @@ export class VcpuGuestAccess extends GuestAccessBase {
   }
 
   override readU32(addr: number): number {
-    // With paging off an untouched page reads as 0 uncharged, as it always has.
-    if ((this.o.regs.cr0 & X86_CR0_PG) === 0 && this.o.phys.page(addr, 4, false) === PAGE_ZERO) return 0;
+    if ((this.o.regs.cr0 & X86_CR0_PG) === 0) {
+      // Paging off (ring indexes, grant entries): one P2M lookup; an untouched page reads as 0 uncharged, as it always has.
+      const phys = this.o.phys;
+      const k = phys.page(addr, 4, false);
+      if (k === PAGE_ZERO) return 0;
+      if (k === PAGE_SLOW) return super.readU32(addr);
+      this.o.charge(4 * this.copyCost);
+      return u32(phys.pageBytes!, addr & PAGE_MASK);
+    }
     const k = this.page(addr, 4, false);
     if (k === PAGE_ZERO) return 0;
     if (k === PAGE_OK) return u32(this.bytes, this.at);
