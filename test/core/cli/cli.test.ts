@@ -111,6 +111,17 @@ describe('xeno run', () => {
     expect(r.out).toMatch(/^Domain-0 {32} {5}0  1024 {5}2 {5}[r-][b-]----  +\d+\.\d$/m);
   });
 
+  it("carries out the README's main job (config/scenarios/default.yaml) on every guest mode without a failed step", async () => {
+    let out = '';
+    const code = await runCli(['run', join(ROOT, 'config/scenarios/default.yaml')], { catalog: treeCatalog, cwd: dir, stdout: (t) => (out += t), stderr: (t) => (out += t) });
+    expect(out).toMatch(/^# Scenario default: passed$/m);
+    expect(code).toBe(0);
+    const json = /^report: (\S+\.json), /m.exec(out)![1]!;
+    const report = JSON.parse(await readFile(json, 'utf8')) as { steps: { action: string; status: string }[] };
+    expect(report.steps.every((s) => s.status === 'ok')).toBe(true);
+    expect(report.steps.map((s) => s.action)).toContain('reboot');
+  }, 60_000);
+
   it('carries out a scenario and writes its report as JSON and Markdown', async () => {
     const file = join(dir, 'scenario.yaml');
     await writeFile(
