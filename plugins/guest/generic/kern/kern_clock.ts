@@ -11,10 +11,12 @@ import { armOnce, type Pcpu } from './pcpu.js';
 /** Starts hardclock on `cpu` (it runs on that CPU, after the clock hook's cpuInit). */
 export function* startHardclock(k: Kernel, cpu: Pcpu, name: string): Generator<VcpuRequest, void, unknown> {
   const clock = k.hooks.clock;
-  const period = 1e9 / k.hz;
+  // Whole nanoseconds: Xen's timer takes integer ns, so a fractional deadline would wake the CPU a
+  // fraction early — before the tick it was armed for — and cost a second wake-up per tick.
+  const period = Math.round(1e9 / k.hz);
   const source = clock.source(cpu);
   const arm = (deadline: number): void => clock.arm(cpu, deadline);
-  cpu.nextTick = clock.nanouptime(cpu) + period;
+  cpu.nextTick = Math.ceil(clock.nanouptime(cpu)) + period;
   armOnce(cpu, cpu.nextTick, arm);
   k.bindIntr(
     {

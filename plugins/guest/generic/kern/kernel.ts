@@ -23,11 +23,16 @@ import type { PhysAllocator } from './vm_phys.js';
  * says whether it found work. Handlers run after the port's pending bit is cleared (`pending` says
  * whether it was set), so nothing is lost.
  */
+/**
+ * An event-channel (or, natively, vector) handler. It runs when its port was pending, or when its
+ * deadline has come — so work a handler has besides its event (output still queued, events a thread
+ * already drained from a ring, a periodic policy) must show as a deadline.
+ */
 export interface IntrHandler {
   readonly name: string;
   readonly port: number;
   handle(pending: boolean): Generator<VcpuRequest, boolean, unknown>;
-  /** Absolute virtual time (ns) by which the idle loop should look again even without an event; 0 = none. */
+  /** Absolute virtual time (ns) by which the idle loop should look again even without an event (1: at once); 0 = none. */
   deadline?(): number;
 }
 
@@ -152,15 +157,23 @@ export class Kernel {
 /** Handlers running now (a shell command sleeping inside the console handler must not re-enter it). */
 const running = new WeakSet<IntrHandler>();
 
-/** Runs `cpu`'s handlers once (each after acknowledging its port); true when any found work. */
+/**
+ * Runs `cpu`'s due handlers once: those whose port was pending (acknowledged first) and those whose
+ * deadline has come. True when any found work.
+ */
 export function* runIntrOn(cpu: Pcpu): Generator<VcpuRequest, boolean, unknown> {
   // Every port is acknowledged before any handler runs; handlers bound meanwhile wait for the next round.
   const ready: IntrHandler[] = [];
   const pending: boolean[] = [];
   for (const h of cpu.intr) {
     if (running.has(h)) continue;
+    const fired = cpu.events.consume(h.port);
+    if (!fired) {
+      const due = h.deadline?.() ?? 0;
+      if (due === 0 || due > cpu.v.now) continue;
+    }
     ready.push(h);
-    pending.push(cpu.events.consume(h.port));
+    pending.push(fired);
   }
   let worked = false;
   for (let i = 0; i < ready.length; i++) {

@@ -15,18 +15,21 @@ export function xcDriver(ring: RingLocation): Driver {
       k.console = xc;
       k.msgbuf.attachConsole((text) => xc.write(text));
       k.printf(`${dev.nameunit}: ring at frame 0x${ring.frame.toString(16)}, event channel ${ring.port}`);
+      // Output the ring had no room for is tried again RETRY_NS after the last try (or at once, when queued since).
+      let retryAt = 0;
       k.bindIntr({
         name: dev.nameunit,
         port: ring.port,
         *handle() {
           xc.flush();
+          retryAt = xc.backlog > 0 ? k.v.now + RETRY_NS : 0;
           if (k.shell === undefined) return false;
           const input = xc.read();
           if (input.length === 0) return false;
           yield* k.shell.input(input);
           return true;
         },
-        deadline: () => (xc.backlog > 0 ? k.v.now + RETRY_NS : 0),
+        deadline: () => (xc.backlog > 0 ? retryAt || 1 : 0),
       });
     },
   };

@@ -63,7 +63,8 @@ export function xenstoreDriver(ring: RingLocation): Driver {
       const xs = new Xenstore(k.v, k.events, ring);
       k.xenstore = xs;
       k.printf(`${dev.nameunit}: ring at frame 0x${ring.frame.toString(16)}, event channel ${ring.port}`);
-      k.bindIntr({ name: dev.nameunit, port: ring.port, handle: () => storeHandler(k, xs) });
+      // A request waiting for its reply drains the ring itself and may queue watch events: they are due at once.
+      k.bindIntr({ name: dev.nameunit, port: ring.port, handle: () => storeHandler(k, xs), deadline: () => (xs.pendingWatchEvents > 0 ? 1 : 0) });
       const name = yield* xs.read('name');
       const domid = yield* xs.read('domid');
       k.printf(`${dev.nameunit}: domain "${name ?? '?'}", domid ${domid ?? '?'}`);
