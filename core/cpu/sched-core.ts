@@ -3,10 +3,10 @@ import type { RunstateName, VcpuProgram } from '../api/domain.js';
 import { GuestError } from '../api/errors.js';
 import type { HypervisorContext } from '../host/subsystem.js';
 import { SHUTDOWN, type ShutdownReason } from '../public/sched.js';
-import { VcpuInfo, XEN_PVCLOCK_TSC_STABLE_BIT } from '../public/shared-info.js';
+import { VcpuInfo, VcpuTimeInfo, XEN_PVCLOCK_TSC_STABLE_BIT } from '../public/shared-info.js';
 import { RUNSTATE, VcpuRunstateInfo } from '../public/vcpu.js';
 import { pcpuId } from '../public/types.js';
-import { DEFAULT_BOOT_EPOCH_NS, encodeVcpuTimeInfo, setTimeScale, wallclockOf, writeVcpuTimeInfo, writeWallclock, type TimeScale, type VcpuTimeSample } from '../timer/pv-time.js';
+import { DEFAULT_BOOT_EPOCH_NS, setTimeScale, wallclockOf, writeVcpuTimeInfo, writeWallclock, type TimeScale, type VcpuTimeSample } from '../timer/pv-time.js';
 import { DEFAULT_MAX_PORTS, DomainSchedState, EVENT_CHANNELS_TOKEN, VIRQ_TIMER, type EventChannelHooks, type PvGuestExtras, type SchedOps, type VcpuSchedState } from './sched-state.js';
 import type { VcpuImpl } from './vcpu.js';
 
@@ -216,8 +216,15 @@ export class SchedCore implements SchedOps {
     const offset = loc.offset + VcpuInfo.time;
     writeVcpuTimeInfo(loc.view, offset, sample);
     const area = this.domains.get(v.domid)?.vcpus[v.vcpuId]?.timeArea ?? 0;
-    if (area !== 0) this.copyToVcpu(v, area, encodeVcpuTimeInfo(sample, loc.view.getUint32(offset, true)));
+    if (area === 0) return;
+    // The secondary copy is built in a scratch record with the primary's (even) version, then copied in.
+    writeVcpuTimeInfo(this.timeView, 0, sample);
+    this.timeView.setUint32(VcpuTimeInfo.version, loc.view.getUint32(offset + VcpuTimeInfo.version, true), true);
+    this.copyToVcpu(v, area, this.timeScratch);
   }
+
+  private readonly timeScratch = new Uint8Array(VcpuTimeInfo.size);
+  private readonly timeView = new DataView(this.timeScratch.buffer);
 
   /** A runstate record as `VCPUOP_get_runstate_info` returns it, in a scratch buffer valid until the next call. */
   runstateBytes(v: VcpuImpl): Uint8Array {
@@ -247,14 +254,16 @@ export class SchedCore implements SchedOps {
     }
   }
 
-  /** The runner's hook: PV time on context switch in, and the registered runstate area on every change. */
-  readonly runstateHook = (v: VcpuImpl, _from: RunstateName, to: RunstateName, now: number): void => {
+  /** The runner's hook: PV time on context switch in, and the registered runstate area on every switch in or out. */
+  readonly runstateHook = (v: VcpuImpl, from: RunstateName, to: RunstateName, now: number): void => {
     const s = this.domains.get(v.domid)?.vcpus[v.vcpuId];
     if (to === 'running') {
       this.updateTime(v, now);
       if (s !== undefined && s.pollPorts.length > 0 && !v.isPolling) this.endPoll(s);
     }
-    if (s !== undefined && s.runstateArea !== 0) this.copyToVcpu(v, s.runstateArea, this.runstateBytes(v));
+    // As Xen's context_switch: the area is written when the vCPU is switched out and in, not when a
+    // wake-up makes it runnable (the guest sees that at its next switch).
+    if (s !== undefined && s.runstateArea !== 0 && (from === 'running' || to === 'running')) this.copyToVcpu(v, s.runstateArea, this.runstateBytes(v));
   };
 
   /** Writes the wallclock (boot epoch) into a domain's shared_info. */

@@ -62,15 +62,6 @@ export function writeVcpuTimeInfo(view: DataView, offset: number, sample: VcpuTi
   view.setUint32(offset + VcpuTimeInfo.version, ((version | 1) + 1) >>> 0, true);
 }
 
-/** A vcpu_time_info as a 32-byte record (for a guest's secondary copy, VCPUOP_register_vcpu_time_memory_area). */
-export function encodeVcpuTimeInfo(sample: VcpuTimeSample, version: number): Uint8Array {
-  const bytes = new Uint8Array(VcpuTimeInfo.size);
-  const view = new DataView(bytes.buffer);
-  writeVcpuTimeInfo(view, 0, sample);
-  view.setUint32(VcpuTimeInfo.version, version >>> 0, true);
-  return bytes;
-}
-
 /** What a guest reads from a vcpu_time_info (with its version). */
 export function readVcpuTimeInfo(view: DataView, offset: number): VcpuTimeSample & { version: number } {
   return {
