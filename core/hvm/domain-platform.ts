@@ -32,15 +32,32 @@ export function pciIntxGsi(device: number, intx: number): number {
 }
 
 /** A vCPU's part of the platform. */
-export interface HvmVcpuState {
-  readonly vcpu: VcpuImpl;
-  readonly lapic: LocalApic;
+/**
+ * One vCPU's HVM state. Its vLAPIC is made on first use — all of the domain's at once, so IPIs always
+ * find their target — because an idle PVH guest never touches it and ten thousand of them should not
+ * carry one each; until then it is in its reset state, which is what a fresh one reads as.
+ */
+export class HvmVcpuState {
   /** The answer to the last forwarded read, once completed. */
-  ioResult: number;
+  ioResult = 0;
   /** The forwarded access the vCPU waits on. */
-  pending: { readonly server: IoreqServerImpl; readonly size: number; readonly write: boolean } | null;
+  pending: { readonly server: IoreqServerImpl; readonly size: number; readonly write: boolean } | null = null;
   /** In wait-for-SIPI: after INIT, and APs from creation until their first SIPI. */
   waitForSipi: boolean;
+  /** Set by {@link HvmDomainPlatform.makeLapics}. */
+  lapicMade: LocalApic | undefined;
+
+  constructor(
+    readonly vcpu: VcpuImpl,
+    private readonly platform: HvmDomainPlatform,
+  ) {
+    this.waitForSipi = vcpu.vcpuId !== 0;
+  }
+
+  get lapic(): LocalApic {
+    if (this.lapicMade === undefined) this.platform.makeLapics();
+    return this.lapicMade!;
+  }
 }
 
 export interface HvmDomainPlatformDeps {
@@ -65,7 +82,7 @@ export class HvmDomainPlatform implements HvmIrqSink {
   /** Ioreq servers, oldest first. */
   readonly servers: IoreqServerImpl[] = [];
   /** Sources asserting each GSI (wired-OR: the pin is high while any is). */
-  private readonly gsiSources = new Map<number, Set<string>>();
+  private gsiSources: Map<number, Set<string>> | undefined;
   private readonly removers: (() => void)[] = [];
   private disposed = false;
 
@@ -77,27 +94,29 @@ export class HvmDomainPlatform implements HvmIrqSink {
     this.exits = new ExitCounters(deps.engine, d.domid);
     this.bus = new ApicBus({ engine: deps.engine });
     this.ioApic = d.mode === 'pvh' ? undefined : new IoApic(this.bus, { id: HVM_IOAPIC_ID, pins: HVM_IOAPIC_PINS, name: `dom${d.domid} vioapic` });
-    this.vcpus = (d.vcpus as VcpuImpl[]).map((v) => this.attachVcpu(v));
+    this.vcpus = (d.vcpus as VcpuImpl[]).map((v) => new HvmVcpuState(v, this));
+    if (d.mode !== 'pvh') this.makeLapics(); // the firmware and kernel use them at once
     const onIpi = (source: LocalApic): void => this.chargeIpi(source);
     this.bus.events.on('ipi', onIpi);
     this.removers.push(() => this.bus.events.off('ipi', onIpi));
   }
 
-  private attachVcpu(v: VcpuImpl): HvmVcpuState {
-    const id = v.vcpuId;
-    // Xen's vlapic_reset: APIC ID = vcpu_id * 2.
-    const lapic = new LocalApic(this.deps.engine, { apicId: id * 2, bsp: id === 0, tsc: this.deps.tsc, name: `dom${this.domid} vcpu${id} vlapic` });
-    this.bus.attach(lapic);
-    const state: HvmVcpuState = { vcpu: v, lapic, ioResult: 0, pending: null, waitForSipi: id !== 0 };
-    const onInterrupt = (): void => v.kick();
-    const onInit = (): void => this.init(state);
-    const onStartup = (vector: number): void => this.startup(state, vector);
-    lapic.events.on('interrupt', onInterrupt);
-    lapic.events.on('init', onInit);
-    lapic.events.on('startup', onStartup);
-    this.removers.push(v.addPendingCheck(() => lapic.pendingVector !== undefined));
-    this.removers.push(() => lapic.events.removeAllListeners());
-    return state;
+  /** Makes every vCPU's vLAPIC (the first time any is needed), wired to its vCPU and the APIC bus. */
+  makeLapics(): void {
+    if (this.vcpus.some((s) => s.lapicMade !== undefined)) return;
+    for (const s of this.vcpus) {
+      const v = s.vcpu;
+      const id = v.vcpuId;
+      // Xen's vlapic_reset: APIC ID = vcpu_id * 2.
+      const lapic = new LocalApic(this.deps.engine, { apicId: id * 2, bsp: id === 0, tsc: this.deps.tsc, name: `dom${this.domid} vcpu${id} vlapic` });
+      s.lapicMade = lapic;
+      this.bus.attach(lapic);
+      lapic.events.on('interrupt', () => v.kick());
+      lapic.events.on('init', () => this.init(s));
+      lapic.events.on('startup', (vector: number) => this.startup(s, vector));
+      this.removers.push(v.addPendingCheck(() => lapic.pendingVector !== undefined));
+      this.removers.push(() => lapic.events.removeAllListeners());
+    }
   }
 
   vcpu(vcpu: number): HvmVcpuState | undefined {
@@ -114,8 +133,9 @@ export class HvmDomainPlatform implements HvmIrqSink {
       this.deps.log.warn(`dom${this.domid}: ${source} drove GSI ${gsi}, which the vIOAPIC does not have (0..${ioApic.pins - 1})`);
       return;
     }
-    let set = this.gsiSources.get(gsi);
-    if (set === undefined) this.gsiSources.set(gsi, (set = new Set()));
+    const sources = (this.gsiSources ??= new Map());
+    let set = sources.get(gsi);
+    if (set === undefined) sources.set(gsi, (set = new Set()));
     if (high) set.add(source);
     else set.delete(source);
     ioApic.setLevel(gsi, set.size > 0);
@@ -190,7 +210,7 @@ export class HvmDomainPlatform implements HvmIrqSink {
 
   /** A virtual IPI costs `ipiVirtual` in all; the ICR write's exit already charged `vmExit`. */
   private chargeIpi(source: LocalApic): void {
-    const s = this.vcpus.find((x) => x.lapic === source);
+    const s = this.vcpus.find((x) => x.lapicMade === source);
     if (s === undefined) return;
     const cost = this.deps.engine.cost;
     s.vcpu.charge(Math.max(0, cost.ipiVirtual - cost.vmExit));
@@ -205,11 +225,12 @@ export class HvmDomainPlatform implements HvmIrqSink {
     this.disposed = true;
     for (const remove of this.removers.splice(0)) remove();
     for (const s of this.vcpus) {
-      s.lapic.timer.reset();
-      this.bus.detach(s.lapic);
+      if (s.lapicMade === undefined) continue;
+      s.lapicMade.timer.reset();
+      this.bus.detach(s.lapicMade);
     }
     this.ioApic?.dispose();
-    this.gsiSources.clear();
+    this.gsiSources?.clear();
   }
 
   get isDisposed(): boolean {
@@ -219,13 +240,17 @@ export class HvmDomainPlatform implements HvmIrqSink {
   dump(): string {
     const lines = [`dom${this.domid} (${this.mode}, ${this.shadow ? 'shadow' : 'hap'}): ${this.exits.describe()}`];
     for (const s of this.vcpus) {
-      const l = s.lapic;
+      const l = s.lapicMade;
+      if (l === undefined) {
+        lines.push(`  vcpu${s.vcpu.vcpuId}: vlapic untouched (reset state)${s.pending ? ` waiting on ioreq server ${s.pending.server.id}` : ''}`);
+        continue;
+      }
       const irr = vectorsOf(l.irr.words);
       const isr = vectorsOf(l.isr.words);
       lines.push(`  vcpu${s.vcpu.vcpuId}: apic id ${l.apicId} ${l.enabled ? 'enabled' : 'disabled'}${l.x2apicMode ? ' x2apic' : ''} irr [${irr.join(',')}] isr [${isr.join(',')}] timer ${l.timer.armed ? 'armed' : 'idle'}${s.pending ? ` waiting on ioreq server ${s.pending.server.id}` : ''}${s.waitForSipi ? ' wait-for-SIPI' : ''}`);
     }
     if (this.ioApic !== undefined) {
-      const asserted = [...this.gsiSources].filter(([, set]) => set.size > 0).map(([gsi, set]) => `${gsi}<-${[...set].join('|')}`);
+      const asserted = [...(this.gsiSources ?? [])].filter(([, set]) => set.size > 0).map(([gsi, set]) => `${gsi}<-${[...set].join('|')}`);
       lines.push(`  vioapic: ${this.ioApic.pins} pins, asserted [${asserted.join(' ')}]`);
     }
     for (const server of this.servers) lines.push(`  ${server.describe()}`);

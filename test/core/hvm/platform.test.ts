@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Host } from '../../../core/host/host.js';
 import { runOnVcpu } from '../../hypervisor/harness.js';
+import { apicMmioWrite } from '../../../core/apic/index.js';
 import { TraceKind } from '../../../core/engine/trace.js';
 import { EventChannels } from '../../../core/api/event-channel.js';
 import { PvMm } from '../../../core/api/pv-mm.js';
@@ -64,6 +65,34 @@ describe('the HVM platform per guest mode', () => {
     const exits = platforms(h).exits(1);
     expect(exits.forwarded).toBe(0);
     expect(exits.wild).toBe(2);
+  });
+
+  it("PVH: the vLAPICs are made on first use, every vCPU's at once, in reset state; an IPI reaches a sibling that never touched its own", async () => {
+    ({ host } = await bootHvmHost([{ name: 'pvh', type: 'pvh', vcpus: 2 }]));
+    const h = host;
+    const platform = platforms(h).platformOf(1);
+    expect(platform.vcpus.map((s) => s.lapicMade)).toEqual([undefined, undefined]);
+    // Nothing pending without a vLAPIC, and asking does not make one.
+    expect(runOnVcpu(h, 1, 0, function* (v) {
+      yield* [];
+      return v.acceptInterrupt();
+    })).toBe(-1);
+    expect(platform.vcpus[0]!.lapicMade).toBeUndefined();
+    const svr = runOnVcpu(h, 1, 0, function* (v) {
+      return yield* v.mmioRead(LAPIC + REG.SVR, 4);
+    });
+    expect(svr).toBe(0xff); // the reset SVR: software-disabled, spurious vector 0xFF
+    expect(platform.vcpus.every((s) => s.lapicMade !== undefined)).toBe(true);
+    // vCPU 1's vLAPIC, made along with vCPU 0's, is on the APIC bus: software-enable it as its kernel
+    // would, then vCPU 0 sends it a fixed IPI (vector 0x40, APIC ID 2).
+    apicMmioWrite(platform.vcpus[1]!.lapic, REG.SVR, 4, 0x1ff);
+    runOnVcpu(h, 1, 0, function* (v) {
+      yield* enableApic(v);
+      yield* v.mmioWrite(LAPIC + REG.ICR2, 4, 2 << 24);
+      yield* v.mmioWrite(LAPIC + REG.ICR, 4, 0x40);
+    });
+    h.runFor(1e6);
+    expect(platform.vcpus[1]!.lapic.pendingVector).toBe(0x40);
   });
 
   it('PV vCPUs trap to the PV MMU instead: no HVM exits, the trap is counted there', async () => {
