@@ -13,7 +13,8 @@ const GUEST = guest('name = "g"\ntype = "pvh"\nkernel = "idle"\nmemory = 32\n');
 const named = (name: string) => ({ ...GUEST, name });
 
 async function boot(): Promise<{ t: ToolstackHost; toolstack: ToolstackApi }> {
-  const t = await bootToolstackHost({ memoryMiB: 512 * 1024, cpus: 4 });
+  // Warnings only: the test harness keeps its log in memory, which a host logging to a terminal or file does not.
+  const t = await bootToolstackHost({ memoryMiB: 512 * 1024, cpus: 4, logLevel: 'warn' });
   return { t, toolstack: t.host.plugins.resolveAll(Toolstack)[0]! };
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { resolveHostDefinition } from '../../../../core/config/host.js';
 import { parseDomainXl } from '../../../../core/config/domain.js';
 import { Host } from '../../../../core/host/host.js';
-import { MemoryLogSink } from '../../../../core/api/log.js';
+import { MemoryLogSink, type LogLevel } from '../../../../core/api/log.js';
 import type { Dom0Job } from '../../../../core/api/dom0.js';
 import type { DomainConfig } from '../../../../core/api/toolstack.js';
 import type { VcpuApi, VcpuCoroutine } from '../../../../core/api/domain.js';
@@ -33,7 +33,8 @@ export interface ToolstackHost {
 /** The guest modes a toolstack host gets unless a test names its own. */
 export const DEFAULT_MODES = ['pv', 'pvh'];
 
-export async function bootToolstackHost(options: { plugins?: string[]; modes?: string[]; cpus?: number; memoryMiB?: number } = {}): Promise<ToolstackHost> {
+/** `logLevel`: what the in-memory log keeps (default debug; a benchmark of memory keeps only warnings, as a host logging to a file would hold none). */
+export async function bootToolstackHost(options: { plugins?: string[]; modes?: string[]; cpus?: number; memoryMiB?: number; logLevel?: LogLevel } = {}): Promise<ToolstackHost> {
   const runDir = mkdtempSync(join(tmpdir(), 'xeno-ts-'));
   const definition = {
     name: 'ts-test',
@@ -48,7 +49,7 @@ export async function bootToolstackHost(options: { plugins?: string[]; modes?: s
   const r = resolveHostDefinition(definition, { file: join(runDir, 'host.yaml'), loadDomainFile: () => ({ errors: [], warnings: [] }) });
   if (!r.host) throw new Error(r.errors.map((e) => e.message).join('\n'));
   const logs = new MemoryLogSink();
-  const host = await Host.boot(r.host, { catalog: treeCatalog, coreFeatures: await coreFeaturesOf(treeCatalog), logSink: logs.sink, logLevel: 'debug', runDir });
+  const host = await Host.boot(r.host, { catalog: treeCatalog, coreFeatures: await coreFeaturesOf(treeCatalog), logSink: logs.sink, logLevel: options.logLevel ?? 'debug', runDir });
   if (!host.kernels.get('idle')) host.kernels.register({ ...IDLE_KERNEL, types: [...IDLE_KERNEL.types] });
   return {
     host,
