@@ -3,6 +3,7 @@ import { GuestError } from '../api/errors.js';
 import type { HypercallContext } from '../api/hypercall.js';
 import type { GuestAccess } from '../api/memory.js';
 import { CANONICAL_LOW_END, foldCanonical } from '../mmu/address.js';
+import { MMU_UPDATE_PREEMPTED } from '../public/pv-mm.js';
 import { DOMID_IO, DOMID_SELF, DOMID_XEN } from '../public/xen.js';
 import type { PvMmImpl } from './pv-mm.js';
 
@@ -77,4 +78,31 @@ export function writeDone(guest: GuestAccess, pdone: number, done: number): void
   } catch (error) {
     if (!(error instanceof GuestError)) throw error;
   }
+}
+
+/** The decoded `(list, count, pdone, foreigndom)` of mmu_update and mmuext_op, `done` resumed from a continuation. */
+export interface BatchArgs {
+  readonly list: number;
+  readonly count: number;
+  readonly pdone: number;
+  readonly foreigndom: number;
+  /** Elements already done (a continuation's `*pdone`), else 0. */
+  readonly done: number;
+}
+
+/**
+ * The arguments both batch hypercalls share: a continuation's count (MMU_UPDATE_PREEMPTED) resumes from
+ * `*pdone`; the list of `count` elements of `size` bytes must be a valid guest handle (else EFAULT naming `op` and `unit`).
+ */
+export function batchArgs(caller: HypercallContext, args: readonly number[], size: number, op: string, unit: string): BatchArgs {
+  const list = args[0] ?? 0;
+  let count = (args[1] ?? 0) >>> 0;
+  const pdone = args[2] ?? 0;
+  let done = 0;
+  if ((count & MMU_UPDATE_PREEMPTED) !== 0) {
+    count = (count & ~MMU_UPDATE_PREEMPTED) >>> 0;
+    if (pdone !== 0) done = caller.guest.readU32(pdone);
+  }
+  if (!guestHandleOkay(list, count, size)) throw new GuestError('EFAULT', `pv-mm: ${op} of ${count} ${unit} at 0x${unsigned64(list).toString(16)}`, { domid: caller.domid });
+  return { list, count, pdone, foreigndom: (args[3] ?? 0) >>> 0, done };
 }

@@ -4,9 +4,9 @@ import type { HypercallArgs, HypercallContext } from '../api/hypercall.js';
 import type { MachineFrame } from '../public/types.js';
 import { LEVEL_SPAN, foldCanonical } from '../mmu/address.js';
 import { PTE_P, PTE_PS } from '../public/paging.js';
-import { MMU, MMU_UPDATE_PREEMPTED, MmuUpdate, UVMF } from '../public/pv-mm.js';
+import { MMU, MmuUpdate, UVMF } from '../public/pv-mm.js';
 import { LEVEL_TYPE, entryMfn, type TableLevel } from './page-types.js';
-import { getPgOwner, guestHandleOkay, halves, readWords, vcpuMask, writeDone } from './guest-args.js';
+import { batchArgs, getPgOwner, halves, readWords, vcpuMask, writeDone } from './guest-args.js';
 import { hex, type PvMmImpl } from './pv-mm.js';
 
 function einval(domid: number, detail: string): GuestError {
@@ -59,17 +59,8 @@ function machphysUpdate(mm: PvMmImpl, caller: number, ptOwner: number, pgOwner: 
  * flushed once when a present entry changed.
  */
 export function doMmuUpdate(mm: PvMmImpl, caller: HypercallContext, args: HypercallArgs): number {
-  const reqs = args[0] ?? 0;
-  let count = (args[1] ?? 0) >>> 0;
-  const pdone = args[2] ?? 0;
-  const foreigndom = (args[3] ?? 0) >>> 0;
+  const { list: reqs, count, pdone, foreigndom, done } = batchArgs(caller, args, MmuUpdate.size, 'mmu_update', 'requests');
   const d = caller.domid;
-  let done = 0;
-  if ((count & MMU_UPDATE_PREEMPTED) !== 0) {
-    count = (count & ~MMU_UPDATE_PREEMPTED) >>> 0;
-    if (pdone !== 0) done = caller.guest.readU32(pdone);
-  }
-  if (!guestHandleOkay(reqs, count, MmuUpdate.size)) throw new GuestError('EFAULT', `pv-mm: mmu_update of ${count} requests at ${hex(reqs)}`, { domid: d });
   let ptOwner: number = d;
   const ptDom = foreigndom >>> 16;
   if (ptDom !== 0) {

@@ -3,8 +3,8 @@ import { GuestError } from '../api/errors.js';
 import type { HypercallArgs, HypercallContext } from '../api/hypercall.js';
 import type { PvPageType } from '../api/pv-mm.js';
 import type { MachineFrame } from '../public/types.js';
-import { MMUEXT, MMU_UPDATE_PREEMPTED, MmuextOp } from '../public/pv-mm.js';
-import { addrOk, getPgOwner, guestHandleOkay, readWords, vcpuMask, writeDone } from './guest-args.js';
+import { MMUEXT, MmuextOp } from '../public/pv-mm.js';
+import { addrOk, batchArgs, getPgOwner, readWords, vcpuMask, writeDone } from './guest-args.js';
 import { hex, type PvMmImpl } from './pv-mm.js';
 
 const PIN_TYPE: Readonly<Record<number, PvPageType>> = {
@@ -146,17 +146,8 @@ function doOne(mm: PvMmImpl, caller: HypercallContext, op: Op, pgOwner: number):
  * privilege and is refused for everything but pinning, unpinning and page clear/copy. Never preempts.
  */
 export function doMmuextOp(mm: PvMmImpl, caller: HypercallContext, args: HypercallArgs): number {
-  const ops = args[0] ?? 0;
-  let count = (args[1] ?? 0) >>> 0;
-  const pdone = args[2] ?? 0;
-  const foreigndom = (args[3] ?? 0) >>> 0;
+  const { list: ops, count, pdone, foreigndom, done } = batchArgs(caller, args, MmuextOp.size, 'mmuext_op', 'operations');
   const d = caller.domid;
-  let done = 0;
-  if ((count & MMU_UPDATE_PREEMPTED) !== 0) {
-    count = (count & ~MMU_UPDATE_PREEMPTED) >>> 0;
-    if (pdone !== 0) done = caller.guest.readU32(pdone);
-  }
-  if (!guestHandleOkay(ops, count, MmuextOp.size)) throw new GuestError('EFAULT', `pv-mm: mmuext_op of ${count} operations at ${hex(ops)}`, { domid: d });
   const pgOwner = getPgOwner(mm, caller, foreigndom & 0xffff);
   let i = 0;
   let failure: GuestError | undefined;
