@@ -23,6 +23,7 @@ import { OutputLog, streamDecoder } from './output-log.js';
 import { ConsoleRing, CorruptRingError } from './ring.js';
 import { SerialConsoles } from './serial.js';
 import { ConsoleSocket } from './socket.js';
+import { concat, decimal, errorMessage, fanOut } from './util.js';
 
 /** What {@link ConsoleDaemon} is made from: every dependency explicit, so tests can hand it fakes. */
 export interface ConsoleDaemonDeps {
@@ -69,25 +70,6 @@ interface Console {
 const HOME = '/local/domain';
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** A non-negative decimal integer (as libxl writes ring-ref and port), or undefined. */
-function decimal(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\d{1,10}$/.test(value.trim())) return undefined;
-  const n = Number(value.trim());
-  return n <= 0xffff_ffff ? n : undefined;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
 
 /**
  * The daemon. Like C xenconsoled it learns about domains from `@introduceDomain` / `@releaseDomain`,
@@ -300,7 +282,7 @@ export class ConsoleDaemon implements Consoles {
       }
       attachment = { ring, remotePort: port, localPort, unlisten };
     } catch (error) {
-      this.deps.log.warn(`dom${domid}: cannot attach the console (ring-ref ${gfn}, port ${port}): ${message(error)}`);
+      this.deps.log.warn(`dom${domid}: cannot attach the console (ring-ref ${gfn}, port ${port}): ${errorMessage(error)}`);
       return;
     }
     c.attachment = attachment;
@@ -308,7 +290,7 @@ export class ConsoleDaemon implements Consoles {
     try {
       this.deps.xenstore.write(`${HOME}/${domid}/console/tty`, c.socket!.path);
     } catch (error) {
-      this.deps.log.warn(`dom${domid}: cannot write console/tty: ${message(error)}`);
+      this.deps.log.warn(`dom${domid}: cannot write console/tty: ${errorMessage(error)}`);
     }
     this.deps.log.info(`dom${domid}: console attached (ring-ref ${gfn}, port ${port}, dom0 port ${attachment.localPort})`);
     // Output the guest wrote before we came: read it now, as xenconsoled does on attach.
@@ -330,7 +312,7 @@ export class ConsoleDaemon implements Consoles {
     });
     c.socket = socket;
     c.listening = socket.listen().catch((error: unknown) => {
-      this.deps.log.error(`dom${domid}: console socket ${socket.path}: ${message(error)}`);
+      this.deps.log.error(`dom${domid}: console socket ${socket.path}: ${errorMessage(error)}`);
     });
   }
 
@@ -354,7 +336,7 @@ export class ConsoleDaemon implements Consoles {
     c.socket = undefined;
     const done = (c.listening ?? Promise.resolve())
       .then(() => socket.close())
-      .catch((error: unknown) => this.deps.log.warn(`dom${c.domid}: closing ${socket.path}: ${message(error)}`))
+      .catch((error: unknown) => this.deps.log.warn(`dom${c.domid}: closing ${socket.path}: ${errorMessage(error)}`))
       .finally(() => this.closing.delete(done));
     this.closing.add(done);
   }
@@ -436,7 +418,7 @@ export class ConsoleDaemon implements Consoles {
       }
     } catch (error) {
       chargeService(v, moved, writes, 0);
-      const reason = error instanceof CorruptRingError ? `corrupt ring indexes: ${error.message}` : `ring access failed: ${message(error)}`;
+      const reason = error instanceof CorruptRingError ? `corrupt ring indexes: ${error.message}` : `ring access failed: ${errorMessage(error)}`;
       this.disconnect(c, reason);
       return;
     }
@@ -444,7 +426,7 @@ export class ConsoleDaemon implements Consoles {
       try {
         this.deps.evtchn.notify(domId(0), a.localPort);
       } catch (error) {
-        this.deps.log.debug(`dom${c.domid}: notify failed: ${message(error)}`);
+        this.deps.log.debug(`dom${c.domid}: notify failed: ${errorMessage(error)}`);
       }
     }
     chargeService(v, moved, writes, notify ? 1 : 0);
@@ -458,15 +440,7 @@ export class ConsoleDaemon implements Consoles {
     // A serial console wins: its output, not the ring's, goes to the listeners.
     const set = this.serials.has(c.domid) ? undefined : this.listeners.get(c.domid);
     const text = c.decode(bytes);
-    if (set !== undefined && text.length > 0) {
-      for (const fn of [...set]) {
-        try {
-          fn(text);
-        } catch (error) {
-          this.deps.log.error(`dom${c.domid}: console output listener failed: ${message(error)}`);
-        }
-      }
-    }
+    if (set !== undefined && text.length > 0) fanOut(set, text, this.deps.log, `dom${c.domid}: console output listener`);
     return clients;
   }
 }

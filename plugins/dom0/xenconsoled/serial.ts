@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { GuestError, type Engine, type Logger, type SerialConsole } from '../../../core/api/index.js';
 import { OutputLog, streamDecoder } from './output-log.js';
 import { ConsoleSocket } from './socket.js';
+import { errorMessage, fanOut } from './util.js';
 
 /** What {@link SerialConsoles} is made from. */
 export interface SerialConsolesDeps {
@@ -28,7 +29,6 @@ interface SerialEntry {
 }
 
 const encoder = new TextEncoder();
-const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** The serial consoles of every domain that has one. */
 export class SerialConsoles {
@@ -56,21 +56,14 @@ export class SerialConsoles {
       log: this.deps.log,
       onInput: (bytes) => this.deps.engine.external(() => this.entries.get(domid)?.line === line && this.type(domid, new TextDecoder().decode(bytes))),
     });
-    const listening = socket.listen().catch((error: unknown) => this.deps.log.error(`dom${domid}: serial socket ${socket.path}: ${message(error)}`));
+    const listening = socket.listen().catch((error: unknown) => this.deps.log.error(`dom${domid}: serial socket ${socket.path}: ${errorMessage(error)}`));
     const line: SerialConsole = {
       write: (text) => {
         if (this.entries.get(domid)?.line !== line || text.length === 0) return;
         const bytes = encoder.encode(text);
         log.append(bytes);
         socket.send(bytes);
-        const decoded = decode(bytes);
-        for (const fn of [...this.deps.listeners(domid)]) {
-          try {
-            fn(decoded);
-          } catch (error) {
-            this.deps.log.error(`dom${domid}: serial output listener failed: ${message(error)}`);
-          }
-        }
+        fanOut(this.deps.listeners(domid), decode(bytes), this.deps.log, `dom${domid}: serial output listener`);
       },
       onInput: (fn) => {
         const entry = (text: string): void => fn(text);
@@ -96,13 +89,7 @@ export class SerialConsoles {
   type(domid: number, text: string): void {
     const e = this.entries.get(domid);
     if (e === undefined) return;
-    for (const fn of [...e.inputs]) {
-      try {
-        fn(text);
-      } catch (error) {
-        this.deps.log.error(`dom${domid}: serial input listener failed: ${message(error)}`);
-      }
-    }
+    fanOut(e.inputs, text, this.deps.log, `dom${domid}: serial input listener`);
   }
 
   async whenListening(domid: number): Promise<void> {
@@ -127,7 +114,7 @@ export class SerialConsoles {
     e.inputs.clear();
     const done = e.listening
       .then(() => e.socket.close())
-      .catch((error: unknown) => this.deps.log.warn(`dom${domid}: closing ${e.socket.path}: ${message(error)}`))
+      .catch((error: unknown) => this.deps.log.warn(`dom${domid}: closing ${e.socket.path}: ${errorMessage(error)}`))
       .finally(() => this.closing.delete(done));
     this.closing.add(done);
     this.deps.log.info(`dom${domid}: serial console detached`);
