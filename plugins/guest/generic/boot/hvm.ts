@@ -125,10 +125,7 @@ export function* hvmBoot(k: Kernel): Gen<HvmBootResult> {
   yield* lapic.setup();
   k.printf(`lapic${apicId}: xAPIC at 0x${lapic.base.toString(16)}`);
   k.printf(`ioapic0: ${yield* ioapic.attach()}`);
-  const drain = function* (): Generator<VcpuRequest, void, unknown> {
-    for (const work of intr.beforeHalt) yield* work();
-  };
-  yield* deviceAttach(k, nexus, acpiDriver(isa, flavour === 'hvm', drain));
+  yield* deviceAttach(k, nexus, acpiDriver(isa, flavour === 'hvm'));
   yield* deviceAttach(k, nexus, busDriver('isa', 'ISA bus', () => [
     uartConsoleDriver(isa, (u) => {
       uart = u;

@@ -33,9 +33,8 @@ const PM1_CNT = ACPI_PM1A_CNT_BLK_ADDRESS;
 const SHUTDOWN_GRACE_NS = 10_000_000;
 
 /** acpi_EnterSleepState(S5) / cpu_reset_real: returns only if the machine is still running afterwards. */
-function* acpiMachineShutdown(k: Kernel, v: VcpuApi, reason: ShutdownReason, drain: () => Gen): Gen {
-  // The serial console's transmit queue goes out before the machine does.
-  yield* drain();
+function* acpiMachineShutdown(k: Kernel, v: VcpuApi, reason: ShutdownReason): Gen {
+  // kern_reboot has drained the consoles (the UART's among them) before it calls us.
   if (reason === 'poweroff') {
     const cnt = (yield* v.inPort(PM1_CNT, 2)) & ~(ACPI_PM1_CNT.SLP_TYP_MASK | ACPI_PM1_CNT.SLP_EN);
     const typ = ACPI_SLP_TYP.S5 << ACPI_PM1_CNT.SLP_TYP_SHIFT;
@@ -67,10 +66,10 @@ function* sciIntr(k: Kernel, name: string): Gen {
 }
 
 /**
- * acpi0 on nexus0; `drain` pushes the console out before the end. `ownsShutdown`: the flavour has no PV control (plain HVM), so power-off and reboot go
+ * acpi0 on nexus0. `ownsShutdown`: the flavour has no PV control (plain HVM), so power-off and reboot go
  * through the ACPI hardware rather than SCHEDOP_shutdown.
  */
-export function acpiDriver(isa: IsaInterrupts, ownsShutdown: boolean, drain: () => Gen): Driver {
+export function acpiDriver(isa: IsaInterrupts, ownsShutdown: boolean): Driver {
   return {
     name: 'acpi',
     description: 'XEN HVM',
@@ -89,7 +88,7 @@ export function acpiDriver(isa: IsaInterrupts, ownsShutdown: boolean, drain: () 
       k.printf(`${dev.nameunit}: SCI on irq ${ACPI_SCI_IRQ}, PM1a at 0x${PM1_STS.toString(16)} (Xen's fixed blocks; the firmware builds no ACPI tables)`);
       k.printf(`${dev.nameunit}: Power Button (fixed)`);
       if (ownsShutdown) {
-        setMachineShutdown(k, (reason) => acpiMachineShutdown(k, v, reason, drain));
+        setMachineShutdown(k, (reason) => acpiMachineShutdown(k, v, reason));
         k.printf(`${dev.nameunit}: power-off through S5, reset through 0x${RCR_IOPORT.toString(16)}`);
       }
     },

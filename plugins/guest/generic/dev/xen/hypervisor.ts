@@ -32,6 +32,12 @@ export class HypercallError extends Error {
   }
 }
 
+/** A hypercall's result, or a {@link HypercallError} naming `op` when Xen returned −errno. */
+export function checked(op: string, rc: number): number {
+  if (rc < 0) throw new HypercallError(op, rc);
+  return rc;
+}
+
 /** Layout of the kernel's hypercall page: one argument struct, then the poll port list. */
 const ARG = 0;
 const PORTS = 0x100;
@@ -44,21 +50,16 @@ export class Hypervisor {
     private readonly page: number,
   ) {}
 
-  private check(op: string, rc: number): number {
-    if (rc < 0) throw new HypercallError(op, rc);
-    return rc;
-  }
-
   /** XENVER_version: `major.minor`. */
   version(): { major: number; minor: number } {
-    const rc = this.check('xen_version(version)', this.v.hypercall(Hypercall.xen_version, XENVER.version, 0));
+    const rc = checked('xen_version(version)', this.v.hypercall(Hypercall.xen_version, XENVER.version, 0));
     return { major: rc >>> 16, minor: rc & 0xffff };
   }
 
   /** XENVER_extraversion: e.g. ".0-xenoserver". */
   extraversion(): string {
     const at = this.page + ARG;
-    this.check('xen_version(extraversion)', this.v.hypercall(Hypercall.xen_version, XENVER.extraversion, at));
+    checked('xen_version(extraversion)', this.v.hypercall(Hypercall.xen_version, XENVER.extraversion, at));
     return cString(this.v.memory.read(at, XENVER_SIZE.extraversion));
   }
 
@@ -68,7 +69,7 @@ export class Hypervisor {
     this.v.memory.write(at, new Uint8Array(XenHvmParam.size));
     this.v.memory.writeU16(at + XenHvmParam.domid, DOMID_SELF);
     this.v.memory.writeU32(at + XenHvmParam.index, index);
-    this.check(`hvm_op(get_param ${index})`, this.v.hypercall(Hypercall.hvm_op, HVMOP.get_param, at));
+    checked(`hvm_op(get_param ${index})`, this.v.hypercall(Hypercall.hvm_op, HVMOP.get_param, at));
     return this.v.memory.readU64Big(at + XenHvmParam.value);
   }
 
@@ -80,19 +81,19 @@ export class Hypervisor {
     this.v.memory.writeU32(at + XenAddToPhysmap.space, space);
     this.v.memory.writeU64(at + XenAddToPhysmap.idx, idx);
     this.v.memory.writeU64(at + XenAddToPhysmap.gpfn, gpfn);
-    this.check('memory_op(add_to_physmap)', this.v.hypercall(Hypercall.memory_op, XENMEM.add_to_physmap, at));
+    checked('memory_op(add_to_physmap)', this.v.hypercall(Hypercall.memory_op, XENMEM.add_to_physmap, at));
   }
 
   /** update_va_mapping: the L1 entry mapping `va` becomes `pte` (machine address | flags), then `flags` (UVMF_*) flushes. */
   updateVaMapping(va: number, pte: number, flags: number): void {
-    this.check(`update_va_mapping(0x${va.toString(16)})`, this.v.hypercall(Hypercall.update_va_mapping, va, pte, flags));
+    checked(`update_va_mapping(0x${va.toString(16)})`, this.v.hypercall(Hypercall.update_va_mapping, va, pte, flags));
   }
 
   /** EVTCHNOP_send. */
   evtchnSend(port: number): void {
     const at = this.page + ARG;
     this.v.memory.writeU32(at + EvtchnSend.port, port);
-    this.check(`event_channel_op(send ${port})`, this.v.hypercall(Hypercall.event_channel_op, EVTCHNOP.send, at));
+    checked(`event_channel_op(send ${port})`, this.v.hypercall(Hypercall.event_channel_op, EVTCHNOP.send, at));
   }
 
   /** SCHEDOP_poll: sleeps until one of `ports` is pending or virtual time `timeout` (ns; 0 = none). */
@@ -104,14 +105,14 @@ export class Hypervisor {
     this.v.memory.writeU64(at + SchedPoll.ports, list);
     this.v.memory.writeU32(at + SchedPoll.nrPorts, ports.length);
     this.v.memory.writeU64(at + SchedPoll.timeout, Math.max(0, Math.floor(timeout)));
-    this.check('sched_op(poll)', yield* this.v.hypercallBlocking(Hypercall.sched_op, SCHEDOP.poll, at));
+    checked('sched_op(poll)', yield* this.v.hypercallBlocking(Hypercall.sched_op, SCHEDOP.poll, at));
   }
 
   /** SCHEDOP_shutdown: returns only if Xen refused it. */
   *shutdown(reason: ShutdownReason): Generator<VcpuRequest, void, unknown> {
     const at = this.page + ARG;
     this.v.memory.writeU32(at, SHUTDOWN[reason]);
-    this.check(`sched_op(shutdown ${reason})`, yield* this.v.hypercallBlocking(Hypercall.sched_op, SCHEDOP.shutdown, at));
+    checked(`sched_op(shutdown ${reason})`, yield* this.v.hypercallBlocking(Hypercall.sched_op, SCHEDOP.shutdown, at));
   }
 }
 

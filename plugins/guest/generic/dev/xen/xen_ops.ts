@@ -25,7 +25,7 @@ import {
   XenMemoryDomain,
   XenMemoryReservation,
 } from '../../../../../core/public/index.js';
-import { HypercallError } from './hypervisor.js';
+import { checked } from './hypervisor.js';
 
 /** Layout of the page: the argument struct, then an extent list for memory reservations. */
 const ARG = 0;
@@ -40,11 +40,6 @@ export class XenOps {
     private readonly page: number,
   ) {}
 
-  private check(op: string, rc: number): number {
-    if (rc < 0) throw new HypercallError(op, rc);
-    return rc;
-  }
-
   private zero(size: number): number {
     const at = this.page + ARG;
     this.v.memory.write(at, new Uint8Array(size));
@@ -52,7 +47,7 @@ export class XenOps {
   }
 
   private evtchnOp(name: string, cmd: number, at: number): void {
-    this.check(`event_channel_op(${name})`, this.v.hypercall(Hypercall.event_channel_op, cmd, at));
+    checked(`event_channel_op(${name})`, this.v.hypercall(Hypercall.event_channel_op, cmd, at));
   }
 
   /** EVTCHNOP_bind_virq: `virq` of vCPU `vcpu` on a fresh port. */
@@ -113,7 +108,7 @@ export class XenOps {
 
   /** vcpu_op(cmd, vcpu, arg): the raw result, errors thrown. */
   vcpuOp(name: string, cmd: number, vcpu: number, arg = 0): number {
-    return this.check(`vcpu_op(${name}, vcpu${vcpu})`, this.v.hypercall(Hypercall.vcpu_op, cmd, vcpu, arg));
+    return checked(`vcpu_op(${name}, vcpu${vcpu})`, this.v.hypercall(Hypercall.vcpu_op, cmd, vcpu, arg));
   }
 
   /** VCPUOP_is_up: true/false, or undefined when there is no such vCPU (−ENOENT). */
@@ -149,7 +144,7 @@ export class XenOps {
     this.v.memory.writeU64(at + XenMemoryReservation.extentStart, list);
     this.v.memory.writeU64(at + XenMemoryReservation.nrExtents, frames.length);
     this.v.memory.writeU16(at + XenMemoryReservation.domid, DOMID_SELF);
-    const done = this.check(`memory_op(${op})`, this.v.hypercall(Hypercall.memory_op, XENMEM[op], at));
+    const done = checked(`memory_op(${op})`, this.v.hypercall(Hypercall.memory_op, XENMEM[op], at));
     return { done, out: frames.map((_, i) => this.v.memory.readU64(list + i * 8)) };
   }
 
@@ -161,13 +156,13 @@ export class XenOps {
   *suspend(startInfoMfn: number): Generator<VcpuRequest, number, unknown> {
     const at = this.zero(4);
     this.v.memory.writeU32(at, SHUTDOWN.suspend);
-    return this.check('sched_op(shutdown suspend)', yield* this.v.hypercallBlocking(Hypercall.sched_op, SCHEDOP.shutdown, at, startInfoMfn));
+    return checked('sched_op(shutdown suspend)', yield* this.v.hypercallBlocking(Hypercall.sched_op, SCHEDOP.shutdown, at, startInfoMfn));
   }
 
   /** XENMEM_current_reservation: our tot_pages. */
   currentReservation(): number {
     const at = this.zero(XenMemoryDomain.size);
     this.v.memory.writeU16(at + XenMemoryDomain.domid, DOMID_SELF);
-    return this.check('memory_op(current_reservation)', this.v.hypercall(Hypercall.memory_op, XENMEM.current_reservation, at));
+    return checked('memory_op(current_reservation)', this.v.hypercall(Hypercall.memory_op, XENMEM.current_reservation, at));
   }
 }
