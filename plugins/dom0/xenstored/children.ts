@@ -3,13 +3,14 @@
  * (Baker's rerooting trick). Adding or removing a name makes a new version in O(1) however many
  * children there are (`/local/domain` with 10,000 domains); reading an older version, which only a
  * transaction's snapshot or a rolled-back write does, first replays the changes in between.
- * A short list (most nodes have a handful of children, or none) is instead a plain array each version
- * owns: copying a few names costs less than a map, and a domain's home has dozens of such nodes.
+ * A short list (most nodes have a handful of children, or none; a domain's own directory about a dozen)
+ * is instead a plain array each version owns: copying a few names costs less than a map (~700 bytes for
+ * a dozen names), and a domain's home has dozens of such nodes.
  */
 import { internName } from './paths.js';
 
 /** Names a version may hold as a plain array; the version adding one more gets a shared map. */
-const SMALL_MAX = 8;
+const SMALL_MAX = 16;
 
 /** The shared storage: name → creation sequence number (order of the DIRECTORY list). */
 interface Data {

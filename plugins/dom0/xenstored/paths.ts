@@ -75,7 +75,11 @@ function mix(h: number, w: number): number {
 
 /** A path's hash: its chars (one byte each) taken four at a time, little-endian, with the length; 30 bits, so a small integer. */
 export function pathHash(path: string): number {
-  const n = path.length;
+  return prefixHash(path, path.length);
+}
+
+/** {@link pathHash} of the first `n` chars of `path` (a parent's path, without slicing it out). */
+export function prefixHash(path: string, n: number): number {
   let h = n;
   let i = 0;
   for (; i + 4 <= n; i += 4) h = mix(h, path.charCodeAt(i) | (path.charCodeAt(i + 1) << 8) | (path.charCodeAt(i + 2) << 16) | (path.charCodeAt(i + 3) << 24));

@@ -1,7 +1,7 @@
 /** The node database: nodes found by full path, each holding its value, perms and child names. */
 import { Children } from './children.js';
 import type { XsPerm } from './permissions.js';
-import { baseName, childPath, flatten, parentOf, pathHash } from './paths.js';
+import { baseName, childPath, flatten, internName, parentOf, pathHash, prefixHash } from './paths.js';
 
 /** One node. Treat as immutable once stored: writers put a fresh object (transactions share them). */
 export interface XsNode {
@@ -44,20 +44,36 @@ export function directoryBytes(node: XsNode): Uint8Array {
 
 const EMPTY = '';
 
+const SLASH = 47;
+
 /**
- * The committed nodes by path: slot i holds `paths[i]` and its current `nodes[i]`; `table` maps a path's
- * hash to its slot by open addressing with linear probing over (hash, slot index + 1) pairs in one
- * Int32Array, so a probe costs one memory access before the path is compared; deletion shifts the
- * following entries back (no tombstones). Kept at most half full. Parallel arrays and no per-node
- * record or second map: a domain's home is about fifty nodes, and ten thousand homes fit in one store.
+ * The committed nodes by path. Slot i holds a node, its name and its parent's slot: a leaf's path is
+ * stored as its last component (interned: a domain's home repeats `name`, `domid`, `ring-ref`...) under
+ * its parent, not as a string of its own — most nodes are leaves, and ten thousand homes of fifty nodes
+ * should not keep half a million path strings. A slot others name as parent also keeps its whole path
+ * (one flat string its children's lookups compare in one pass), as does a slot with no parent (`/`, the
+ * special nodes, a node committed before its parent), whose name is its whole path. `table` maps a path's hash to its slot by open addressing with
+ * linear probing over (hash, slot + 1) pairs in one Int32Array, so a probe costs one memory access
+ * before the path is compared, component by component up the parent chain; deletion shifts the
+ * following entries back (no tombstones). Kept at most half full. A removed node's slot stays (out of
+ * the table) while another slot names it as parent, so a child removed after its parent — RM walks
+ * top-down, a transaction commits in the order it touched nodes — still knows its path.
  */
 class NodeTable {
   private table = new Int32Array(2 * 1024);
   private mask = 1023;
   private used = 0;
-  private readonly paths: Array<string | undefined> = [];
   private readonly nodes: Array<XsNode | undefined> = [];
+  private readonly names: Array<string | undefined> = [];
+  /** Parent slot of each slot (−1: none: the name is the whole path). */
+  private parents = new Int32Array(1024).fill(-1);
+  /** How many slots name each slot as their parent. */
+  private refs = new Int32Array(1024);
+  /** The whole path of each slot others name as parent (while they do). */
+  private readonly fulls: Array<string | undefined> = [];
   private readonly free: number[] = [];
+  /** The slot of `/` (−1 until added). */
+  private root = -1;
 
   get size(): number {
     return this.used;
@@ -65,12 +81,47 @@ class NodeTable {
 
   /** The slot of `path` (whose {@link pathHash} is `hash`), or −1. */
   find(path: string, hash: number): number {
+    return this.findPrefix(path, path.length, hash);
+  }
+
+  /** The slot of the path made of the first `n` chars of `path` (whose hash is `hash`), or −1. */
+  private findPrefix(path: string, n: number, hash: number): number {
     const t = this.table;
     const mask = this.mask;
     for (let i = hash & mask; ; i = (i + 1) & mask) {
       const v = t[2 * i + 1]!;
       if (v === 0) return -1;
-      if (t[2 * i] === hash && this.paths[v - 1] === path) return v - 1;
+      if (t[2 * i] === hash && this.matches(v - 1, path, n)) return v - 1;
+    }
+  }
+
+  /** True when `slot`'s path is the first `end` chars of `path`. */
+  private matches(slot: number, path: string, end: number): boolean {
+    const names = this.names;
+    const parents = this.parents;
+    const fulls = this.fulls;
+    const root = this.root;
+    for (let s = slot; ; ) {
+      const name = names[s]!;
+      const n = name.length;
+      const p = parents[s]!;
+      if (p < 0) {
+        if (end !== n) return false;
+        for (let i = 0; i < n; i++) if (path.charCodeAt(i) !== name.charCodeAt(i)) return false;
+        return true;
+      }
+      const start = end - n;
+      if (start < 1 || path.charCodeAt(start - 1) !== SLASH) return false;
+      for (let i = 0; i < n; i++) if (path.charCodeAt(start + i) !== name.charCodeAt(i)) return false;
+      end = start - 1;
+      if (p === root) return end === 0;
+      const full = fulls[p];
+      if (full !== undefined) {
+        if (full.length !== end) return false;
+        for (let i = 0; i < end; i++) if (path.charCodeAt(i) !== full.charCodeAt(i)) return false;
+        return true;
+      }
+      s = p;
     }
   }
 
@@ -78,16 +129,40 @@ class NodeTable {
   findBytes(b: Uint8Array, start: number, end: number, hash: number): number {
     const t = this.table;
     const mask = this.mask;
-    const n = end - start;
     for (let i = hash & mask; ; i = (i + 1) & mask) {
       const v = t[2 * i + 1]!;
       if (v === 0) return -1;
-      if (t[2 * i] !== hash) continue;
-      const p = this.paths[v - 1]!;
-      if (p.length !== n) continue;
-      let j = 0;
-      while (j < n && p.charCodeAt(j) === b[start + j]) j++;
-      if (j === n) return v - 1;
+      if (t[2 * i] === hash && this.matchesBytes(v - 1, b, start, end)) return v - 1;
+    }
+  }
+
+  /** True when `slot`'s path is the bytes [from, end) of `b`. */
+  private matchesBytes(slot: number, b: Uint8Array, from: number, end: number): boolean {
+    const names = this.names;
+    const parents = this.parents;
+    const fulls = this.fulls;
+    const root = this.root;
+    for (let s = slot; ; ) {
+      const name = names[s]!;
+      const n = name.length;
+      const p = parents[s]!;
+      if (p < 0) {
+        if (end - from !== n) return false;
+        for (let i = 0; i < n; i++) if (b[from + i] !== name.charCodeAt(i)) return false;
+        return true;
+      }
+      const start = end - n;
+      if (start < from + 1 || b[start - 1] !== SLASH) return false;
+      for (let i = 0; i < n; i++) if (b[start + i] !== name.charCodeAt(i)) return false;
+      end = start - 1;
+      if (p === root) return end === from;
+      const full = fulls[p];
+      if (full !== undefined) {
+        if (full.length !== end - from) return false;
+        for (let i = 0; i < full.length; i++) if (b[from + i] !== full.charCodeAt(i)) return false;
+        return true;
+      }
+      s = p;
     }
   }
 
@@ -99,10 +174,24 @@ class NodeTable {
     this.nodes[slot] = node;
   }
 
-  /** Adds a path that is not present (a flat string: it is compared on every lookup). */
+  /** Adds a path that is not present. */
   add(path: string, hash: number, node: XsNode): void {
-    const slot = this.free.pop() ?? this.paths.length;
-    this.paths[slot] = path;
+    const slot = this.free.pop() ?? this.nodes.length;
+    if (slot >= this.parents.length) this.growColumns();
+    // Every column gets its slot in order, so none turns sparse (a dictionary) when a parent's is set.
+    this.fulls[slot] = undefined;
+    const cut = path.lastIndexOf('/');
+    const parent = cut < 0 || path.length === 1 ? -1 : cut === 0 ? this.root : this.findPrefix(path, cut, prefixHash(path, cut));
+    if (parent >= 0) {
+      this.names[slot] = internName(path.slice(cut + 1));
+      this.parents[slot] = parent;
+      if (this.refs[parent]!++ === 0 && parent !== this.root) this.fulls[parent] = this.parents[parent]! < 0 ? this.names[parent] : flatten(path.slice(0, cut));
+    } else {
+      // Compared char by char on every lookup: a flat string, not a rope.
+      this.names[slot] = flatten(path);
+      this.parents[slot] = -1;
+      if (path === '/') this.root = slot;
+    }
     this.nodes[slot] = node;
     if ((this.used + 1) * 2 > this.mask + 1) this.grow();
     this.place(hash, slot + 1);
@@ -122,10 +211,9 @@ class NodeTable {
       for (;;) {
         k = (k + 1) & mask;
         if (t[2 * k + 1] === 0) {
-          this.paths[slot] = undefined;
           this.nodes[slot] = undefined;
-          this.free.push(slot);
           this.used--;
+          this.release(slot);
           return;
         }
         const home = t[2 * k]! & mask;
@@ -138,9 +226,32 @@ class NodeTable {
     }
   }
 
+  /** Frees `slot` once it holds no node and no slot names it as parent, then its parent likewise. */
+  private release(slot: number): void {
+    while (this.nodes[slot] === undefined && this.refs[slot] === 0) {
+      const parent = this.parents[slot]!;
+      this.names[slot] = undefined;
+      this.parents[slot] = -1;
+      if (slot === this.root) this.root = -1;
+      this.free.push(slot);
+      if (parent < 0) return;
+      if (--this.refs[parent]! === 0) this.fulls[parent] = undefined;
+      slot = parent;
+    }
+  }
+
+  /** The path of `slot`. */
+  private pathOf(slot: number): string {
+    const parts: string[] = [];
+    let s = slot;
+    for (; this.parents[s]! >= 0; s = this.parents[s]!) parts.push(this.names[s]!);
+    const top = s === this.root ? '' : this.names[s]!;
+    return parts.length === 0 ? this.names[s]! : `${top}/${parts.reverse().join('/')}`;
+  }
+
   /** Every (path, node). */
   *entries(): Generator<[string, XsNode]> {
-    for (let i = 0; i < this.paths.length; i++) if (this.paths[i] !== undefined) yield [this.paths[i]!, this.nodes[i]!];
+    for (let i = 0; i < this.nodes.length; i++) if (this.nodes[i] !== undefined) yield [this.pathOf(i), this.nodes[i]!];
   }
 
   private place(hash: number, value: number): void {
@@ -157,6 +268,15 @@ class NodeTable {
     this.mask = this.mask * 2 + 1;
     this.table = new Int32Array(2 * (this.mask + 1));
     for (let i = 0; i < old.length; i += 2) if (old[i + 1] !== 0) this.place(old[i]!, old[i + 1]!);
+  }
+
+  private growColumns(): void {
+    const parents = new Int32Array(this.parents.length * 2).fill(-1);
+    parents.set(this.parents);
+    this.parents = parents;
+    const refs = new Int32Array(this.refs.length * 2);
+    refs.set(this.refs);
+    this.refs = refs;
   }
 }
 
@@ -210,7 +330,7 @@ export class XsStore implements NodeView {
       this.count(this.nodes.nodeAt(slot).perms[0]?.domid ?? 0, -1);
       this.nodes.setNode(slot, node);
     } else {
-      this.nodes.add(flatten(path), this.memoHash, node);
+      this.nodes.add(path, this.memoHash, node);
       this.memoPath = undefined;
     }
     this.count(newOwner, 1);
