@@ -6,7 +6,7 @@ import type { CostName } from '../engine/cost-model.js';
 import type { VcpuContext } from '../cpu/vcpu-context.js';
 import type { CpuMask } from './scheduler.js';
 import type { CpuidResult } from './platform.js';
-import type { GuestAccess } from './memory.js';
+import type { GuestAccess, GuestMemory, P2m } from './memory.js';
 import type { MmioAccessSize, PortAccessSize } from './io.js';
 
 export type { VcpuContext, VcpuContextRecord } from '../cpu/vcpu-context.js';
@@ -172,8 +172,9 @@ export interface Vcpu {
   setProgram(program: VcpuProgram | null): void;
   /** An event or interrupt is pending for this vCPU: wake it if it blocks, or make its next block return at once. */
   kick(): void;
-  /** Adds a source of pending events (e.g. the evtchn upcall flag, a LAPIC's IRR) that `block` checks. Returns a remover. */
-  addPendingCheck(check: () => boolean): () => void;
+  /** Adds a source of pending events (e.g. the evtchn upcall flag, a LAPIC's IRR) that `block` checks; adding one twice does nothing. */
+  addPendingSource(source: PendingSource): void;
+  removePendingSource(source: PendingSource): void;
   /** Pins the vCPU. The mask must contain at least one pCPU of the pool (else `GuestError('EINVAL')`). */
   setHardAffinity(mask: CpuMask): void;
   /** VCPUOP_up / VCPUOP_down. */
@@ -192,6 +193,15 @@ export type DomainState = 'running' | 'blocked' | 'paused' | 'shutdown' | 'dying
 /** Codes of {@link DomainState} in `TraceKind.DomainState` records (field a). */
 export const DOMAIN_STATE_CODE: Readonly<Record<DomainState, number>> = { running: 0, blocked: 1, paused: 2, shutdown: 3, dying: 4, dead: 5 };
 
+/**
+ * Something that can hold an event or interrupt for a vCPU — the event-channel upcall flag, a vLAPIC's
+ * IRR — which SCHEDOP_block and HLT check. An object rather than a closure: every vCPU has one or two.
+ */
+export interface PendingSource {
+  /** True when vCPU `vcpu` has something pending from this source. */
+  hasPending(vcpu: number): boolean;
+}
+
 /** A domain: identity, state, vCPUs, memory reservation and its own DI container. */
 export interface Domain {
   readonly domid: DomId;
@@ -209,7 +219,19 @@ export interface Domain {
   readonly totPages: number;
   /** The most pages it may hold (`max_pages`). */
   readonly maxPages: number;
-  /** The domain's child container; disposed when the domain is destroyed. */
+  /**
+   * The domain's hypervisor-side state, as Xen keeps it in `struct domain`: its P2M, its guest-physical
+   * memory view, its shared-info page and its HVM params. Set by the core before `created` is emitted.
+   */
+  readonly p2m: P2m;
+  readonly guestMemory: GuestMemory;
+  readonly sharedInfo: SharedInfoPage;
+  readonly hvmParams: HvmParams;
+  /**
+   * The domain's child container, for per-domain services a plugin registers; made on first use (most
+   * domains never need one) with the four state objects above registered under their tokens, and
+   * disposed when the domain is destroyed.
+   */
   readonly container: DependencyContainer;
   /** Takes `count` machine frames from the host for this domain; `GuestError('E2BIG')` past max_pages, `ENOMEM` when the host is short. */
   allocatePages(count: number): MachineFrame[];
@@ -273,7 +295,7 @@ export interface DomainRegistry {
 export const DomainRegistry = Symbol.for('xenoserver:DomainRegistry') as InjectionToken<DomainRegistry>;
 
 // ---------------------------------------------------------------------------------------------
-// Per-domain hypervisor state shared by subsystems (registered in each domain's container).
+// Per-domain hypervisor state shared by subsystems (fields of each Domain; also in its container).
 
 /** Where one vCPU's `vcpu_info` lives: a frame's bytes and the offset of the record in them. */
 export interface VcpuInfoLocation {
@@ -327,4 +349,6 @@ export interface VcpuInstructions {
   acceptInterrupt(): number;
   /** See {@link VcpuApi.privileged}. */
   privileged(insn: PrivilegedInstruction, operand: number): number;
+  /** The program executes HLT: an HVM vCPU takes (and counts) an exit; absent where HLT is not trapped. */
+  hlt?(): void;
 }

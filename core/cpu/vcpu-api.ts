@@ -108,7 +108,7 @@ export class VcpuApiImpl implements VcpuApi {
     return BLOCK;
   }
   halt(): VcpuRequest {
-    this.v.onHalt?.();
+    this.v.instructions.hlt?.();
     return HALT;
   }
   sleepUntil(time: number): VcpuRequest {

@@ -102,7 +102,8 @@ export class VcpuContext {
   readonly ldtr = resetSegment();
   readonly gdtr: DescriptorTableRegister = { base: 0, limit: 0xffff };
   readonly idtr: DescriptorTableRegister = { base: 0, limit: 0xffff };
-  readonly msrs = new Map<number, number>();
+  /** MSRs other than EFER, made on the first write: most vCPUs never write one. */
+  private msrs: Map<number, number> | undefined;
 
   constructor() {
     this.reset();
@@ -125,18 +126,18 @@ export class VcpuContext {
     Object.assign(this.ldtr, { attributes: 0x82 });
     Object.assign(this.gdtr, { base: 0, limit: 0xffff });
     Object.assign(this.idtr, { base: 0, limit: 0xffff });
-    this.msrs.clear();
+    this.msrs = undefined;
   }
 
   /** Reads an MSR; an MSR never written reads as 0 (EFER reads the `efer` field). */
   readMsr(index: number): number {
     if (index === MSR.IA32_EFER) return this.efer;
-    return this.msrs.get(index) ?? 0;
+    return this.msrs?.get(index) ?? 0;
   }
 
   writeMsr(index: number, value: number): void {
     if (index === MSR.IA32_EFER) this.efer = value;
-    else this.msrs.set(index, value);
+    else (this.msrs ??= new Map()).set(index, value);
   }
 
   /** A deep copy of the state as a versioned record. */
@@ -146,7 +147,7 @@ export class VcpuContext {
     const segments = {} as Record<SegmentName, SegmentRegister>;
     for (const name of SEGMENT_NAMES) segments[name] = { ...this[name] };
     const msrs: Record<string, number> = {};
-    for (const [index, value] of [...this.msrs].sort((a, b) => a[0] - b[0])) msrs[`0x${index.toString(16)}`] = value;
+    for (const [index, value] of [...(this.msrs ?? [])].sort((a, b) => a[0] - b[0])) msrs[`0x${index.toString(16)}`] = value;
     return {
       version: VCPU_CONTEXT_VERSION,
       gprs,
@@ -179,8 +180,8 @@ export class VcpuContext {
     for (const name of SEGMENT_NAMES) Object.assign(this[name], record.segments[name]);
     Object.assign(this.gdtr, record.gdtr);
     Object.assign(this.idtr, record.idtr);
-    this.msrs.clear();
-    for (const [key, value] of Object.entries(record.msrs)) this.msrs.set(Number(key), value);
+    this.msrs = undefined;
+    for (const [key, value] of Object.entries(record.msrs)) (this.msrs ??= new Map()).set(Number(key), value);
   }
 
   /** A new context holding `record`. */

@@ -3,7 +3,7 @@ import { NO_INSTRUCTIONS, NoGuestAccess, PREEMPT, VcpuApiImpl } from './vcpu-api
 import type { GuestAccess } from '../api/memory.js';
 import type { CostModel } from '../engine/cost-model.js';
 import type { EventHandle } from '../engine/event-queue.js';
-import type { GuestMode, RunstateInfo, RunstateName, Vcpu, VcpuApi, VcpuCoroutine, VcpuInstructions, VcpuProgram, VcpuRequest, WakeReason } from '../api/domain.js';
+import type { GuestMode, PendingSource, RunstateInfo, RunstateName, Vcpu, VcpuApi, VcpuCoroutine, VcpuInstructions, VcpuProgram, VcpuRequest, WakeReason } from '../api/domain.js';
 import type { CpuMask, SchedVcpu } from '../api/scheduler.js';
 import type { HypercallArgs, HypercallContext, HypercallDispatcher } from '../api/hypercall.js';
 import { XenoError } from '../api/errors.js';
@@ -15,6 +15,8 @@ import { VcpuContext } from './vcpu-context.js';
 export const VPF_BLOCKED = 1;
 /** `_VPF_down`: brought down with VCPUOP_down. */
 export const VPF_DOWN = 2;
+
+const NO_SOURCES: readonly PendingSource[] = [];
 
 /** What a vCPU needs from its domain. */
 export interface VcpuOwner {
@@ -77,8 +79,6 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
   eventLatch = false;
   /** The forwarded access completed before the vCPU's `io` wait began (Xen's ioreq state already IORESP_READY). */
   ioDone = false;
-  /** Runs when the program executes HLT (an HVM exit is counted); set by the platform. */
-  onHalt: (() => void) | null = null;
   /** A blocking request a hypercall handler asked for ({@link deferRequest}), not yet handed to the program. */
   deferred: VcpuRequest | null = null;
   readonly hypercallArgs: number[] = [0, 0, 0, 0, 0];
@@ -87,7 +87,8 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
   /** CPUID/RDMSR/WRMSR as the platform answers them; the host attaches them once the platform exists. */
   instructions: VcpuInstructions = NO_INSTRUCTIONS;
   pool: VcpuPool | null = null;
-  private readonly pendingChecks: (() => boolean)[] = [];
+  /** Replaced, never grown in place: an array of exactly its sources (one or two). */
+  private pendingSources: readonly PendingSource[] = NO_SOURCES;
   private readonly api: VcpuApi;
   private state: RunstateName = 'offline';
   private stateEntry = 0;
@@ -231,7 +232,8 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
       this.eventLatch = false;
       return true;
     }
-    for (const check of this.pendingChecks) if (check()) return true;
+    const sources = this.pendingSources;
+    for (let i = 0; i < sources.length; i++) if (sources[i]!.hasPending(this.vcpuId)) return true;
     return false;
   }
 
@@ -303,12 +305,12 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
     else this.ioDone = true;
   }
 
-  addPendingCheck(check: () => boolean): () => void {
-    this.pendingChecks.push(check);
-    return () => {
-      const i = this.pendingChecks.indexOf(check);
-      if (i >= 0) this.pendingChecks.splice(i, 1);
-    };
+  addPendingSource(source: PendingSource): void {
+    if (!this.pendingSources.includes(source)) this.pendingSources = [...this.pendingSources, source];
+  }
+
+  removePendingSource(source: PendingSource): void {
+    this.pendingSources = this.pendingSources.filter((s) => s !== source);
   }
 
   setHardAffinity(mask: CpuMask): void {

@@ -128,7 +128,7 @@ export class DomainRegistryImpl implements DomainRegistry, DomainHost {
       privileged: domid === 0,
       mode,
       maxPages,
-      container: this.container.createChildContainer(),
+      parentContainer: this.container,
       memory: this.memory,
       host: this,
     });
@@ -172,7 +172,7 @@ export class DomainRegistryImpl implements DomainRegistry, DomainHost {
     for (const v of d.vcpus) this.pool.removeVcpu(v);
     this.pool.removeDomain(d.domid);
     d.releaseMemory();
-    const disposing = d.container.dispose();
+    const disposing = d.disposeContainer();
     if (disposing instanceof Promise) disposing.catch((error: unknown) => this.log.error(`dom${d.domid}: container dispose failed: ${String(error)}`));
     this.domains.delete(d.domid);
   }

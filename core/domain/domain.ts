@@ -1,7 +1,7 @@
-/** A domain: identity, state, pause count, vCPUs, memory reservation and its child DI container. */
+/** A domain: identity, state, pause count, vCPUs, memory reservation, its hypervisor-side state and its child DI container. */
 import type { DependencyContainer } from 'tsyringe';
-import type { Domain, DomainState, GuestMode, RunstateName, ShutdownReason } from '../api/domain.js';
-import type { MachineMemory } from '../api/memory.js';
+import { HvmParams as HvmParamsToken, SharedInfoPage as SharedInfoPageToken, type Domain, type DomainState, type GuestMode, type HvmParams, type RunstateName, type SharedInfoPage, type ShutdownReason } from '../api/domain.js';
+import { GuestMemory as GuestMemoryToken, P2m as P2mToken, type GuestMemory, type MachineMemory, type P2m } from '../api/memory.js';
 import { GuestError } from '../api/errors.js';
 import type { DomId, MachineFrame } from '../public/types.js';
 import type { VcpuImpl, VcpuOwner } from '../cpu/vcpu.js';
@@ -20,19 +20,31 @@ export interface DomainInit {
   privileged: boolean;
   mode: GuestMode;
   maxPages: number;
-  container: DependencyContainer;
+  /** The container the domain's own is made a child of (on first use). */
+  parentContainer: DependencyContainer;
   memory: MachineMemory;
   host: DomainHost;
 }
 
 const isActive = (s: RunstateName): boolean => s === 'running' || s === 'runnable';
 
+/** The hypervisor-side state the core gives a domain at creation ({@link DomainImpl.attachState}). */
+export interface DomainArchState {
+  readonly p2m: P2m;
+  readonly guestMemory: GuestMemory;
+  readonly sharedInfo: SharedInfoPage;
+  readonly hvmParams: HvmParams;
+}
+
 export class DomainImpl implements Domain, VcpuOwner {
   readonly domid: DomId;
   name: string;
   readonly privileged: boolean;
   readonly mode: GuestMode;
-  readonly container: DependencyContainer;
+  p2m!: P2m;
+  guestMemory!: GuestMemory;
+  sharedInfo!: SharedInfoPage;
+  hvmParams!: HvmParams;
   readonly vcpus: VcpuImpl[] = [];
   pauseCount = 0;
   shutdownReason: ShutdownReason | undefined = undefined;
@@ -44,6 +56,9 @@ export class DomainImpl implements Domain, VcpuOwner {
   private current: DomainState;
   private readonly memory: MachineMemory;
   private readonly host: DomainHost;
+  private readonly parentContainer: DependencyContainer;
+  private child: DependencyContainer | undefined;
+  private containerDisposed = false;
 
   constructor(init: DomainInit) {
     this.domid = init.domid;
@@ -51,7 +66,7 @@ export class DomainImpl implements Domain, VcpuOwner {
     this.privileged = init.privileged;
     this.mode = init.mode;
     this.maxPages = init.maxPages;
-    this.container = init.container;
+    this.parentContainer = init.parentContainer;
     this.memory = init.memory;
     this.host = init.host;
     this.current = this.computeState();
@@ -59,6 +74,37 @@ export class DomainImpl implements Domain, VcpuOwner {
 
   get state(): DomainState {
     return this.current;
+  }
+
+  /** Sets the domain's hypervisor-side state (once, at creation); registered in its container too. */
+  attachState(state: DomainArchState): void {
+    this.p2m = state.p2m;
+    this.guestMemory = state.guestMemory;
+    this.sharedInfo = state.sharedInfo;
+    this.hvmParams = state.hvmParams;
+    if (this.child !== undefined) this.registerState(this.child);
+  }
+
+  get container(): DependencyContainer {
+    if (this.child === undefined) {
+      if (this.containerDisposed) throw new Error(`dom${this.domid} has been destroyed: its container is disposed`);
+      this.child = this.parentContainer.createChildContainer();
+      if (this.p2m !== undefined) this.registerState(this.child);
+    }
+    return this.child;
+  }
+
+  /** Disposes the domain's container, if it was ever made; later uses throw, as tsyringe's own do. */
+  disposeContainer(): Promise<void> | void {
+    this.containerDisposed = true;
+    return this.child?.dispose();
+  }
+
+  private registerState(c: DependencyContainer): void {
+    c.registerInstance(P2mToken, this.p2m);
+    c.registerInstance(GuestMemoryToken, this.guestMemory);
+    c.registerInstance(SharedInfoPageToken, this.sharedInfo);
+    c.registerInstance(HvmParamsToken, this.hvmParams);
   }
 
   private computeState(): DomainState {

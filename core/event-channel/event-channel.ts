@@ -114,7 +114,8 @@ function dumpTable(t: PortTable): string[] {
 export const createEventChannels: SubsystemFactory = (ctx: HypervisorContext): Subsystem => {
   const core = new EvtchnCore(ctx.engine, guestFrameMapper(ctx));
   const log = ctx.log.child('evtchn');
-  const teardown = new Map<number, (() => void)[]>();
+  /** Each domain's upcall delivery, hooked to its vCPUs and HVM params until the domain is destroyed. */
+  const upcalls = new Map<number, UpcallDelivery>();
 
   function init(d: Domain): void {
     const shared = ctx.sharedInfoOf(d.domid);
@@ -125,18 +126,14 @@ export const createEventChannels: SubsystemFactory = (ctx: HypervisorContext): S
     const upcall = new UpcallDelivery(d, shared);
     const t = new PortTable(d, shared, upcall, d.domid === 0 ? EVTCHN_FIFO_NR_CHANNELS - 1 : DEFAULT_MAX_EVTCHN_PORT);
     core.add(t);
-    const undo = d.vcpus.map((v, i) => v.addPendingCheck(upcall.pendingCheck(i)));
+    for (const v of d.vcpus) v.addPendingSource(upcall);
     const params = upcall.hvm ? ctx.hvmParamsOf(d.domid) : undefined;
     if (params !== undefined) {
-      const changed = (index: number, value: bigint): void => {
-        if (index === HVM_PARAM.CALLBACK_IRQ) upcall.setCallbackVia(value);
-      };
-      params.events.on('changed', changed);
-      undo.push(() => params.events.off('changed', changed));
+      params.events.on('changed', upcall.paramChanged, upcall);
       const via = params.get(HVM_PARAM.CALLBACK_IRQ);
       if (via !== 0n) upcall.setCallbackVia(via);
     }
-    teardown.set(d.domid, undo);
+    upcalls.set(d.domid, upcall);
   }
 
   function dying(d: Domain): void {
@@ -147,8 +144,12 @@ export const createEventChannels: SubsystemFactory = (ctx: HypervisorContext): S
   }
 
   function destroyed(domid: DomId): void {
-    for (const undo of teardown.get(domid) ?? []) undo();
-    teardown.delete(domid);
+    const upcall = upcalls.get(domid);
+    if (upcall !== undefined) {
+      upcalls.delete(domid);
+      for (const v of upcall.domain.vcpus) v.removePendingSource(upcall);
+      ctx.hvmParamsOf(domid)?.events.off('changed', upcall.paramChanged, upcall);
+    }
     core.remove(domid);
   }
 
@@ -167,7 +168,7 @@ export const createEventChannels: SubsystemFactory = (ctx: HypervisorContext): S
       ctx.domains.events.off('created', init);
       ctx.domains.events.off('dying', dying);
       ctx.domains.events.off('destroyed', destroyed);
-      for (const domid of [...teardown.keys()]) destroyed(domid as DomId);
+      for (const domid of [...upcalls.keys()]) destroyed(domid as DomId);
     },
   };
 };

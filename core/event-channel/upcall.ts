@@ -4,7 +4,7 @@
  */
 import type { Domain, SharedInfoPage } from '../api/domain.js';
 import type { HvmIrqSink } from '../api/event-channel.js';
-import { HVM_PARAM_CALLBACK_TYPE, HVM_PARAM_CALLBACK_TYPE_SHIFT } from '../public/hvm.js';
+import { HVM_PARAM, HVM_PARAM_CALLBACK_TYPE, HVM_PARAM_CALLBACK_TYPE_SHIFT } from '../public/hvm.js';
 import { VcpuInfo } from '../public/shared-info.js';
 
 /** GSIs of an HVM domain's emulated IO-APIC (Xen's VIOAPIC_NUM_PINS); a callback GSI must be 1..47. */
@@ -52,7 +52,8 @@ export class RecordingHvmIrqSink implements HvmIrqSink {
   private levels: { gsi: Map<number, boolean>; pciIntx: Map<string, boolean> } | undefined;
 
   constructor(
-    private readonly kick: (vcpu: number) => void,
+    /** Whose vCPUs a vector kicks. */
+    private readonly domain: Pick<Domain, 'vcpus'>,
     readonly limit = 256,
   ) {}
 
@@ -78,7 +79,7 @@ export class RecordingHvmIrqSink implements HvmIrqSink {
   injectVector(vcpu: number, vector: number): void {
     this.injections++;
     this.push({ kind: 'vector', vcpu, vector });
-    this.kick(vcpu);
+    this.domain.vcpus[vcpu]?.kick();
   }
 
   private push(call: HvmIrqCall): void {
@@ -103,7 +104,7 @@ export class UpcallDelivery {
     readonly shared: SharedInfoPage,
   ) {
     this.hvm = domain.mode !== 'pv';
-    this.defaultSink = new RecordingHvmIrqSink((v) => domain.vcpus[v]?.kick());
+    this.defaultSink = new RecordingHvmIrqSink(domain);
     this.sink = this.defaultSink;
   }
 
@@ -160,12 +161,15 @@ export class UpcallDelivery {
   }
 
   /** What SCHEDOP_block/HLT check: an upcall is pending and not masked. On vCPU 0 it also lets the callback line drop. */
-  pendingCheck(vcpu: number): () => boolean {
-    return () => {
-      if (vcpu === 0 && this.asserted) this.maybeDeassert();
-      const loc = this.shared.vcpuInfo(vcpu);
-      return loc.bytes[loc.offset + VcpuInfo.evtchnUpcallPending] !== 0 && loc.bytes[loc.offset + VcpuInfo.evtchnUpcallMask] === 0;
-    };
+  hasPending(vcpu: number): boolean {
+    if (vcpu === 0 && this.asserted) this.maybeDeassert();
+    const loc = this.shared.vcpuInfo(vcpu);
+    return loc.bytes[loc.offset + VcpuInfo.evtchnUpcallPending] !== 0 && loc.bytes[loc.offset + VcpuInfo.evtchnUpcallMask] === 0;
+  }
+
+  /** HVM_PARAM_CALLBACK_IRQ changed (the params' `changed` event). */
+  paramChanged(index: number, value: bigint): void {
+    if (index === HVM_PARAM.CALLBACK_IRQ) this.setCallbackVia(value);
   }
 
   /** Drops an asserted line (domain teardown). */

@@ -4,8 +4,7 @@
  * settles its job, and blocks when the queue is empty. Submitting kicks an idle vCPU.
  */
 import type { Dom0Job, Dom0TaskBody, Dom0Tasks, Dom0Waiter } from '../api/dom0.js';
-import { SharedInfoPage, type Domain, type VcpuApi, type VcpuCoroutine } from '../api/domain.js';
-import { P2m } from '../api/memory.js';
+import type { Domain, VcpuApi, VcpuCoroutine } from '../api/domain.js';
 import { EVTCHNOP, EVTCHN_FIFO_MASKED, EVTCHN_FIFO_MAX_EVENT_ARRAY_PAGES, EvtchnExpandArray, EvtchnInitControl } from '../public/event-channel.js';
 import { PAGE_SIZE } from '../public/memory.js';
 import { VcpuInfo } from '../public/shared-info.js';
@@ -35,7 +34,7 @@ interface FifoLayout {
 }
 
 function fifoLayout(dom0: Domain): FifoLayout | undefined {
-  const p2m = dom0.container.resolve(P2m);
+  const p2m = dom0.p2m;
   const frames = dom0.vcpus.length + EVTCHN_FIFO_MAX_EVENT_ARRAY_PAGES + 1;
   const top = dom0.totPages;
   // Leave most of Dom0 to everything else: too small a Dom0 stays on the 2-level ABI.
@@ -138,7 +137,7 @@ export class Dom0TasksImpl implements Dom0Tasks {
       }
       if (failed !== undefined) log.warn(`dom0 stays on the 2-level event-channel ABI: ${failed}`);
     };
-    const shared = dom0.container.resolve(SharedInfoPage);
+    const shared = dom0.sharedInfo;
     for (const vcpu of dom0.vcpus) {
       const quiesce = (): void => {
         const loc = shared.vcpuInfo(vcpu.vcpuId);

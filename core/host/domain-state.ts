@@ -4,12 +4,11 @@
  * domain is destroyed.
  */
 import type { Domain } from '../api/domain.js';
-import { SharedInfoPage as SharedInfoPageToken, HvmParams as HvmParamsToken } from '../api/domain.js';
-import { P2m as P2mToken, GuestMemory as GuestMemoryToken, type PagingModes } from '../api/memory.js';
+import type { PagingModes } from '../api/memory.js';
 import type { Engine } from '../engine/engine.js';
 import { EptP2m, DomainGuestMemory, type HostMachineMemory } from '../memory/index.js';
-import { Mmu, VcpuGuestAccess } from '../mmu/index.js';
-import { SharedInfoPageImpl, HvmParamsImpl } from '../domain/index.js';
+import { Mmu, VcpuGuestAccess, type MmuOptions, type MmuSource } from '../mmu/index.js';
+import { SharedInfoPageImpl, HvmParamsImpl, type DomainImpl } from '../domain/index.js';
 import type { VcpuImpl } from '../cpu/index.js';
 
 export class DomainStateTable {
@@ -40,7 +39,7 @@ export class DomainStateTable {
   }
 
   /**
-   * Makes a new domain's state and registers it in the domain's container. The shared-info page is a
+   * Makes a new domain's state and gives it to the domain (which also registers it in its container, if it makes one). The shared-info page is a
    * frame the domain owns outside its reservation, as Xen's xenheap page is.
    */
   attach(d: Domain): void {
@@ -52,24 +51,14 @@ export class DomainStateTable {
     this.p2ms.set(d.domid, p2m);
     this.sharedInfos.set(d.domid, shared);
     this.params.set(d.domid, params);
-    d.container.registerInstance(P2mToken, p2m);
-    d.container.registerInstance(GuestMemoryToken, phys);
-    d.container.registerInstance(SharedInfoPageToken, shared);
-    d.container.registerInstance(HvmParamsToken, params);
+    (d as DomainImpl).attachState({ p2m, guestMemory: phys, sharedInfo: shared, hvmParams: params });
     const mode = this.pagingModes.get(d.mode === 'pv' ? 'pv-direct' : this.hvmPaging);
     const cost = this.engine.cost;
+    const mmu = new DomainMmus({ domid: d.domid, memory: this.memory, mode, p2m, cost, engine: this.engine });
     this.access.set(
       d.domid,
       (d.vcpus as VcpuImpl[]).map((v) => {
-        const a = new VcpuGuestAccess({
-          domid: d.domid,
-          vcpu: v.vcpuId,
-          regs: v.context,
-          phys,
-          cost,
-          charge: (cycles) => v.charge(cycles),
-          mmu: () => new Mmu({ domid: d.domid, vcpu: v.vcpuId, memory: this.memory, mode, p2m, cost, engine: this.engine }),
-        });
+        const a = new VcpuGuestAccess({ domid: d.domid, vcpu: v.vcpuId, regs: v.context, phys, cost, payer: v, mmu });
         v.guest = a;
         return a;
       }),
@@ -84,5 +73,14 @@ export class DomainStateTable {
     this.params.delete(domid);
     this.p2ms.get(domid)?.destroy();
     this.p2ms.delete(domid);
+  }
+}
+
+/** Makes a domain's vCPU MMUs, each on its vCPU's first paged access. */
+class DomainMmus implements MmuSource {
+  constructor(private readonly options: Omit<MmuOptions, 'vcpu'>) {}
+
+  makeMmu(vcpu: number): Mmu {
+    return new Mmu({ ...this.options, vcpu });
   }
 }

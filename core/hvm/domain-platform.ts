@@ -6,7 +6,7 @@
  */
 import { ApicBus, IoApic, LocalApic } from '../apic/index.js';
 import { deliverMsi } from '../apic/msi.js';
-import type { Domain, GuestMode, VcpuProgram } from '../api/domain.js';
+import type { Domain, GuestMode, PendingSource, VcpuProgram } from '../api/domain.js';
 import type { HvmIrqSink } from '../api/event-channel.js';
 import type { MsiMessage } from '../api/interrupts.js';
 import type { Logger } from '../api/log.js';
@@ -37,7 +37,7 @@ export function pciIntxGsi(device: number, intx: number): number {
  * find their target — because an idle PVH guest never touches it and ten thousand of them should not
  * carry one each; until then it is in its reset state, which is what a fresh one reads as.
  */
-export class HvmVcpuState {
+export class HvmVcpuState implements PendingSource {
   /** The answer to the last forwarded read, once completed. */
   ioResult = 0;
   /** The forwarded access the vCPU waits on. */
@@ -54,6 +54,11 @@ export class HvmVcpuState {
     this.waitForSipi = vcpu.vcpuId !== 0;
   }
 
+  /** A vector waits in the vLAPIC (what HLT and SCHEDOP_block check). */
+  hasPending(): boolean {
+    return this.lapicMade?.pendingVector !== undefined;
+  }
+
   get lapic(): LocalApic {
     if (this.lapicMade === undefined) this.platform.makeLapics();
     return this.lapicMade!;
@@ -67,15 +72,14 @@ export interface HvmDomainPlatformDeps {
   /** The domain's paging: `shadow` makes CR3 writes, INVLPG and CR3 reads exit. */
   readonly shadow: boolean;
   readonly tsc?: TscView;
-  /** Guest code registered at `rip` (SchedOps.setEntryPoint), for a SIPI. */
-  entryPoint(rip: number): VcpuProgram | undefined;
+  /** Guest code the domain registered at `rip` (SchedOps.setEntryPoint), for a SIPI. */
+  entryPoint(domid: number, rip: number): VcpuProgram | undefined;
 }
 
 export class HvmDomainPlatform implements HvmIrqSink {
   readonly domid: number;
   readonly mode: GuestMode;
   readonly shadow: boolean;
-  readonly bus: ApicBus;
   readonly ioApic: IoApic | undefined;
   readonly vcpus: HvmVcpuState[];
   readonly exits: ExitCounters;
@@ -85,6 +89,8 @@ export class HvmDomainPlatform implements HvmIrqSink {
   private gsiSources: Map<number, Set<string>> | undefined;
   private readonly removers: (() => void)[] = [];
   private disposed = false;
+  /** The domain's APIC bus, made with the first vLAPIC or the IO-APIC (a PVH domain may never need it). */
+  private busMade: ApicBus | undefined;
 
   constructor(private readonly deps: HvmDomainPlatformDeps) {
     const d = deps.domain;
@@ -92,13 +98,17 @@ export class HvmDomainPlatform implements HvmIrqSink {
     this.mode = d.mode;
     this.shadow = deps.shadow;
     this.exits = new ExitCounters(deps.engine, d.domid);
-    this.bus = new ApicBus({ engine: deps.engine });
     this.ioApic = d.mode === 'pvh' ? undefined : new IoApic(this.bus, { id: HVM_IOAPIC_ID, pins: HVM_IOAPIC_PINS, name: `dom${d.domid} vioapic` });
     this.vcpus = (d.vcpus as VcpuImpl[]).map((v) => new HvmVcpuState(v, this));
     if (d.mode !== 'pvh') this.makeLapics(); // the firmware and kernel use them at once
-    const onIpi = (source: LocalApic): void => this.chargeIpi(source);
-    this.bus.events.on('ipi', onIpi);
-    this.removers.push(() => this.bus.events.off('ipi', onIpi));
+  }
+
+  get bus(): ApicBus {
+    if (this.busMade === undefined) {
+      this.busMade = new ApicBus({ engine: this.deps.engine });
+      this.busMade.events.on('ipi', this.chargeIpi, this);
+    }
+    return this.busMade;
   }
 
   /** Makes every vCPU's vLAPIC (the first time any is needed), wired to its vCPU and the APIC bus. */
@@ -114,8 +124,11 @@ export class HvmDomainPlatform implements HvmIrqSink {
       lapic.events.on('interrupt', () => v.kick());
       lapic.events.on('init', () => this.init(s));
       lapic.events.on('startup', (vector: number) => this.startup(s, vector));
-      this.removers.push(v.addPendingCheck(() => lapic.pendingVector !== undefined));
-      this.removers.push(() => lapic.events.removeAllListeners());
+      v.addPendingSource(s);
+      this.removers.push(() => {
+        v.removePendingSource(s);
+        lapic.events.removeAllListeners();
+      });
     }
   }
 
@@ -202,7 +215,7 @@ export class HvmDomainPlatform implements HvmIrqSink {
     s.waitForSipi = false;
     const rip = vector << 12;
     s.vcpu.context.rip = rip;
-    const program = this.deps.entryPoint(rip);
+    const program = this.deps.entryPoint(this.domid, rip);
     if (program === undefined) this.deps.log.warn(`dom${this.domid} vcpu${s.vcpu.vcpuId}: SIPI to 0x${rip.toString(16)}, where no guest code is registered (SchedOps.setEntryPoint); it stays idle`);
     s.vcpu.setProgram(program ?? null);
     s.vcpu.up();
@@ -224,6 +237,7 @@ export class HvmDomainPlatform implements HvmIrqSink {
     for (const server of [...this.servers]) server.destroy();
     this.disposed = true;
     for (const remove of this.removers.splice(0)) remove();
+    this.busMade?.events.off('ipi', this.chargeIpi, this);
     for (const s of this.vcpus) {
       if (s.lapicMade === undefined) continue;
       s.lapicMade.timer.reset();

@@ -4,18 +4,17 @@
  * VM-exit counters (in-core API `HvmPlatforms`, `IoreqServers` for Dom0's device-model host).
  */
 import type { SubsystemFactory, HypervisorContext } from '../host/subsystem.js';
-import type { Domain, VcpuInstructions } from '../api/domain.js';
+import type { Domain, VcpuInstructions, VcpuProgram } from '../api/domain.js';
 import { GuestError } from '../api/errors.js';
 import { EventChannels } from '../api/event-channel.js';
 import { IoreqServers, type IoreqServer } from '../api/hvm.js';
 import { HvmPlatforms, type HvmExitStats } from '../api/hvm-platform.js';
-import { GuestMemory } from '../api/memory.js';
 import { SchedOps } from '../cpu/sched-state.js';
 import type { SchedCore } from '../cpu/sched-core.js';
 import { IOREQ_SIZE } from '../public/ioreq.js';
 import { pcpuId } from '../public/types.js';
 import { HvmDomainPlatform } from './domain-platform.js';
-import { hvmHalt, hvmInstructions } from './instructions.js';
+import { hvmInstructions } from './instructions.js';
 import { IOREQ_PAGE_SIZE, IoreqServerImpl } from './ioreq-server.js';
 
 export class HvmPlatformsImpl implements HvmPlatforms, IoreqServers {
@@ -38,7 +37,7 @@ export class HvmPlatformsImpl implements HvmPlatforms, IoreqServers {
       domain: d,
       shadow: (this.hv.hvmPaging ?? 'hap') === 'shadow',
       tsc: this.hv.timers.tsc.forCpu(pcpuId(0)),
-      entryPoint: (rip) => this.entryPoint(d.domid, rip),
+      entryPoint: this.entryPoint,
     });
     this.platforms.set(d.domid, platform);
     if (this.hv.container.isRegistered(EventChannels, true)) this.hv.container.resolve(EventChannels).setHvmIrqSink(d.domid, platform);
@@ -52,21 +51,21 @@ export class HvmPlatformsImpl implements HvmPlatforms, IoreqServers {
     platform.dispose();
   }
 
-  private entryPoint(domid: number, rip: number) {
+  /** Every domain's platform shares this one function (not a closure per domain). */
+  private readonly entryPoint = (domid: number, rip: number): VcpuProgram | undefined => {
     if (!this.hv.container.isRegistered(SchedOps, true)) return undefined;
     return (this.hv.container.resolve(SchedOps) as SchedCore).domain(domid).entryPoints.get(rip);
-  }
+  };
 
   /**
    * The instructions of vCPU `vcpu` of an HVM/PVHVM/PVH domain, over `base` (CPUID and the Xen MSRs
-   * from the platform subsystem); also makes the vCPU's HLT an exit. The host installs them at creation.
+   * from the platform subsystem); HLT among them. The host installs them at creation.
    */
   instructionsFor(domid: number, vcpu: number, base: Pick<VcpuInstructions, 'cpuid' | 'rdmsr' | 'wrmsr'>): VcpuInstructions {
     const platform = this.platformOf(domid);
     const s = platform.vcpu(vcpu);
     if (s === undefined) throw new GuestError('ENOENT', `dom${domid} has no vcpu${vcpu}`, { domid });
-    s.vcpu.onHalt = hvmHalt(platform, s);
-    return hvmInstructions({ platform, vcpu: s, base, log: this.log, access: () => this.hv.guestAccessOf(domid, vcpu) });
+    return hvmInstructions({ platform, vcpu: s, base, log: this.log });
   }
 
   // --- IoreqServers --------------------------------------------------------------------------------
@@ -76,7 +75,7 @@ export class HvmPlatformsImpl implements HvmPlatforms, IoreqServers {
     if (d.mode === 'pv' || d.mode === 'pvh') throw new GuestError('EINVAL', `dom${domid} is a ${d.mode.toUpperCase()} domain: it has no device model`, { domid });
     if (d.vcpus.length * IOREQ_SIZE > IOREQ_PAGE_SIZE) throw new GuestError('EINVAL', `dom${domid}: ${d.vcpus.length} vCPUs do not fit one ioreq page`, { domid });
     const platform = this.platformOf(domid);
-    const server = new IoreqServerImpl(this.nextServerId++, platform, d.container.resolve(GuestMemory), this.hv.engine, this.log);
+    const server = new IoreqServerImpl(this.nextServerId++, platform, d.guestMemory, this.hv.engine, this.log);
     platform.servers.push(server);
     return server;
   }

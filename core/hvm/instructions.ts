@@ -11,7 +11,8 @@ import type { VmExitReason } from '../api/hvm-platform.js';
 import type { Logger } from '../api/log.js';
 import { APIC_DEFAULT_PHYS_BASE, apicMmioRead, apicMmioWrite, MSR_IA32_APICBASE, MSR_IA32_TSC_DEADLINE, MSR_X2APIC_FIRST, MSR_X2APIC_LAST } from '../apic/index.js';
 import { IO_APIC_MMIO_SIZE } from '../apic/io-apic.js';
-import type { VcpuGuestAccess } from '../mmu/vcpu-guest-access.js';
+import { VcpuGuestAccess } from '../mmu/vcpu-guest-access.js';
+import type { Mmu } from '../mmu/mmu.js';
 import { allOnes } from '../cpu/vcpu-api.js';
 import type { HvmDomainPlatform, HvmVcpuState } from './domain-platform.js';
 import { EXIT_IO_FORWARDED, EXIT_IO_WILD, EXIT_IO_WRITE, VMX_EXIT } from './exits.js';
@@ -31,8 +32,6 @@ export interface HvmInstructionsDeps {
   /** CPUID and the Xen MSRs, as the platform subsystem answers them (CPUID already charged and traced). */
   readonly base: Pick<VcpuInstructions, 'cpuid' | 'rdmsr' | 'wrmsr'>;
   readonly log: Logger;
-  /** The vCPU's guest access (its MMU, for TLB flushes). */
-  access(): VcpuGuestAccess | undefined;
 }
 
 /** Builds the instructions of one vCPU. */
@@ -53,6 +52,17 @@ class HvmVcpuInstructions implements VcpuInstructions {
     this.platform = deps.platform;
     this.s = deps.vcpu;
     this.v = deps.vcpu.vcpu;
+  }
+
+  /** HLT: counted and charged as an exit (the `halt` request itself blocks). */
+  hlt(): void {
+    this.v.charge(this.v.cost.vmExit);
+    this.platform.exits.exit('hlt', this.v.vcpuId, this.v.localTime, VMX_EXIT.HLT);
+  }
+
+  /** The vCPU's MMU, for TLB flushes (none until the host attaches the vCPU's guest access). */
+  private mmu(): Mmu | undefined {
+    return this.v.guest instanceof VcpuGuestAccess ? this.v.guest.mmu : undefined;
   }
 
   /** The page the vLAPIC decodes: its APIC base, or the reset base while it has not been made. */
@@ -148,7 +158,7 @@ class HvmVcpuInstructions implements VcpuInstructions {
   }
 
   privileged(insn: PrivilegedInstruction, operand: number): number {
-    const { platform, deps } = this;
+    const platform = this.platform;
     const regs = this.v.context;
     switch (insn) {
       case 'read-cr0':
@@ -169,11 +179,11 @@ class HvmVcpuInstructions implements VcpuInstructions {
       case 'write-cr3':
         if (platform.shadow) this.exit('cr', VMX_EXIT.CR_ACCESS, 3, operand);
         regs.cr3 = operand;
-        deps.access()?.mmu?.writeCr3(operand);
+        this.mmu()?.writeCr3(operand);
         return 0;
       case 'invlpg':
         if (platform.shadow) this.exit('invlpg', VMX_EXIT.INVLPG, operand);
-        deps.access()?.mmu?.invlpg(operand);
+        this.mmu()?.invlpg(operand);
         return 0;
       case 'wbinvd':
         this.exit('wbinvd', VMX_EXIT.WBINVD);
@@ -189,14 +199,6 @@ class HvmVcpuInstructions implements VcpuInstructions {
         return 0;
     }
   }
-}
-
-/** Counts and charges HLT (the `halt` request itself blocks). */
-export function hvmHalt(platform: HvmDomainPlatform, s: HvmVcpuState): () => void {
-  return () => {
-    s.vcpu.charge(s.vcpu.cost.vmExit);
-    platform.exits.exit('hlt', s.vcpu.vcpuId, s.vcpu.localTime, VMX_EXIT.HLT);
-  };
 }
 
 /** An access through a 32-bit register window: 8-byte accesses become two 4-byte ones, low half first. */

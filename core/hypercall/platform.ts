@@ -9,7 +9,6 @@ import { P2mType } from '../api/memory.js';
 import { TraceKind } from '../engine/trace.js';
 import type { VcpuImpl } from '../cpu/index.js';
 import { PAGE_SHIFT, PAGE_MASK } from '../public/memory.js';
-import { Hypercall } from '../public/xen.js';
 import { VMX_EXIT_REASON, XEN_DOMAIN_HANDLE_SIZE, XEN_HYPERCALL_MSR, XEN_MSR_FIRST, XEN_MSR_LAST } from '../public/platform.js';
 import { guestFrame, machineFrame, type GuestFrame, type MachineFrame } from '../public/types.js';
 import { guestCpuid } from './cpuid.js';

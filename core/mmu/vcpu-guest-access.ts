@@ -24,12 +24,17 @@ export interface VcpuGuestAccessOptions {
   domid: number;
   vcpu: number;
   regs: ControlRegisters;
-  /** Makes the vCPU's MMU on its first paged access (idle domains never pay for one). */
-  mmu?: () => Mmu;
+  /** Makes the vCPU's MMU on its first paged access (idle domains never pay for one); absent: paging stays off. */
+  mmu?: MmuSource;
   phys: DomainGuestMemory;
   cost: CostModel;
-  /** Charges the access (translation plus copy) to the vCPU. */
-  charge(cycles: number): void;
+  /** Who is charged for each access (translation plus copy): the vCPU. */
+  payer: { charge(cycles: number): void };
+}
+
+/** Where a vCPU's MMU comes from: one per domain, shared by its vCPUs (objects, not closures: there are many). */
+export interface MmuSource {
+  makeMmu(vcpu: number): Mmu;
 }
 
 /**
@@ -106,7 +111,7 @@ export class VcpuGuestAccess extends GuestAccessBase {
       const k = phys.page(addr, 4, false);
       if (k === PAGE_ZERO) return 0;
       if (k === PAGE_SLOW) return super.readU32(addr);
-      this.o.charge(4 * this.copyCost);
+      this.o.payer.charge(4 * this.copyCost);
       return u32(phys.pageBytes!, addr & PAGE_MASK);
     }
     const k = this.page(addr, 4, false);
@@ -166,7 +171,7 @@ export class VcpuGuestAccess extends GuestAccessBase {
       const phys = this.o.phys;
       const k = phys.page(addr, length, write);
       if (k === PAGE_SLOW) return k;
-      this.o.charge(length * this.copyCost);
+      this.o.payer.charge(length * this.copyCost);
       if (k === PAGE_OK) {
         this.bytes = phys.pageBytes!;
         this.at = addr & PAGE_MASK;
@@ -179,11 +184,11 @@ export class VcpuGuestAccess extends GuestAccessBase {
     try {
       k = mmu.page(addr, length, write);
     } catch (error) {
-      this.o.charge(mmu.takeCycles() + length * this.copyCost);
+      this.o.payer.charge(mmu.takeCycles() + length * this.copyCost);
       throw this.efault(error, write ? 'write' : 'read', length, addr);
     }
     if (k === PAGE_SLOW) return k;
-    this.o.charge(mmu.takeCycles() + length * this.copyCost);
+    this.o.payer.charge(mmu.takeCycles() + length * this.copyCost);
     if (k === PAGE_OK) {
       this.bytes = mmu.pageBytes!;
       this.at = mmu.pageOffset;
@@ -206,7 +211,7 @@ export class VcpuGuestAccess extends GuestAccessBase {
     } catch (error) {
       throw this.efault(error, what, length, addr);
     } finally {
-      this.o.charge((this.mmuInstance?.takeCycles() ?? 0) + length * this.copyCost);
+      this.o.payer.charge((this.mmuInstance?.takeCycles() ?? 0) + length * this.copyCost);
     }
   }
 
@@ -220,7 +225,7 @@ export class VcpuGuestAccess extends GuestAccessBase {
   private paging(): Mmu | undefined {
     const { regs } = this.o;
     if ((regs.cr0 & X86_CR0_PG) === 0 || this.o.mmu === undefined) return undefined;
-    const mmu = (this.mmuInstance ??= this.o.mmu());
+    const mmu = (this.mmuInstance ??= this.o.mmu.makeMmu(this.o.vcpu));
     if (mmu.cr0 !== regs.cr0) mmu.writeCr0(regs.cr0);
     if (mmu.cr4 !== regs.cr4) mmu.writeCr4(regs.cr4);
     if (mmu.efer !== regs.efer) mmu.writeEfer(regs.efer);

@@ -29,6 +29,8 @@ export class Tsc {
   readonly khz: number;
   private readonly khzBig: bigint;
   private readonly offsets = new Map<number, bigint>();
+  /** One view per pCPU, made on first use and shared by whoever asks (every HVM domain asks for CPU 0's). */
+  private readonly views: TscView[] = [];
 
   constructor(
     private readonly engine: Engine,
@@ -74,10 +76,14 @@ export class Tsc {
 
   /** The narrow per-CPU view. */
   forCpu(cpu: PcpuId): TscView {
-    return {
-      khz: this.khz,
-      read: (atNs?: number) => this.read(cpu, atNs),
-      nsWhen: (value: bigint) => this.nsWhen(cpu, value),
-    };
+    let view = this.views[cpu];
+    if (view === undefined) {
+      view = this.views[cpu] = {
+        khz: this.khz,
+        read: (atNs?: number) => this.read(cpu, atNs),
+        nsWhen: (value: bigint) => this.nsWhen(cpu, value),
+      };
+    }
+    return view;
   }
 }

@@ -1,5 +1,5 @@
 /** The rtc146818 plugin's manifest: the MC146818 real-time clock and CMOS of HVM guests. */
-import { DeviceModel, DomainRegistry, NoOptions, SharedInfoPage, definePlugin, type PluginContext } from '../../../core/api/index.js';
+import { DeviceModel, DomainRegistry, NoOptions, definePlugin, type PluginContext } from '../../../core/api/index.js';
 import { SharedInfo } from '../../../core/public/index.js';
 import { Rtc146818 } from './rtc.js';
 
@@ -15,7 +15,7 @@ export const DEFAULT_EPOCH_NS = 1_767_225_600_000_000_000n;
  */
 export function dom0Epoch(ctx: Pick<PluginContext, 'resolve'>): bigint {
   try {
-    const view = ctx.resolve(DomainRegistry).lookup(0).container.resolve(SharedInfoPage).view;
+    const view = ctx.resolve(DomainRegistry).lookup(0).sharedInfo.view;
     const sec = (BigInt(view.getUint32(SharedInfo.wcSecHi, true)) << 32n) | BigInt(view.getUint32(SharedInfo.wcSec, true));
     const ns = sec * 1_000_000_000n + BigInt(view.getUint32(SharedInfo.wcNsec, true));
     return ns === 0n ? DEFAULT_EPOCH_NS : ns;

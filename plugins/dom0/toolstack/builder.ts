@@ -10,7 +10,6 @@ import { isAbsolute, resolve as resolvePath, dirname } from 'node:path';
 import {
   ConfigError,
   GuestError,
-  GuestMemory,
   P2m,
   P2mType,
   type CpuMask,
@@ -162,7 +161,7 @@ export function* buildDomain(v: VcpuApi, deps: BuilderDeps, config: DomainConfig
     yield v.preempt();
     stillThere(deps, d);
 
-    const p2m = d.container.resolve(P2m);
+    const p2m = d.p2m;
     let pages = 0;
     for (const range of layout.ram) {
       populate(v, d, p2m, range.end - range.start, range.start);
@@ -198,7 +197,7 @@ export function* buildDomain(v: VcpuApi, deps: BuilderDeps, config: DomainConfig
       store,
       console,
       cmdline: config.cmdline ?? '',
-      memory: d.container.resolve(GuestMemory),
+      memory: d.guestMemory,
       mfn,
       builder: v,
       xenstoreWrite: (path, value) => void xenstoreWrites.push([path, value]),

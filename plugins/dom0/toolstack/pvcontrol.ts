@@ -3,7 +3,7 @@
  * fallback when there is none (xl_vmcontrol.c shutdown_domain / reboot_domain with `-F`): the ACPI
  * power-button trigger for a shutdown, the reset trigger for a reboot, sent through the device model.
  */
-import { GuestError, HvmParams, type DeviceModelHost, type DeviceModelTrigger, type Domain, type ShutdownRequest } from '../../../core/api/index.js';
+import { GuestError, type DeviceModelHost, type DeviceModelTrigger, type Domain, type ShutdownRequest } from '../../../core/api/index.js';
 import { HVM_PARAM } from '../../../core/public/index.js';
 
 /**
@@ -13,8 +13,7 @@ import { HVM_PARAM } from '../../../core/public/index.js';
  */
 export function pvcontrolAvailable(d: Domain): boolean {
   if (d.mode !== 'hvm' && d.mode !== 'pvhvm') return true;
-  if (!d.container.isRegistered(HvmParams)) return false;
-  return d.container.resolve(HvmParams).get(HVM_PARAM.CALLBACK_IRQ) !== 0n;
+  return d.hvmParams.get(HVM_PARAM.CALLBACK_IRQ) !== 0n;
 }
 
 /** The trigger xl falls back to for each request that has one (shutdown → power, reboot → reset). */

@@ -5,7 +5,6 @@
 import { join } from 'node:path';
 import {
   GuestError,
-  GuestMemory,
   type Consoles,
   type Dom0Tasks,
   type Domain,
@@ -270,7 +269,7 @@ export class ConsoleDaemon implements Consoles {
     const { evtchn, domains } = this.deps;
     let attachment: Attachment;
     try {
-      const ring = new ConsoleRing(domains.lookup(domid).container.resolve(GuestMemory), gfn);
+      const ring = new ConsoleRing(domains.lookup(domid).guestMemory, gfn);
       ring.probe();
       const localPort = evtchn.bindInterdomain(domId(0), domId(domid), evtchnPort(port));
       let unlisten: () => void;

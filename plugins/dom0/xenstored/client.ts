@@ -2,7 +2,7 @@
 import { GuestError, type Xenstore, type XenstoreClient, type XenstoreOps } from '../../../core/api/index.js';
 import { XenErrno, type XenErrnoName } from '../../../core/public/index.js';
 import { DOM0, type XenstoreEngine } from './engine.js';
-import { type OpContext, getNode, getPerms, makeDir, removeNode, setPerms, writeValue } from './ops.js';
+import { type OpContext, getPerms, makeDir, removeNode, setPerms, writeValue } from './ops.js';
 import { formatPerm, parsePerms } from './permissions.js';
 import { isSpecialPath, isValidNodename } from './paths.js';
 import { XsTransaction, type XsChange } from './transaction.js';

@@ -141,7 +141,7 @@ export class XsRingTransport implements XsDomainHooks {
       this.kick(existing);
       return;
     }
-    const mem = d.container.resolve(GuestMemory);
+    const mem = d.guestMemory;
     const base = gfn * PAGE;
     try {
       mem.readU32(guestPhysAddr(base + XS_RING.serverFeatures));

@@ -6,7 +6,6 @@
  */
 import {
   ConfigError,
-  HvmParams,
   type DeviceModelHost,
   type DomainConfig,
   type GuestBuildContext,
@@ -32,7 +31,7 @@ export interface HvmModeDeps {
 
 /** The HVM params libxc sets for the special pages (alloc_magic_pages_hvm), plus the rings' ports. */
 function setParams(ctx: GuestBuildContext): void {
-  const params = ctx.domain.container.resolve(HvmParams);
+  const params = ctx.domain.hvmParams;
   const values: [number, number][] = [
     [HVM_PARAM.STORE_PFN, ctx.store.gfn],
     [HVM_PARAM.STORE_EVTCHN, ctx.store.port],

@@ -6,7 +6,6 @@
  */
 import {
   ConfigError,
-  SharedInfoPage,
   type DomainConfig,
   type GuestBuildContext,
   type GuestMemoryLayout,
@@ -56,7 +55,7 @@ export function pvMode(deps: PvModeDeps): GuestModeProvider {
       const p2m = Array.from({ length: pages }, (_, pfn) => ctx.mfn(pfn));
       const pt = buildInitialPageTables(pages, p2mListEnd(pages), (pfn) => p2m[pfn]!);
       pt.tables.forEach((table, i) => ctx.memory.write(guestPhysAddr((pt.firstPfn + i) * PAGE_SIZE), table));
-      const shared = d.container.resolve(SharedInfoPage);
+      const shared = d.sharedInfo;
       const bytes = writePvStartInfo(ctx.memory, {
         nrPages: pages,
         sharedInfoMaddr: shared.mfn * PAGE_SIZE,

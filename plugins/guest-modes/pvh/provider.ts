@@ -3,7 +3,7 @@
  * instructions and page tables (HAP), no device model and no firmware — direct entry with
  * hvm_start_info in RBX (docs/misc/pvh.pandoc).
  */
-import { ConfigError, HvmParams, type DomainConfig, type GuestBuildContext, type GuestMemoryLayout, type GuestModeProvider } from '../../../core/api/index.js';
+import { ConfigError, type DomainConfig, type GuestBuildContext, type GuestMemoryLayout, type GuestModeProvider } from '../../../core/api/index.js';
 import { HVM_PARAM, PAGE_SIZE } from '../../../core/public/index.js';
 import { PVH_CONSOLE_GFN, PVH_MINIMUM_PAGES, PVH_START_INFO_ADDR, PVH_STORE_GFN, writePvhStartInfo } from './start-info.js';
 
@@ -26,7 +26,7 @@ export function pvhMode(): GuestModeProvider {
     },
     build(ctx: GuestBuildContext): void {
       const v = ctx.builder;
-      const params = ctx.domain.container.resolve(HvmParams);
+      const params = ctx.domain.hvmParams;
       v.charge('hypercall', 4); // HVMOP_set_param ×4
       params.set(HVM_PARAM.STORE_PFN, BigInt(ctx.store.gfn));
       params.set(HVM_PARAM.STORE_EVTCHN, BigInt(ctx.store.port));

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { FifoScheduler, MS, makeHost, spin } from './host.js';
 import type { VcpuApi, VcpuCoroutine, WakeReason } from '../../../core/api/domain.js';
 import { CpuMask, type SchedDecision, type SchedVcpu } from '../../../core/api/scheduler.js';
-import { HardwareError } from '../../../core/api/errors.js';
 import { TraceKind } from '../../../core/engine/trace.js';
 import { Hypercall, XEN_MAJOR, XEN_MINOR } from '../../../core/public/xen.js';
 import { pcpuId } from '../../../core/public/types.js';
@@ -89,7 +88,7 @@ describe('vCPU runner', () => {
     const d = h.domains.create({ paused: false });
     const v = d.vcpus[0]!;
     let pending = true;
-    v.addPendingCheck(() => pending);
+    v.addPendingSource({ hasPending: () => pending });
     const reasons: WakeReason[] = [];
     v.setProgram(function* (api) {
       reasons.push(yield api.halt());

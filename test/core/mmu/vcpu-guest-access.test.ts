@@ -20,10 +20,10 @@ function setup() {
     domid: 3,
     vcpu: 0,
     regs,
-    mmu: () => s.mmu,
+    mmu: { makeMmu: () => s.mmu },
     phys: new DomainGuestMemory(s.memory, s.p2m),
     cost: DEFAULT_COST_MODEL,
-    charge: (cycles) => charges.push(cycles),
+    payer: { charge: (cycles) => charges.push(cycles) },
   });
   /** The byte at guest-physical `gpa`, read straight from the machine frame. */
   const byteAt = (gpa: number) => s.memory.frameBytes(s.ram[Math.floor(gpa / 4096)]!)[gpa % 4096]!;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GuestMemory, HvmParams, Toolstack, Xenstore, type Toolstack as ToolstackApi, type VcpuApi, type VcpuCoroutine, type Xenstore as XenstoreApi } from '../../../core/api/index.js';
+import { Toolstack, Xenstore, type Toolstack as ToolstackApi, type VcpuApi, type VcpuCoroutine, type Xenstore as XenstoreApi } from '../../../core/api/index.js';
 import { E820, HVM_INFO_PADDR, HVM_PARAM, HvmInfoTable, guestPhysAddr } from '../../../core/public/index.js';
 import { BiosSmap, HVM_BOOT_METADATA_ADDR, HVM_BOOT_METADATA_MAGIC, HvmBootMetadata } from '../../../core/public/index.js';
 import { bootToolstackHost, guest, settle, type ToolstackHost } from '../dom0/toolstack/harness.js';
@@ -87,7 +87,7 @@ describe('the hvm and pvhvm guest modes', () => {
     expect([0x9f, 0xa0, 0xbf, 0xc0, 32 * 256 - 1, 32 * 256].map(populated)).toEqual([true, false, false, true, true, false]);
     for (let i = 0; i < 8; i++) expect(populated(0xfeff8 + i)).toBe(true);
     expect(d.totPages).toBe(32 * 256 - 32 + 8);
-    const params = d.container.resolve(HvmParams);
+    const params = d.hvmParams;
     expect(params.get(HVM_PARAM.STORE_PFN)).toBe(0xfeffcn);
     expect(params.get(HVM_PARAM.CONSOLE_PFN)).toBe(0xfefffn);
     expect(params.get(HVM_PARAM.IOREQ_PFN)).toBe(0xfeffdn);
@@ -99,7 +99,7 @@ describe('the hvm and pvhvm guest modes', () => {
 
   it('writes hvm_info_table with a valid checksum, and the xenstore keys libxl writes for HVM', () => {
     const rec = settle(t.host, toolstack.create(guest(HVM('info', 0, 48)))).result!;
-    const mem = t.host.domains.get(rec.domid)!.container.resolve(GuestMemory);
+    const mem = t.host.domains.get(rec.domid)!.guestMemory;
     const table = mem.read(guestPhysAddr(HVM_INFO_PADDR), HvmInfoTable.size);
     expect(Buffer.from(table.subarray(0, 8)).toString()).toBe('HVM INFO');
     expect(table.reduce((a, b) => a + b, 0) % 256).toBe(0);

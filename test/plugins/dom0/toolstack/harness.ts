@@ -12,15 +12,16 @@ import type { VcpuApi, VcpuCoroutine } from '../../../../core/api/domain.js';
 import { treeCatalog } from '../../../../plugins/catalog.js';
 import { coreFeaturesOf } from '../../../../core/cli/machine.js';
 
-/** A kernel that idles: its vCPU blocks forever (the builder's work is what these tests check). */
+function* idle(v: VcpuApi): VcpuCoroutine {
+  for (;;) yield v.block();
+}
+
+/** A kernel that idles: its vCPU blocks forever (the builder's work is what these tests check). One program for every domain, as one kernel image serves many guests. */
 export const IDLE_KERNEL = {
   name: 'idle',
   description: 'blocks forever',
   types: ['pv', 'pvh'] as const,
-  entry: () =>
-    function* idle(v: VcpuApi): VcpuCoroutine {
-      for (;;) yield v.block();
-    },
+  entry: () => idle,
 };
 
 export interface ToolstackHost {

@@ -35,9 +35,12 @@ describe('the domain builder', () => {
     expect(d.name).toBe('small');
     expect(d.state).not.toBe('paused');
     expect(d.totPages).toBe((32 * 256) + 2);
-    const mem = d.container.resolve(GuestMemory);
+    const mem = d.guestMemory;
     expect(mem.readU32(guestPhysAddr(0x1000))).toBe(HVM_START_MAGIC);
-    const params = d.container.resolve(HvmParams);
+    const params = d.hvmParams;
+    // The domain's container, made on this first use, holds the same state under the core's tokens.
+    expect(d.container.resolve(GuestMemory)).toBe(mem);
+    expect(d.container.resolve(HvmParams)).toBe(params);
     expect(params.get(HVM_PARAM.STORE_PFN)).toBe(0xfeffcn);
     expect(params.get(HVM_PARAM.CONSOLE_PFN)).toBe(0xfefffn);
     expect(Number(params.get(HVM_PARAM.STORE_EVTCHN))).toBe(rec.store.port);
@@ -109,7 +112,7 @@ describe('the domain builder', () => {
   it('builds a PV guest: start_info with the machine frames of its rings and the P2M list', () => {
     const rec = settle(t.host, toolstack.create(guest('name = "pv1"\ntype = "pv"\nkernel = "idle"\nmemory = 16\ncmdline = "console=hvc0"\n'))).result!;
     const d = t.host.domains.lookup(rec.domid);
-    const mem = d.container.resolve(GuestMemory);
+    const mem = d.guestMemory;
     expect(Buffer.from(mem.read(guestPhysAddr(0x2000), 14)).toString('ascii')).toBe(PV_START_INFO_MAGIC);
     const info = new DataView(mem.read(guestPhysAddr(0x2000), 1168).buffer.slice(0));
     const storeMfn = Number(info.getBigUint64(PvStartInfo.storeMfn, true));

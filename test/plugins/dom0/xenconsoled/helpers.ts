@@ -4,7 +4,7 @@ import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Host } from '../../../../core/host/host.js';
-import { Dom0Tasks, EventChannels, GuestMemory, createLogger, type EventChannels as EventChannelsApi, type GuestMemory as GuestMemoryApi, type MemoryLogSink } from '../../../../core/api/index.js';
+import { Dom0Tasks, EventChannels, createLogger, type EventChannels as EventChannelsApi, type GuestMemory as GuestMemoryApi, type MemoryLogSink } from '../../../../core/api/index.js';
 import { XENCONS_IN_SIZE, XENCONS_OUT_SIZE, XenconsInterface, domId, evtchnPort, guestPhysAddr } from '../../../../core/public/index.js';
 import { bootTestHost } from '../../../hypervisor/harness.js';
 import { ConsoleDaemon, type ConsoleDaemonDeps } from '../../../../plugins/dom0/xenconsoled/daemon.js';
@@ -22,7 +22,7 @@ export class ConsoleGuest {
     readonly host: Host,
     readonly domid: number,
   ) {
-    this.mem = host.domains.lookup(domid).container.resolve(GuestMemory);
+    this.mem = host.domains.lookup(domid).guestMemory;
     this.port = this.evtchn.allocUnbound(domId(domid), domId(0));
   }
   get evtchn(): EventChannelsApi {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { resolveHostDefinition } from '../../../../core/config/host.js';
 import { Host } from '../../../../core/host/host.js';
 import { coreFeaturesOf } from '../../../../core/cli/machine.js';
-import { EventChannels, GuestMemory, RunDir, Xenstore } from '../../../../core/api/index.js';
+import { EventChannels, RunDir, Xenstore } from '../../../../core/api/index.js';
 import { domId, guestPhysAddr } from '../../../../core/public/index.js';
 import { treeCatalog } from '../../../../plugins/catalog.js';
 import { XS_RING } from '../../../../plugins/dom0/xenstored/ring.js';
@@ -75,7 +75,7 @@ describe('the xenstored plugin', () => {
     expect(introduced).toHaveLength(2);
     expect(xs.isIntroduced(1)).toBe(true);
     expect(xs.attachedDomains()).toEqual([1]);
-    const mem = h.domains.lookup(1).container.resolve(GuestMemory);
+    const mem = h.domains.lookup(1).guestMemory;
     const base = 0x300 * 4096;
     expect(mem.readU32(guestPhysAddr(base + XS_RING.serverFeatures))).toBe(3);
     h.runFor(1_000_000);

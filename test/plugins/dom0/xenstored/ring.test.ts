@@ -1,7 +1,7 @@
 /** The guest-ring transport on a real host: a simulated guest writes requests into its page and notifies; plus the EventChannels onEvent hook. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Host } from '../../../../core/host/host.js';
-import { EventChannels, GuestMemory, type GuestMemory as GuestMemoryApi } from '../../../../core/api/index.js';
+import { EventChannels, type GuestMemory as GuestMemoryApi } from '../../../../core/api/index.js';
 import { domId, evtchnPort, guestPhysAddr } from '../../../../core/public/index.js';
 import { bootTestHost } from '../../../hypervisor/harness.js';
 import { XS_RING, XsRingTransport } from '../../../../plugins/dom0/xenstored/ring.js';
@@ -25,7 +25,7 @@ class SimGuest {
     readonly host: Host,
     readonly domid = 1,
   ) {
-    this.mem = host.domains.lookup(domid).container.resolve(GuestMemory);
+    this.mem = host.domains.lookup(domid).guestMemory;
     this.port = this.evtchn.allocUnbound(domId(domid), domId(0));
   }
   get evtchn() {
@@ -260,7 +260,7 @@ describe('XsRingTransport', () => {
     const engine = new XenstoreEngine();
     engine.write('/v', 'x'.repeat(200));
     const evtchn = host.container.resolve(EventChannels);
-    const mem = host.domains.lookup(0).container.resolve(GuestMemory);
+    const mem = host.domains.lookup(0).guestMemory;
     const port = evtchn.allocUnbound(domId(0), domId(0));
     const ring = new XsRingTransport({ domains: host.domains, evtchn, connect: (c) => engine.connect(c), outstandingQuota: () => 2 });
     const base = 0x100 * 4096;

@@ -6,7 +6,7 @@
 import { resolveHostDefinition } from '../../../../core/config/host.js';
 import { Host } from '../../../../core/host/host.js';
 import { MemoryLogSink } from '../../../../core/api/log.js';
-import { EventChannels, GuestMemory, Xenstore, type Domain, type ShutdownReason } from '../../../../core/api/index.js';
+import { EventChannels, Xenstore, type Domain, type ShutdownReason } from '../../../../core/api/index.js';
 import { XENCONS_IN_SIZE, XENCONS_OUT_SIZE, XenconsInterface, domId, evtchnPort, guestPhysAddr } from '../../../../core/public/index.js';
 import { treeCatalog } from '../../../../plugins/catalog.js';
 import { coreFeaturesOf } from '../../../../core/cli/machine.js';
@@ -86,7 +86,7 @@ export class ConsoleBackend {
     gfn: number,
     port: number,
   ) {
-    this.mem = host.domains.lookup(domid).container.resolve(GuestMemory);
+    this.mem = host.domains.lookup(domid).guestMemory;
     this.base = gfn * 4096;
     this.evtchn = host.container.resolve(EventChannels);
     this.engine = host.engine;
