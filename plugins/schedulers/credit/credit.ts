@@ -52,6 +52,8 @@ export class CreditScheduler implements SchedulerOps {
   private readonly creditsPerTslice: number;
   private readonly doms = new Map<number, CreditDom>();
   private readonly svcs = new Map<SchedVcpu, CreditVcpu>();
+  /** Domains with an accounted vCPU (Xen's `active_sdom`): accounting visits these, not every domain. */
+  private readonly activeDoms = new Set<CreditDom>();
   private runqs: CreditVcpu[][] = [];
   private acctTimer: SchedTimer | null = null;
   private inAcct = false;
@@ -142,6 +144,7 @@ export class CreditScheduler implements SchedulerOps {
 
   private acctStart(s: CreditVcpu): void {
     s.active = true;
+    this.activeDoms.add(s.dom);
     if (!this.inAcct) this.armAcct();
   }
 
@@ -168,14 +171,19 @@ export class CreditScheduler implements SchedulerOps {
   private acct(now: number): void {
     this.acctTimer = null;
     this.inAcct = true;
-    for (const s of this.svcs.values()) if (s.v.runningOn !== undefined) this.burn(s, now);
-    const doms = [...this.doms.values()].sort((a, b) => a.domid - b.domid);
+    for (const cpu of this.host.cpus) {
+      const cur = this.host.current(cpu);
+      const s = cur === null ? undefined : this.svcs.get(cur);
+      if (s !== undefined) this.burn(s, now);
+    }
+    const doms = [...this.activeDoms].sort((a, b) => a.domid - b.domid);
     let weightTotal = 0;
     for (const d of doms) weightTotal += d.weight * d.vcpus.filter((s) => s.active).length;
     const perAcct = this.creditsPerTslice;
     const creditTotal = perAcct * this.host.cpus.size;
     for (const d of doms) {
       const active = d.vcpus.filter((s) => s.active);
+      if (active.length === 0) this.activeDoms.delete(d);
       if (active.length === 0 || weightTotal === 0) continue;
       let creditPeak = active.length * perAcct;
       let capPerVcpu = 0;
@@ -198,6 +206,7 @@ export class CreditScheduler implements SchedulerOps {
           if (s.credit > this.creditsPerTslice) {
             s.active = false;
             s.credit /= 2;
+            if (!d.vcpus.some((x) => x.active)) this.activeDoms.delete(d);
           }
         }
         if (s.queuedOn >= 0) {
@@ -207,7 +216,8 @@ export class CreditScheduler implements SchedulerOps {
       }
     }
     this.inAcct = false;
-    if ([...this.svcs.values()].some((s) => s.active || s.parked)) this.armAcct();
+    // A parked vCPU is an active one (parking and unparking happen to accounted vCPUs only).
+    if (this.activeDoms.size > 0) this.armAcct();
   }
 
   /** `csched_runq_steal` over the peers: the first queued vCPU that outranks `pri` and may run on `cpu`. */
@@ -239,6 +249,7 @@ export class CreditScheduler implements SchedulerOps {
     this.acctTimer = null;
     this.svcs.clear();
     this.doms.clear();
+    this.activeDoms.clear();
   }
 
   insertDomain(domid: DomId): void {
@@ -246,6 +257,8 @@ export class CreditScheduler implements SchedulerOps {
   }
 
   removeDomain(domid: DomId): void {
+    const d = this.doms.get(domid);
+    if (d !== undefined) this.activeDoms.delete(d);
     this.doms.delete(domid);
   }
 
@@ -264,6 +277,7 @@ export class CreditScheduler implements SchedulerOps {
     this.svcs.delete(v);
     const i = s.dom.vcpus.indexOf(s);
     if (i >= 0) s.dom.vcpus.splice(i, 1);
+    if (!s.dom.vcpus.some((x) => x.active)) this.activeDoms.delete(s.dom);
   }
 
   wake(v: SchedVcpu): void {
