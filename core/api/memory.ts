@@ -30,6 +30,8 @@ export interface MachineMemory {
   releaseAll(owner: DomId): number;
   /** The owner of a frame, or `undefined` when it is free or out of range. */
   ownerOf(mfn: MachineFrame): DomId | undefined;
+  /** The first frame of [mfn, mfn + count) (mfn ≥ 0) that `owner` does not hold, or −1 when it holds them all (one pass: a superpage's check). */
+  firstNotOwned(owner: DomId, mfn: MachineFrame, count: number): number;
   /** How many frames `owner` holds. */
   framesOf(owner: DomId): number;
   /** True when the frame's bytes exist (an unbacked frame reads as zeroes). */

@@ -266,12 +266,11 @@ export class EptP2m implements P2m {
     if (!(Number.isInteger(mfn) && mfn >= 0 && mfn + frames <= MAX_MFN)) throw new HardwareError('p2m-range', `p2m: mfn ${hex(mfn)} is outside the ${PADDR_BITS}-bit machine space`, where);
     if (!P2M_TYPE_NAMES.has(type)) throw new HardwareError('p2m-type', `p2m: unknown p2m type ${type} for gfn ${hex(gfn)}`, where);
     if (isRam(type)) {
-      for (let f = mfn; f < mfn + frames; f++) {
+      const f = this.memory.firstNotOwned(this.domid, mfn as MachineFrame, frames);
+      if (f >= 0) {
         const owner = this.memory.ownerOf(f as MachineFrame);
-        if (owner !== this.domid) {
-          const held = owner === undefined ? 'free' : `owned by dom${owner}`;
-          throw new HardwareError('p2m-owner', `p2m: cannot map gfn ${hex(gfn + f - mfn)} as ${p2mTypeName(type)} to mfn ${hex(f)}: it is ${held}`, where);
-        }
+        const held = owner === undefined ? 'free' : `owned by dom${owner}`;
+        throw new HardwareError('p2m-owner', `p2m: cannot map gfn ${hex(gfn + f - mfn)} as ${p2mTypeName(type)} to mfn ${hex(f)}: it is ${held}`, where);
       }
     }
   }

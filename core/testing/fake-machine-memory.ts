@@ -99,6 +99,11 @@ export class FakeMachineMemory implements MachineMemory {
     return Number.isInteger(mfn) && mfn >= 0 && mfn < this.totalFrames ? this.owners[mfn] : undefined;
   }
 
+  firstNotOwned(owner: DomId, mfn: MachineFrame, count: number): number {
+    for (let f = mfn; f < mfn + count; f++) if (this.ownerOf(f as MachineFrame) !== owner) return f;
+    return -1;
+  }
+
   framesOf(owner: DomId): number {
     return this.held.get(owner)?.size ?? 0;
   }

@@ -74,6 +74,19 @@ describe('HostMachineMemory', () => {
     expect(mem.frameBytes(g!).every((b) => b === 0)).toBe(true);
   });
 
+  it('scrubs a freed frame before its backing serves another frame, and keeps frames of one slab apart', () => {
+    const mem = new HostMachineMemory(200);
+    const frames = mem.allocate(dom1, 100); // more than one slab of backing
+    frames.forEach((f, i) => mem.frameBytes(f).fill(i & 0xff));
+    frames.forEach((f, i) => expect(mem.frameBytes(f).every((b) => b === (i & 0xff))).toBe(true));
+    for (const f of frames.slice(0, 50)) mem.free(dom1, f);
+    const again = mem.allocate(dom2, 60);
+    for (const f of again) expect(mem.frameBytes(f).every((b) => b === 0)).toBe(true);
+    again.forEach((f) => mem.frameWords(f).fill(0xdeadbeef));
+    frames.slice(50).forEach((f, i) => expect(mem.frameBytes(f).every((b) => b === ((i + 50) & 0xff))).toBe(true));
+    expect(mem.backedFrames).toBe(110);
+  });
+
   it('views the same bytes as u32 words, little-endian', () => {
     const mem = new HostMachineMemory(1);
     const [f] = mem.allocate(dom1, 1);
