@@ -106,6 +106,8 @@ export interface P2m {
   /** Removes the entry for `gfn`; returns whether there was one. */
   clear(gfn: GuestFrame): boolean;
   lookup(gfn: GuestFrame): P2mEntry | undefined;
+  /** Every mapped frame as (gfn, mfn, type), in increasing gfn order (a 2 MiB entry gives its 512 frames). */
+  entries(): IterableIterator<[gfn: GuestFrame, mfn: MachineFrame, type: P2mType]>;
   /** Hot-path lookups without allocation: the machine frame, or -1 when unmapped. */
   mfnOf(gfn: GuestFrame): number;
   /** The entry's type, or `P2mType.invalid` when unmapped. */

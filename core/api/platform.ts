@@ -66,5 +66,23 @@ export interface Platform {
   /** The hypervisor command line XENVER_commandline returns to privileged callers. */
   setCommandLine(commandLine: string): void;
   hypervisorConsole(): HypervisorConsole;
+  /** XEN_DOMCTL_getvcpucontext: vCPU `vcpu` of `domid` as a `vcpu_guest_context` (5168 bytes; ESRCH/EINVAL for no such domain or vCPU). */
+  vcpuContext(domid: number, vcpu: number): Uint8Array;
+  /** What xen_version answers Dom0 (the version, strings and compile info a core dump records). */
+  versionInfo(): XenVersionInfo;
+}
+
+/** xen_version's answers to a privileged caller. */
+export interface XenVersionInfo {
+  /** XENVER_version: major << 16 | minor. */
+  readonly version: number;
+  readonly extraversion: string;
+  /** XENVER_compile_info as a `xen_compile_info_t` (144 bytes). */
+  readonly compileInfo: Uint8Array;
+  readonly capabilities: string;
+  readonly changeset: string;
+  /** XENVER_platform_parameters' virt_start for a PV caller. */
+  readonly virtStart: bigint;
+  readonly pageSize: number;
 }
 export const Platform = Symbol.for('xenoserver:Platform') as InjectionToken<Platform>;

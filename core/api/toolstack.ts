@@ -102,5 +102,17 @@ export interface Toolstack {
   /** xl vcpu-pin: vCPU's hard affinity, as a cpulist (`0-3,^1`, `all`). */
   vcpuPin(domid: number, vcpu: number | 'all', cpus: string): Dom0Job<void>;
   rename(domid: number, name: string): Dom0Job<void>;
+  /**
+   * xl dump-core: the domain's memory, vCPU contexts and shared info as a xen dump-core (ELF) file;
+   * the domain is paused while it is written, as libxl does. Resolves to the file, its pages and size.
+   */
+  dumpCore(domid: number, file: string): Dom0Job<CoreDumpInfo>;
+}
+
+/** What {@link Toolstack.dumpCore} wrote. */
+export interface CoreDumpInfo {
+  readonly file: string;
+  readonly pages: number;
+  readonly bytes: number;
 }
 export const Toolstack = token<Toolstack>('Toolstack');

@@ -1,7 +1,7 @@
 /** The platform subsystem: CPUID and Xen MSRs, hypercall pages, hvm_op, multicall, console_io and xen_version. */
 import type { SubsystemFactory, HypervisorContext } from '../host/subsystem.js';
 import type { Domain } from '../api/domain.js';
-import type { CpuidOptions, CpuidResult, Platform as PlatformApi } from '../api/platform.js';
+import type { CpuidOptions, CpuidResult, Platform as PlatformApi, XenVersionInfo } from '../api/platform.js';
 import { Platform } from '../api/platform.js';
 import { HypercallDispatcher } from '../api/hypercall.js';
 import { GuestError, HardwareError } from '../api/errors.js';
@@ -16,7 +16,8 @@ import { fillHypercallPage, hypercallPageKind } from './hypercall-page.js';
 import { makeHvmOp } from './hvm-op.js';
 import { makeMulticall } from './multicall.js';
 import { HypervisorConsoleImpl, makeConsoleIo } from './console-io.js';
-import { DEFAULT_XEN_COMMANDLINE, makeXenVersion } from './xen-version.js';
+import { DEFAULT_XEN_COMMANDLINE, makeXenVersion, xenVersionInfo } from './xen-version.js';
+import { encodeVcpuContext } from './domctl-vcpucontext.js';
 
 const hex = (n: number | bigint) => `0x${n.toString(16)}`;
 
@@ -88,6 +89,17 @@ export class PlatformImpl implements PlatformApi {
 
   hypervisorConsole(): HypervisorConsoleImpl {
     return this.console;
+  }
+
+  vcpuContext(domid: number, vcpu: number): Uint8Array {
+    const d = this.hv.domains.lookup(domid);
+    const v = d.vcpus[vcpu];
+    if (v === undefined) throw new GuestError('EINVAL', `dom${domid} has no vcpu ${vcpu}`, { domid });
+    return encodeVcpuContext(d, v);
+  }
+
+  versionInfo(): XenVersionInfo {
+    return xenVersionInfo();
   }
 
   /** Forgets what belonged to a destroyed domain. */

@@ -1,5 +1,6 @@
 /** xen_version (hypercall 17): every XENVER sub-op of Xen 4.17, byte for byte (xen/common/kernel.c, xsm/dummy.h). */
 import type { HypercallArgs, HypercallContext, HypercallHandler, HypercallTable } from '../api/hypercall.js';
+import type { XenVersionInfo } from '../api/platform.js';
 import { GuestError } from '../api/errors.js';
 import { PAGE_SIZE } from '../public/memory.js';
 import { XEN_EXTRAVERSION, XEN_MAJOR, XEN_MINOR } from '../public/xen.js';
@@ -47,6 +48,30 @@ function fixed(size: number, text: string): Uint8Array {
   return out;
 }
 
+/** XENVER_compile_info's `xen_compile_info_t`. */
+function compileInfo(): Uint8Array {
+  const info = new Uint8Array(XenCompileInfo.size);
+  const c = XenCompileInfo;
+  field(info, c.compiler, c.compilerSize, XEN_BUILD_INFO.compiler);
+  field(info, c.compileBy, c.compileBySize, XEN_BUILD_INFO.compileBy);
+  field(info, c.compileDomain, c.compileDomainSize, XEN_BUILD_INFO.compileDomain);
+  field(info, c.compileDate, c.compileDateSize, XEN_BUILD_INFO.compileDate);
+  return info;
+}
+
+/** What xen_version answers a privileged PV caller (Platform.versionInfo). */
+export function xenVersionInfo(): XenVersionInfo {
+  return {
+    version: ((XEN_MAJOR << 16) | XEN_MINOR) >>> 0,
+    extraversion: XEN_EXTRAVERSION,
+    compileInfo: compileInfo(),
+    capabilities: XEN_BUILD_INFO.capabilities,
+    changeset: XEN_BUILD_INFO.changeset,
+    virtStart: HYPERVISOR_VIRT_START,
+    pageSize: PAGE_SIZE,
+  };
+}
+
 /**
  * XENVER_get_features submap 0 for the caller: memory_op_vnode_supported always; translated guests
  * (HVM/PVH) add writable_page_tables and auto_translated_physmap; PV adds mmu_pt_update_preserve_ad,
@@ -83,16 +108,9 @@ export function makeXenVersion(state: XenVersionState = NO_STATE): HypercallHand
       case XENVER.extraversion:
         ctx.guest.write(arg, fixed(XENVER_SIZE.extraversion, XEN_EXTRAVERSION));
         return 0;
-      case XENVER.compile_info: {
-        const info = new Uint8Array(XenCompileInfo.size);
-        const c = XenCompileInfo;
-        field(info, c.compiler, c.compilerSize, XEN_BUILD_INFO.compiler);
-        field(info, c.compileBy, c.compileBySize, XEN_BUILD_INFO.compileBy);
-        field(info, c.compileDomain, c.compileDomainSize, XEN_BUILD_INFO.compileDomain);
-        field(info, c.compileDate, c.compileDateSize, XEN_BUILD_INFO.compileDate);
-        ctx.guest.write(arg, info);
+      case XENVER.compile_info:
+        ctx.guest.write(arg, compileInfo());
         return 0;
-      }
       case XENVER.capabilities:
         ctx.guest.write(arg, fixed(XENVER_SIZE.capabilities, XEN_BUILD_INFO.capabilities));
         return 0;

@@ -186,6 +186,21 @@ export class EptP2m implements P2m {
     this.destroyed = true;
   }
 
+  *entries(): IterableIterator<[GuestFrame, MachineFrame, P2mType]> {
+    const large = [...this.large].sort((a, b) => a[0] - b[0]);
+    const small = this.small[Symbol.iterator]();
+    let next = small.next();
+    for (const [key, packed] of large) {
+      const base = key * PT_ENTRIES;
+      // Small entries never overlap a 2 MiB one (setLarge drops them), so the two merge by gfn.
+      for (; !next.done && next.value[0] < base; next = small.next()) yield unpack(next.value[0], next.value[1]);
+      const mfn = Math.floor(packed / TYPE_BITS);
+      const type = (packed % TYPE_BITS) as P2mType;
+      for (let i = 0; i < PT_ENTRIES; i++) yield [(base + i) as GuestFrame, (mfn + i) as MachineFrame, type];
+    }
+    for (; !next.done; next = small.next()) yield unpack(next.value[0], next.value[1]);
+  }
+
   /** A debug dump: one line per mapped run of frames. */
   dump(): string {
     const lines = [`p2m dom${this.domid}: ${this.entryCount} frames, ${this.tables.size} table frames, eptp ${hex(this.eptp)}`];
@@ -278,6 +293,10 @@ export class EptP2m implements P2m {
   private checkLive(): void {
     if (this.destroyed) throw new HardwareError('p2m-destroyed', `p2m of dom${this.domid} used after destroy()`, { domid: this.domid });
   }
+}
+
+function unpack(gfn: number, packed: number): [GuestFrame, MachineFrame, P2mType] {
+  return [gfn as GuestFrame, Math.floor(packed / TYPE_BITS) as MachineFrame, (packed % TYPE_BITS) as P2mType];
 }
 
 function tableEntryLo(mfn: number): number {

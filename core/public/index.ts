@@ -21,3 +21,4 @@ export * from './pv-mm.js';
 export * from './hvm-info.js';
 export * from './hvm-boot.js';
 export * from './acpi.js';
+export * from './dumpcore.js';

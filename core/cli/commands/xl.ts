@@ -132,6 +132,7 @@ export function registerXlCommands(program: Command, env: XlEnv): void {
   simple('pause', 'pause a domain', 'pause', ([domain]) => ({ domain }), ['<domain>']);
   simple('unpause', 'unpause a domain', 'unpause', ([domain]) => ({ domain }), ['<domain>']);
   simple('rename', 'rename a domain', 'rename', ([domain, name]) => ({ domain, name }), ['<domain>', '<new-name>']);
+  simple('dump-core', 'write a domain’s memory and vCPU state to a xen dump-core (ELF) file, as xl dump-core', 'dump-core', ([domain, file]) => ({ domain, file, cwd }), ['<domain>', '<filename>']);
   simple('mem-set', 'set a domain’s balloon target (mem: size with b/k/m/g suffix; bare numbers are MiB)', 'mem-set', ([domain, mem]) => ({ domain, kib: parseMemKiB(mem!) }), ['<domain>', '<mem>']);
   simple('mem-max', 'set the most memory a domain may have', 'mem-max', ([domain, mem]) => ({ domain, kib: parseMemKiB(mem!) }), ['<domain>', '<mem>']);
   simple('vcpu-set', 'set how many vCPUs a domain has online', 'vcpu-set', ([domain, n]) => ({ domain, count: Number(n) }), ['<domain>', '<vcpus>']);
@@ -244,4 +245,4 @@ export function registerXlCommands(program: Command, env: XlEnv): void {
 }
 
 /** Names of the commands above, so plugin commands cannot take them. */
-export const XL_COMMANDS = ['up', 'list', 'li', 'create', 'destroy', 'pause', 'unpause', 'rename', 'mem-set', 'mem-max', 'vcpu-set', 'vcpu-pin', 'shutdown', 'reboot', 'console', 'domid', 'domname', 'vcpu-list', 'uptime', 'dmesg', 'sched-credit', 'top'];
+export const XL_COMMANDS = ['up', 'list', 'li', 'create', 'destroy', 'pause', 'unpause', 'rename', 'dump-core', 'mem-set', 'mem-max', 'vcpu-set', 'vcpu-pin', 'shutdown', 'reboot', 'console', 'domid', 'domname', 'vcpu-list', 'uptime', 'dmesg', 'sched-credit', 'top'];

@@ -103,6 +103,8 @@ export const CONTROL_METHODS: Readonly<Record<string, ControlMethod>> = {
     return toolstackOf(host).vcpuPin(domidOf(host, str(p, 'domain')), vcpu, str(p, 'cpus'));
   },
   rename: (p, host) => toolstackOf(host).rename(domidOf(host, str(p, 'domain')), str(p, 'name')),
+  /** xl dump-core: the file is relative to the client's folder. */
+  'dump-core': (p, host) => toolstackOf(host).dumpCore(domidOf(host, str(p, 'domain')), resolve(str(p, 'cwd'), str(p, 'file'))),
   /** Where a domain's console socket is, for `xeno console`. */
   console: (p, host) => {
     const domid = domidOf(host, str(p, 'domain'));

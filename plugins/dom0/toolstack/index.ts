@@ -12,6 +12,7 @@ import {
   GuestModes,
   Platform,
   RunDir,
+  MachineMemory,
   Toolstack,
   Xenstore,
   definePlugin,
@@ -57,6 +58,8 @@ export default definePlugin({
           mac: () => xenMac([macRng.nextInt(256), macRng.nextInt(256), macRng.nextInt(256)]),
           shutdownTimeoutNs: ctx.options.shutdownTimeoutMs * 1e6,
           deviceModels: () => ctx.resolveAll(DeviceModelHost)[0],
+          memory: ctx.resolve(MachineMemory),
+          dumpDir: join(runDir, 'dump'),
         });
         impl.initDom0();
         ctx.provide(Toolstack, impl);

@@ -1,4 +1,5 @@
 /** The Toolstack contract: domain records, the builder, lifecycle actions and the xl operations. */
+import { join } from 'node:path';
 import { EventEmitter } from 'eventemitter3';
 import {
   ConfigError,
@@ -11,8 +12,10 @@ import {
   type Domain,
   type DomainAction,
   type DomainConfig,
+  type CoreDumpInfo,
   type Engine,
   type Logger,
+  type MachineMemory,
   type ShutdownHandled,
   type ShutdownOptions,
   type ShutdownRequest,
@@ -29,6 +32,7 @@ import { hypercalls, xenstoreOps } from './costs.js';
 import { homePath, removeHome } from './xenstore-home.js';
 import { BACKEND_KINDS, removeDevices } from './devices.js';
 import { pvcontrolAvailable, pvcontrolFallback } from './pvcontrol.js';
+import { writeCoreDump } from './dumpcore.js';
 
 interface DomainRecord extends ToolstackDomain {
   name: string;
@@ -45,6 +49,10 @@ export interface ToolstackDeps extends BuilderDeps {
   shutdownTimeoutNs: number;
   /** The device-model host, for xl's `-F` triggers (undefined without the device-model plugin). */
   deviceModels?: () => DeviceModelHost | undefined;
+  /** Machine memory, read by core dumps. */
+  memory: MachineMemory;
+  /** Where coredump-destroy / coredump-restart write `<name>` (xl's XEN_DUMP_DIR). */
+  dumpDir: string;
 }
 
 const SHUTDOWN_ACTION: Record<string, (c: DomainConfig) => DomainAction> = {
@@ -280,6 +288,24 @@ export class ToolstackImpl implements Toolstack {
     return waiter.job;
   }
 
+  dumpCore(domid: number, file: string): Dom0Job<CoreDumpInfo> {
+    const name = `dump-core ${domid}`;
+    const refused = this.refuse<CoreDumpInfo>(name, domid, { dom0: true });
+    if (refused) return refused;
+    const { domains, memory, platform } = this.deps;
+    return this.deps.tasks.submit(name, function* (v) {
+      hypercalls(v);
+      const d = domains.lookup(domid);
+      // libxl_domain_core_dump pauses the domain for the dump (a shut-down one is already still).
+      domains.pause(domid);
+      try {
+        return writeCoreDump(file, { domain: d, memory, platform });
+      } finally {
+        domains.unpause(domid);
+      }
+    });
+  }
+
   pause(domid: number): Dom0Job<void> {
     return this.simple(`pause ${domid}`, domid, () => this.deps.domains.pause(domid));
   }
@@ -363,29 +389,45 @@ export class ToolstackImpl implements Toolstack {
         this.events.emit('shutdown', handled);
         return;
       case 'destroy':
-      case 'coredump-destroy':
-        if (action === 'coredump-destroy') this.deps.log.warn(`domain ${d.domid}: core dumps are not supported yet; destroying without one`);
         destroyIt().onSettled(() => this.events.emit('shutdown', handled));
         return;
-      case 'restart':
-      case 'coredump-restart':
-      case 'soft-reset':
-      case 'rename-restart': {
-        if (action === 'coredump-restart') this.deps.log.warn(`domain ${d.domid}: core dumps are not supported yet; restarting without one`);
-        if (action === 'soft-reset') this.deps.log.warn(`domain ${d.domid}: soft reset is not supported; restarting instead`);
-        const config = record.config;
-        const first = action === 'rename-restart' ? this.rename(d.domid, `${record.name}-${d.domid}`) : destroyIt();
-        first.onSettled(() => {
-          // A restarted domain keeps its UUID, as xl's does; after rename-restart the old one still holds it.
-          const again = this.create(action === 'rename-restart' ? config : { ...config, uuid: record.uuid });
-          again.onSettled((j) => {
-            if (j.error) this.deps.log.error(`${config.name}: restart failed: ${j.error.message}`);
-            this.events.emit('shutdown', { ...handled, ...(j.result ? { newDomid: j.result.domid } : {}) });
-          });
-        });
+      case 'coredump-destroy':
+        this.coreDumpThen(d, record.name, () => destroyIt().onSettled(() => this.events.emit('shutdown', handled)));
         return;
-      }
+      case 'coredump-restart':
+        this.coreDumpThen(d, record.name, () => this.restart(d, record, 'restart', handled, destroyIt));
+        return;
+      case 'restart':
+      case 'soft-reset':
+      case 'rename-restart':
+        this.restart(d, record, action, handled, destroyIt);
+        return;
     }
+  }
+
+  /** xl's coredump-* actions: dump to `<dump dir>/<name>` (a failure is logged, as xl's is), then go on. */
+  private coreDumpThen(d: Domain, name: string, then: () => void): void {
+    const file = join(this.deps.dumpDir, name);
+    this.deps.log.info(`dumping core to ${file}`);
+    this.dumpCore(d.domid, file).onSettled((j) => {
+      if (j.error) this.deps.log.error(`domain ${d.domid}: core dump failed: ${j.error.message}`);
+      then();
+    });
+  }
+
+  /** restart, soft-reset (a restart here) and rename-restart: the domain comes back from its config. */
+  private restart(d: Domain, record: DomainRecord, action: 'restart' | 'soft-reset' | 'rename-restart', handled: ShutdownHandled, destroyIt: () => Dom0Job<void>): void {
+    if (action === 'soft-reset') this.deps.log.warn(`domain ${d.domid}: soft reset is not supported; restarting instead`);
+    const config = record.config;
+    const first = action === 'rename-restart' ? this.rename(d.domid, `${record.name}-${d.domid}`) : destroyIt();
+    first.onSettled(() => {
+      // A restarted domain keeps its UUID, as xl's does; after rename-restart the old one still holds it.
+      const again = this.create(action === 'rename-restart' ? config : { ...config, uuid: record.uuid });
+      again.onSettled((j) => {
+        if (j.error) this.deps.log.error(`${config.name}: restart failed: ${j.error.message}`);
+        this.events.emit('shutdown', { ...handled, ...(j.result ? { newDomid: j.result.domid } : {}) });
+      });
+    });
   }
 
   // --- helpers ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConnection } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ControlServer } from '../../../../core/cli/control/server.js';
 import { CONTROL_METHODS } from '../../../../core/cli/control/methods.js';
@@ -52,6 +52,10 @@ describe('the control socket and the xl commands', () => {
     expect((await xeno('list', 'www')).out).toContain('www');
     expect((await xeno('mem-set', 'www', '32m')).code).toBe(0);
     expect((await xeno('vcpu-list', 'www')).out).toMatch(/^Name +ID +VCPU +CPU +State +Time\(s\) +Affinity \(Hard \/ Soft\)\nwww +1 +0 /);
+    const dumped = await xeno('dump-core', 'www', 'www.core');
+    expect(dumped.code).toBe(0);
+    expect(readFileSync(join(t.runDir, 'www.core')).subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+    expect((await xeno('dump-core', 'nosuch', 'x.core')).code).not.toBe(0);
     expect((await xeno('destroy', 'www')).code).toBe(0);
     expect((await xeno('list')).out.trimEnd().split('\n')).toHaveLength(2);
   });
