@@ -21,3 +21,4 @@ export * from './hvm.js';
 export * from './pv-mm.js';
 export * from './guest-mode.js';
 export * from './hvm-platform.js';
+export * from './pci.js';

@@ -96,7 +96,7 @@ export const XL_KEYS: readonly XlKey[] = [
   // Devices
   { key: 'disk', status: S, kind: 'list', description: 'Virtual disks: diskspec strings (xl-disk-configuration(5)).' },
   { key: 'vif', status: S, kind: 'list', description: 'Virtual NICs: vifspec strings (xl-network-configuration(5)).' },
-  { key: 'pci', status: S, kind: 'list', description: 'PCI devices to pass through: "[DDDD:]BB:DD.F[@VSLOT][,key=value]*".' },
+  { key: 'pci', status: S, kind: 'list', description: 'PCI devices to pass through: "[DDDD:]BB:DD.F[@VSLOT][,key=value]*". Each must be one of the machine definition\'s `devices`, held by Dom0; it is assigned to the guest in the IOMMU (its DMA goes through the guest\'s P2M) and pciback\'s xenstore directory is written as libxl does; no pcifront driver uses it yet.' },
   { key: 'pci_permissive', status: U, kind: 'boolean', description: 'Default permissive for pci entries.' },
   { key: 'pci_msitranslate', status: U, kind: 'boolean', description: 'Default msitranslate for pci entries.' },
   { key: 'pci_seize', status: U, kind: 'boolean', description: 'Default seize for pci entries.' },

@@ -18,6 +18,8 @@ import { defaultPagingModes, type VcpuGuestAccess } from '../mmu/index.js';
 import { DomainStateTable } from './domain-state.js';
 import { createBareGuest, populateFrom0 } from './bare-guest.js';
 import { Iommu } from '../iommu/index.js';
+import { PciAssignmentImpl } from '../iommu/assignment.js';
+import { PciAssignment as PciAssignmentToken } from '../api/pci.js';
 import { TimerService } from '../timer/index.js';
 import { ApicBus, LocalApic, IoApic, GsiRouter } from '../apic/index.js';
 import { IoBus, MmioBus } from '../io/index.js';
@@ -328,7 +330,10 @@ export class Host {
     this.domainsImpl = new DomainRegistryImpl({ engine: this.engine, pool: this.poolImpl, memory: this.memory, container: this.container, log: this.log.child('domain'), dispatcher: this.dispatcher });
     this.container.registerInstance(DomainRegistryToken, this.domainsImpl);
     this.domainsImpl.events.on('created', (d) => this.state.attach(d));
+    const assignment = new PciAssignmentImpl(this.iommu, this.domainsImpl, this.definition.devices.map((dev) => pciBdf(dev.address.bus, dev.address.device, dev.address.function)));
+    this.container.registerInstance(PciAssignmentToken, assignment);
     this.domainsImpl.events.on('destroyed', (domid) => {
+      assignment.domainDestroyed(domid);
       this.iommu.detachDomain(domid);
       this.state.detach(domid);
     });

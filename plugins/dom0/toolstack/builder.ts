@@ -36,6 +36,7 @@ import { GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE, PAGE_SIZE, domId, gr
 import { POPULATE_BATCH, POPULATE_FRAME_CYCLES, hypercalls, xenstoreOps } from './costs.js';
 import { writeHome } from './xenstore-home.js';
 import { writeDevices } from './devices.js';
+import { formatPciAddress as formatBdf, type PciAssignment } from '../../../core/api/index.js';
 
 const DOM0 = domId(0);
 
@@ -54,6 +55,8 @@ export interface BuilderDeps {
   xenstore: Xenstore;
   /** Names in use (the toolstack's domains, Domain-0 included). */
   nameTaken(name: string): boolean;
+  /** Device assignment, for `pci=` (XEN_DOMCTL_assign_device). */
+  pci: PciAssignment;
   /** The hard-affinity mask of a cpulist, or undefined for all CPUs. */
   cpuMask(set: 'all' | readonly number[]): CpuMask | undefined;
   /** Console socket path of a domain (what `console/tty` says). */
@@ -105,7 +108,7 @@ function configPath(config: DomainConfig, file: string): string {
  * build lacks, a missing kernel/ramdisk/disk file, too little memory for the mode's layout. Throws a
  * ConfigError naming the file and key.
  */
-export function checkConfig(config: DomainConfig, deps: Pick<BuilderDeps, 'kernels' | 'modes' | 'nameTaken'>): CheckedConfig {
+export function checkConfig(config: DomainConfig, deps: Pick<BuilderDeps, 'kernels' | 'modes' | 'nameTaken' | 'pci'>): CheckedConfig {
   if (deps.nameTaken(config.name)) throw new ConfigError(`domain name "${config.name}" is already in use`, at(config, 'name'));
   const modeName = modeOf(config);
   const mode = deps.modes.get(modeName);
@@ -132,6 +135,16 @@ export function checkConfig(config: DomainConfig, deps: Pick<BuilderDeps, 'kerne
     const st = statSync(file);
     if (!st.isFile() && !st.isBlockDevice()) throw new ConfigError(`disk ${disk.vdev}: ${disk.target} is neither an image file nor a block device`, at(config, `disk[${i}]`));
   });
+  if (config.pci.length > 0) {
+    const devices = new Map(deps.pci.devices().map((dev) => [dev.bdf, dev.owner]));
+    config.pci.forEach((spec, i) => {
+      const bdf = formatBdf(spec.address);
+      const owner = devices.get(bdf);
+      const known = [...devices.keys()];
+      if (owner === undefined) throw new ConfigError(`pci ${bdf}: no such device on this host (the machine definition's devices: ${known.length ? known.join(', ') : 'none'})`, at(config, `pci[${i}]`));
+      if (owner !== 0) throw new ConfigError(`pci ${bdf}: the device is assigned to dom${owner}`, at(config, `pci[${i}]`));
+    });
+  }
   return { kernel, mode, layout: mode.layout(config) };
 }
 
@@ -151,8 +164,10 @@ export function* buildDomain(v: VcpuApi, deps: BuilderDeps, config: DomainConfig
     ...(affinity ? { affinity } : {}),
   });
   try {
-    hypercalls(v, 3); // setdomainhandle, max_vcpus, max_mem
+    hypercalls(v, 3 + config.pci.length); // setdomainhandle, max_vcpus, max_mem, assign_device each
     deps.platform.setDomainHandle(d.domid, uuidBytes(uuid));
+    // libxl assigns passthrough devices before building (it needs the IOMMU context for the guest).
+    for (const spec of config.pci) deps.pci.assign(formatBdf(spec.address), d.domid);
     applyLimits(deps, d, config);
     config.cpus.perVcpu.forEach((set, i) => {
       const mask = deps.cpuMask(set);
@@ -235,7 +250,6 @@ export function* buildDomain(v: VcpuApi, deps: BuilderDeps, config: DomainConfig
     xenstoreOps(v, ops + 2);
     xs.introduce(d.domid, store.gfn, store.port);
     const warnings: string[] = [];
-    if (config.pci.length > 0) warnings.push(`${config.source.file}: pci: ${config.pci.length} device(s) not assigned: PCI passthrough (pciback) is not supported yet`);
     return { domain: d, uuid, store, console, targetKiB, maxKiB, warnings, ...(pending ? { pending } : {}) };
   } catch (error) {
     if (deps.domains.get(d.domid) !== undefined) deps.domains.destroy(d.domid);

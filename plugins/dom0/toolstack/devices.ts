@@ -5,9 +5,10 @@
  * permissions. The backends that answer them arrive with the split drivers.
  */
 import type { DiskSpec, DomainConfig, XenstoreOps } from '../../../core/api/index.js';
+import { formatPciAddress as formatBdf } from '../../../core/api/index.js';
 
 /** The backend directories Dom0 keeps (created once, like a Dom0 that has served a guest; they stay when the last one goes). */
-export const BACKEND_KINDS = ['console', 'vbd', 'vif'] as const;
+export const BACKEND_KINDS = ['console', 'vbd', 'vif', 'pci'] as const;
 
 /** XenbusStateInitialising. */
 const INITIALISING = '1';
@@ -111,7 +112,28 @@ export function writeDevices(tx: XenstoreOps, domid: number, config: DomainConfi
     for (const [k, v] of entries) tx.write(k, v);
     ops += 13 + entries.length;
   });
+  if (config.pci.length > 0) ops += writePciDevices(tx, domid, config);
   return ops;
+}
+
+/**
+ * pciback's directories as libxl_pci.c writes them: one device 0 for all of the guest's passthrough
+ * devices, `key-N` / `dev-N` (DDDD:BB:DD.F), `vdevfn-N` when a slot is pinned, `opts-N`, `state-N`,
+ * `num_devs`; the backend's `domain` is the guest's name.
+ */
+function writePciDevices(tx: XenstoreOps, domid: number, config: DomainConfig): number {
+  const { be } = pair(tx, domid, 'pci', 0);
+  const entries: [string, string][] = [[`${be}/domain`, config.name]];
+  config.pci.forEach((spec, i) => {
+    const bdf = formatBdf(spec.address);
+    entries.push([`${be}/key-${i}`, bdf], [`${be}/dev-${i}`, bdf]);
+    if (spec.vslot !== undefined) entries.push([`${be}/vdevfn-${i}`, (spec.vslot << 3).toString(16)]);
+    entries.push([`${be}/opts-${i}`, `msitranslate=${spec.msitranslate ? 1 : 0},power_mgmt=${spec.powerMgmt ? 1 : 0},permissive=${spec.permissive ? 1 : 0},rdm_policy=${spec.rdmPolicy}`]);
+    entries.push([`${be}/state-${i}`, INITIALISING]);
+  });
+  entries.push([`${be}/num_devs`, String(config.pci.length)]);
+  for (const [k, v] of entries) tx.write(k, v);
+  return 13 + entries.length;
 }
 
 /** Removes the backend directories of `domid`'s devices (its frontends go with its home). */

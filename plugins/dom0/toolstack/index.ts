@@ -13,6 +13,7 @@ import {
   Platform,
   RunDir,
   MachineMemory,
+  PciAssignment,
   Toolstack,
   Xenstore,
   definePlugin,
@@ -59,6 +60,7 @@ export default definePlugin({
           shutdownTimeoutNs: ctx.options.shutdownTimeoutMs * 1e6,
           deviceModels: () => ctx.resolveAll(DeviceModelHost)[0],
           memory: ctx.resolve(MachineMemory),
+          pci: ctx.resolve(PciAssignment),
           dumpDir: join(runDir, 'dump'),
         });
         impl.initDom0();

@@ -134,7 +134,7 @@ export class ToolstackImpl implements Toolstack {
     const name = `create ${config.name}`;
     let checked: CheckedConfig;
     try {
-      checked = checkConfig(config, { kernels: this.deps.kernels, modes: this.deps.modes, nameTaken: (n) => this.nameTaken(n) });
+      checked = checkConfig(config, { kernels: this.deps.kernels, modes: this.deps.modes, nameTaken: (n) => this.nameTaken(n), pci: this.deps.pci });
     } catch (error) {
       return this.deps.tasks.failed(name, error as Error);
     }

@@ -35,7 +35,7 @@ export interface ToolstackHost {
 export const DEFAULT_MODES = ['pv', 'pvh'];
 
 /** `logLevel`: what the in-memory log keeps (default debug; a benchmark of memory keeps only warnings, as a host logging to a file would hold none). */
-export async function bootToolstackHost(options: { plugins?: string[]; modes?: string[]; cpus?: number; memoryMiB?: number; logLevel?: LogLevel } = {}): Promise<ToolstackHost> {
+export async function bootToolstackHost(options: { plugins?: string[]; modes?: string[]; cpus?: number; memoryMiB?: number; logLevel?: LogLevel; devices?: { bdf: string; kind: string; model: string }[] } = {}): Promise<ToolstackHost> {
   const runDir = mkdtempSync(join(tmpdir(), 'xeno-ts-'));
   const definition = {
     name: 'ts-test',
@@ -46,6 +46,7 @@ export async function bootToolstackHost(options: { plugins?: string[]; modes?: s
     plugins: ['credit', 'xenstored', 'toolstack', ...(options.modes ?? DEFAULT_MODES), ...(options.plugins ?? [])],
 
     domains: [],
+    ...(options.devices ? { devices: options.devices } : {}),
   };
   const r = resolveHostDefinition(definition, { file: join(runDir, 'host.yaml'), loadDomainFile: () => ({ errors: [], warnings: [] }) });
   if (!r.host) throw new Error(r.errors.map((e) => e.message).join('\n'));
