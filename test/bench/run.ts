@@ -97,7 +97,7 @@ const lines = [
   '# Benchmarks',
   '',
   'Written by `npm run bench` (test/bench/run.ts); do not edit by hand. Wall-clock figures from one run;',
-  'each bench file runs in a fresh process, three times (BENCH_REPEAT), and the best figure is kept: this',
+  `each bench file runs in a fresh process, ${REPEAT === 1 ? 'once' : `${REPEAT} times`} (BENCH_REPEAT, default 3)${REPEAT === 1 ? '' : ', and the best figure is kept'}: this`,
   'shared 2-core VM has slow phases that halve every figure for minutes. Within a process, each rate is the',
   'best of several rounds after warm-up.',
   'Targets are the figures the issues ask for.',
