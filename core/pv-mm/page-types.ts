@@ -11,6 +11,7 @@ import { PT_ENTRIES } from '../public/memory.js';
 import { PTE_A, PTE_D, PTE_G, PTE_P, PTE_PAT, PTE_PCD, PTE_PWT, PTE_RW, PTE_US } from '../public/paging.js';
 import { ROOT_PAGETABLE_FIRST_XEN_SLOT, ROOT_PAGETABLE_LAST_XEN_SLOT } from '../public/pv-mm.js';
 import type { MachineFrame } from '../public/types.js';
+import { int32Column } from './frame-column.js';
 
 /** A page-table level, 1 (PT) to 4 (PML4). */
 export type TableLevel = 1 | 2 | 3 | 4;
@@ -51,6 +52,10 @@ interface FrameType {
   owner: number;
 }
 
+/** Page types by code, as the type column stores them. */
+const TYPE_CODES: readonly PvPageType[] = ['none', 'l1', 'l2', 'l3', 'l4', 'seg-desc', 'writable'];
+const typeCode = (type: PvPageType): number => TYPE_CODES.indexOf(type);
+
 const NO_TYPE: PvPageInfo = { type: 'none', typeCount: 0, pinned: false };
 
 /** Where a refusal happened, for its message. */
@@ -77,12 +82,17 @@ function at(site: EntrySite | undefined, level: number): string {
  * observe the difference). Methods throw `GuestError` with Xen's errno and leave no partial references.
  */
 export class PageTypes {
-  private readonly frames = new Map<number, FrameType>();
+  /** Type references per frame; a frame at 0 has no type (its other columns are stale and unread). */
+  private readonly count = int32Column();
+  private readonly type = int32Column();
+  private readonly pinned = int32Column();
+  /** Owner + 1 when the type was taken (0: none), so a table freed after its frame changed hands is not walked. */
+  private readonly owner = int32Column();
   /**
    * Present L1 entries mapping each frame, read-only ones included (the part of Xen's count_info that
    * L1 mappings hold): a mapped frame must not go back to the host while the mapping exists.
    */
-  private readonly mapped = new Map<number, number>();
+  private readonly mapped = int32Column();
 
   constructor(
     private readonly memory: MachineMemory,
@@ -91,19 +101,20 @@ export class PageTypes {
   ) {}
 
   info(mfn: number): PvPageInfo {
-    const f = this.frames.get(mfn);
+    const f = this.record(mfn);
     return f === undefined ? NO_TYPE : { type: f.type, typeCount: f.count, pinned: f.pinned };
   }
 
   /** The type and count of a frame with references, else undefined. */
   record(mfn: number): Readonly<FrameType> | undefined {
-    return this.frames.get(mfn);
+    const count = this.count.get(mfn);
+    if (count === 0) return undefined;
+    return { type: TYPE_CODES[this.type.get(mfn)]!, count, pinned: this.pinned.get(mfn) !== 0, owner: this.owner.get(mfn) - 1 };
   }
 
   setPinned(mfn: number, pinned: boolean): void {
-    const f = this.frames.get(mfn);
-    if (f === undefined) throw new HardwareError('pv-mm', `pv-mm: pinning mfn ${hex(mfn)} without a type reference`);
-    f.pinned = pinned;
+    if (this.count.get(mfn) === 0) throw new HardwareError('pv-mm', `pv-mm: pinning mfn ${hex(mfn)} without a type reference`);
+    this.pinned.set(mfn, pinned ? 1 : 0);
   }
 
   /**
@@ -112,32 +123,37 @@ export class PageTypes {
    * refused with EINVAL ("Bad type").
    */
   getType(mfn: number, type: PvPageType, domid: number): void {
-    const f = this.frames.get(mfn);
-    if (f !== undefined && f.count > 0) {
-      if (f.type !== type) throw refuse('EINVAL', domid, `mfn ${hex(mfn)} is in use as ${f.type} (count ${f.count}), not ${type}`);
-      f.count++;
+    const count = this.count.get(mfn);
+    const code = typeCode(type);
+    if (count > 0) {
+      const held = this.type.get(mfn);
+      if (held !== code) throw refuse('EINVAL', domid, `mfn ${hex(mfn)} is in use as ${TYPE_CODES[held]} (count ${count}), not ${type}`);
+      this.count.set(mfn, count + 1);
       return;
     }
-    this.frames.set(mfn, { type, count: 1, pinned: false, owner: this.memory.ownerOf(mfn as MachineFrame) ?? -1 });
+    this.count.set(mfn, 1);
+    this.type.set(mfn, code);
+    this.pinned.set(mfn, 0);
+    this.owner.set(mfn, (this.memory.ownerOf(mfn as MachineFrame) ?? -1) + 1);
     const level = LEVEL_TYPE.indexOf(type);
     if (level < 1) return;
     try {
       this.validate(mfn, level as TableLevel, domid);
     } catch (error) {
-      this.frames.delete(mfn);
+      this.count.set(mfn, 0);
       throw error;
     }
   }
 
   /** put_page_type: drops a reference; the last one of a table releases every entry's references (free_page_type). */
   putType(mfn: number): void {
-    const f = this.frames.get(mfn);
+    const count = this.count.get(mfn);
     // A frame the guest rewrote behind our back (possible only with paging off) may have lost its record.
-    if (f === undefined) return;
-    if (--f.count > 0) return;
-    this.frames.delete(mfn);
-    const level = LEVEL_TYPE.indexOf(f.type);
-    if (level >= 1 && this.memory.ownerOf(mfn as MachineFrame) === f.owner) this.devalidate(mfn, level as TableLevel);
+    if (count === 0) return;
+    this.count.set(mfn, count - 1);
+    if (count > 1) return;
+    const level = LEVEL_TYPE.indexOf(TYPE_CODES[this.type.get(mfn)]!);
+    if (level >= 1 && this.memory.ownerOf(mfn as MachineFrame) === this.owner.get(mfn) - 1) this.devalidate(mfn, level as TableLevel);
   }
 
   /** get_page_and_type_from_mfn: `mfn` must belong to `domid` (else EINVAL), then {@link getType}. */
@@ -190,22 +206,21 @@ export class PageTypes {
         throw refuse('EBUSY', l1Owner, `${at(site, 1)}: cannot map mfn ${hex(mfn)} writable: ${error.detail.replace(/^pv-mm: /, '')}`);
       }
     }
-    this.mapped.set(mfn, (this.mapped.get(mfn) ?? 0) + 1);
+    this.mapped.set(mfn, this.mapped.get(mfn) + 1);
   }
 
   /** put_page_from_l1e. */
   putL1e(lo: number, hi: number): void {
     if ((lo & PTE_P) === 0) return;
     const mfn = entryMfn(lo, hi);
-    const n = this.mapped.get(mfn) ?? 0;
-    if (n <= 1) this.mapped.delete(mfn);
-    else this.mapped.set(mfn, n - 1);
+    const n = this.mapped.get(mfn);
+    this.mapped.set(mfn, n <= 1 ? 0 : n - 1);
     if ((lo & PTE_RW) !== 0) this.putType(mfn);
   }
 
   /** True while an L1 entry maps `mfn` or it holds a type reference (a page table, a pinned or writable-mapped frame). */
   inUse(mfn: number): boolean {
-    return this.mapped.has(mfn) || (this.frames.get(mfn)?.count ?? 0) > 0;
+    return this.mapped.get(mfn) > 0 || this.count.get(mfn) > 0;
   }
 
   /** get_page_from_l2e / l3e / l4e: the entry must point at a frame of `domid` usable as a table one level down. */
@@ -234,8 +249,11 @@ export class PageTypes {
   dropDomain(domid: number, frames: readonly number[]): number {
     let dropped = 0;
     for (const mfn of frames) {
-      if (this.frames.get(mfn)?.owner === domid && this.frames.delete(mfn)) dropped++;
-      this.mapped.delete(mfn);
+      if (this.count.get(mfn) > 0 && this.owner.get(mfn) - 1 === domid) {
+        this.count.set(mfn, 0);
+        dropped++;
+      }
+      this.mapped.set(mfn, 0);
     }
     return dropped;
   }
@@ -243,7 +261,10 @@ export class PageTypes {
   /** Frames holding a type reference, by type (for the debug dump). */
   census(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const f of this.frames.values()) out[f.type] = (out[f.type] ?? 0) + 1;
+    for (const [mfn] of this.count.entries()) {
+      const type = TYPE_CODES[this.type.get(mfn)]!;
+      out[type] = (out[type] ?? 0) + 1;
+    }
     return out;
   }
 

@@ -9,6 +9,7 @@ import type { HypervisorContext } from '../host/subsystem.js';
 import { PAGE_SIZE } from '../public/memory.js';
 import { PTE_A, PTE_D, PTE_P } from '../public/paging.js';
 import { INVALID_M2P_ENTRY } from '../public/pv-mm.js';
+import { float64Column } from './frame-column.js';
 import type { DomId, MachineFrame } from '../public/types.js';
 import { PageTypes, entryHasChanged, isGuestL4Slot, type TableLevel } from './page-types.js';
 import { emulateIo, emulatePrivileged } from './emulate.js';
@@ -28,7 +29,8 @@ interface BaseTables {
 /** The PV memory manager of one host. */
 export class PvMmImpl implements PvMm {
   readonly types: PageTypes;
-  private readonly m2pTable = new Map<number, number>();
+  /** The machine-to-phys table (Xen's M2P): a pfn per frame, NaN where none was set. */
+  private readonly m2pTable = float64Column();
   private readonly bases = new Map<number, BaseTables[]>();
   private readonly counters = new Map<number, DomainStats>();
   private readonly logged = new Set<string>();
@@ -58,7 +60,8 @@ export class PvMmImpl implements PvMm {
   }
 
   m2p(mfn: MachineFrame): number {
-    return this.m2pTable.get(mfn) ?? INVALID_M2P_ENTRY;
+    const pfn = this.m2pTable.get(mfn);
+    return Number.isNaN(pfn) ? INVALID_M2P_ENTRY : pfn;
   }
 
   setM2p(domid: number, mfn: MachineFrame, pfn: number): void {
@@ -182,7 +185,7 @@ export class PvMmImpl implements PvMm {
     const frames = this.ctx.memory.framesOwnedBy(domid as DomId);
     this.types.dropDomain(domid, frames);
     this.bases.delete(domid);
-    for (const mfn of frames) this.m2pTable.delete(mfn);
+    for (const mfn of frames) this.m2pTable.set(mfn, NaN);
   }
 
   /** Forgets the counters of a destroyed domain. */
@@ -194,7 +197,7 @@ export class PvMmImpl implements PvMm {
   /** The debug dump. */
   dump(): string {
     const census = Object.entries(this.types.census()).map(([t, n]) => `${t} ${n}`).join(', ');
-    const lines = [`pv-mm: typed frames: ${census || 'none'}; M2P entries ${this.m2pTable.size}`];
+    const lines = [`pv-mm: typed frames: ${census || 'none'}; M2P entries ${[...this.m2pTable.entries()].length}`];
     for (const [domid, s] of this.counters) lines.push(`  dom${domid}: updates ${s.updates}, refused ${s.refused}, traps ${s.traps}`);
     for (const [domid, bases] of this.bases) {
       const list = bases.map((b, v) => (b === undefined ? '' : ` vcpu${v} cr3 ${hex(b.kernel)}${b.user ? ` user ${hex(b.user)}` : ''}`)).join('');
