@@ -148,7 +148,7 @@ export const createEventChannels: SubsystemFactory = (ctx: HypervisorContext): S
     if (upcall !== undefined) {
       upcalls.delete(domid);
       for (const v of upcall.domain.vcpus) v.removePendingSource(upcall);
-      ctx.hvmParamsOf(domid)?.events.off('changed', upcall.paramChanged, upcall);
+      if (upcall.hvm) upcall.domain.hvmParams.events.off('changed', upcall.paramChanged, upcall);
     }
     core.remove(domid);
   }
