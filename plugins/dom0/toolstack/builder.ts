@@ -12,6 +12,7 @@ import {
   GuestError,
   P2m,
   P2mType,
+  formatPciAddress,
   type CpuMask,
   type Domain,
   type DomainConfig,
@@ -26,6 +27,7 @@ import {
   type GuestMode,
   type GuestModeProvider,
   type GuestModes,
+  type PciAssignment,
   type Platform,
   type VcpuApi,
   type VcpuRequest,
@@ -36,7 +38,6 @@ import { GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE, PAGE_SIZE, domId, gr
 import { POPULATE_BATCH, POPULATE_FRAME_CYCLES, hypercalls, xenstoreOps } from './costs.js';
 import { writeHome } from './xenstore-home.js';
 import { writeDevices } from './devices.js';
-import { formatPciAddress as formatBdf, type PciAssignment } from '../../../core/api/index.js';
 
 const DOM0 = domId(0);
 
@@ -138,7 +139,7 @@ export function checkConfig(config: DomainConfig, deps: Pick<BuilderDeps, 'kerne
   if (config.pci.length > 0) {
     const devices = new Map(deps.pci.devices().map((dev) => [dev.bdf, dev.owner]));
     config.pci.forEach((spec, i) => {
-      const bdf = formatBdf(spec.address);
+      const bdf = formatPciAddress(spec.address);
       const owner = devices.get(bdf);
       const known = [...devices.keys()];
       if (owner === undefined) throw new ConfigError(`pci ${bdf}: no such device on this host (the machine definition's devices: ${known.length ? known.join(', ') : 'none'})`, at(config, `pci[${i}]`));
@@ -167,7 +168,7 @@ export function* buildDomain(v: VcpuApi, deps: BuilderDeps, config: DomainConfig
     hypercalls(v, 3 + config.pci.length); // setdomainhandle, max_vcpus, max_mem, assign_device each
     deps.platform.setDomainHandle(d.domid, uuidBytes(uuid));
     // libxl assigns passthrough devices before building (it needs the IOMMU context for the guest).
-    for (const spec of config.pci) deps.pci.assign(formatBdf(spec.address), d.domid);
+    for (const spec of config.pci) deps.pci.assign(formatPciAddress(spec.address), d.domid);
     applyLimits(deps, d, config);
     config.cpus.perVcpu.forEach((set, i) => {
       const mask = deps.cpuMask(set);

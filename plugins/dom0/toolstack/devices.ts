@@ -4,8 +4,7 @@
  * directory in the backend domain's (Dom0), both at XenbusState Initialising (1), with libxl's
  * permissions. The backends that answer them arrive with the split drivers.
  */
-import type { DiskSpec, DomainConfig, XenstoreOps } from '../../../core/api/index.js';
-import { formatPciAddress as formatBdf } from '../../../core/api/index.js';
+import { formatPciAddress, type DiskSpec, type DomainConfig, type XenstoreOps } from '../../../core/api/index.js';
 
 /** The backend directories Dom0 keeps (created once, like a Dom0 that has served a guest; they stay when the last one goes). */
 export const BACKEND_KINDS = ['console', 'vbd', 'vif', 'pci'] as const;
@@ -125,7 +124,7 @@ function writePciDevices(tx: XenstoreOps, domid: number, config: DomainConfig): 
   const { be } = pair(tx, domid, 'pci', 0);
   const entries: [string, string][] = [[`${be}/domain`, config.name]];
   config.pci.forEach((spec, i) => {
-    const bdf = formatBdf(spec.address);
+    const bdf = formatPciAddress(spec.address);
     entries.push([`${be}/key-${i}`, bdf], [`${be}/dev-${i}`, bdf]);
     if (spec.vslot !== undefined) entries.push([`${be}/vdevfn-${i}`, (spec.vslot << 3).toString(16)]);
     entries.push([`${be}/opts-${i}`, `msitranslate=${spec.msitranslate ? 1 : 0},power_mgmt=${spec.powerMgmt ? 1 : 0},permissive=${spec.permissive ? 1 : 0},rdm_policy=${spec.rdmPolicy}`]);

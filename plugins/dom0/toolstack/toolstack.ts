@@ -1,5 +1,4 @@
 /** The Toolstack contract: domain records, the builder, lifecycle actions and the xl operations. */
-import { join } from 'node:path';
 import { EventEmitter } from 'eventemitter3';
 import {
   ConfigError,
@@ -10,13 +9,11 @@ import {
   type Dom0Tasks,
   type Dom0Waiter,
   type Domain,
-  type DomainAction,
   type DomainConfig,
   type CoreDumpInfo,
   type Engine,
   type Logger,
   type MachineMemory,
-  type ShutdownHandled,
   type ShutdownOptions,
   type ShutdownRequest,
   type Toolstack,
@@ -33,6 +30,7 @@ import { homePath, removeHome } from './xenstore-home.js';
 import { BACKEND_KINDS, removeDevices } from './devices.js';
 import { pvcontrolAvailable, pvcontrolFallback } from './pvcontrol.js';
 import { writeCoreDump } from './dumpcore.js';
+import { ShutdownActions } from './shutdown-actions.js';
 
 interface DomainRecord extends ToolstackDomain {
   name: string;
@@ -55,14 +53,6 @@ export interface ToolstackDeps extends BuilderDeps {
   dumpDir: string;
 }
 
-const SHUTDOWN_ACTION: Record<string, (c: DomainConfig) => DomainAction> = {
-  poweroff: (c) => c.onPoweroff,
-  reboot: (c) => c.onReboot,
-  crash: (c) => c.onCrash,
-  watchdog: (c) => c.onWatchdog,
-  soft_reset: (c) => c.onSoftReset,
-};
-
 export class ToolstackImpl implements Toolstack {
   readonly events = new EventEmitter<ToolstackEvents>();
   private readonly records = new Map<number, DomainRecord>();
@@ -77,8 +67,9 @@ export class ToolstackImpl implements Toolstack {
 
   constructor(private readonly deps: ToolstackDeps) {
     this.uuidRng = deps.engine.rng.fork('toolstack/uuid');
+    const actions = new ShutdownActions({ toolstack: this, log: deps.log, dumpDir: deps.dumpDir, done: (h) => this.events.emit('shutdown', h) });
     const onState = (d: Domain, _from: string, to: string): void => {
-      if (to === 'shutdown') this.onShutdown(d);
+      if (to === 'shutdown') actions.handle(d);
     };
     const onDestroyed = (domid: number): void => this.forget(domid);
     deps.domains.events.on('stateChanged', onState);
@@ -369,64 +360,6 @@ export class ToolstackImpl implements Toolstack {
         tx.write(`/vm/${r.uuid}/name`, name);
       });
       this.events.emit('renamed', domid, from, name);
-    });
-  }
-
-  // --- lifecycle -------------------------------------------------------------------------------
-
-  /** A domain shut down (SCHEDOP_shutdown, a crash, the watchdog): do what its config says. */
-  private onShutdown(d: Domain): void {
-    const record = this.records.get(d.domid);
-    if (record === undefined) return;
-    const reason = d.shutdownReason ?? 'poweroff';
-    const action = SHUTDOWN_ACTION[reason]?.(record.config) ?? 'preserve';
-    const handled: ShutdownHandled = { domid: d.domid, name: record.name, reason, action };
-    this.deps.log.info(`domain ${d.domid} (${record.name}) shut down: ${reason}; action ${action}`);
-    const { tasks } = this.deps;
-    const destroyIt = (): Dom0Job<void> => tasks.submit(`destroy ${d.domid}`, (v) => this.destroyTask(v, d.domid));
-    switch (action) {
-      case 'preserve':
-        this.events.emit('shutdown', handled);
-        return;
-      case 'destroy':
-        destroyIt().onSettled(() => this.events.emit('shutdown', handled));
-        return;
-      case 'coredump-destroy':
-        this.coreDumpThen(d, record.name, () => destroyIt().onSettled(() => this.events.emit('shutdown', handled)));
-        return;
-      case 'coredump-restart':
-        this.coreDumpThen(d, record.name, () => this.restart(d, record, 'restart', handled, destroyIt));
-        return;
-      case 'restart':
-      case 'soft-reset':
-      case 'rename-restart':
-        this.restart(d, record, action, handled, destroyIt);
-        return;
-    }
-  }
-
-  /** xl's coredump-* actions: dump to `<dump dir>/<name>` (a failure is logged, as xl's is), then go on. */
-  private coreDumpThen(d: Domain, name: string, then: () => void): void {
-    const file = join(this.deps.dumpDir, name);
-    this.deps.log.info(`dumping core to ${file}`);
-    this.dumpCore(d.domid, file).onSettled((j) => {
-      if (j.error) this.deps.log.error(`domain ${d.domid}: core dump failed: ${j.error.message}`);
-      then();
-    });
-  }
-
-  /** restart, soft-reset (a restart here) and rename-restart: the domain comes back from its config. */
-  private restart(d: Domain, record: DomainRecord, action: 'restart' | 'soft-reset' | 'rename-restart', handled: ShutdownHandled, destroyIt: () => Dom0Job<void>): void {
-    if (action === 'soft-reset') this.deps.log.warn(`domain ${d.domid}: soft reset is not supported; restarting instead`);
-    const config = record.config;
-    const first = action === 'rename-restart' ? this.rename(d.domid, `${record.name}-${d.domid}`) : destroyIt();
-    first.onSettled(() => {
-      // A restarted domain keeps its UUID, as xl's does; after rename-restart the old one still holds it.
-      const again = this.create(action === 'rename-restart' ? config : { ...config, uuid: record.uuid });
-      again.onSettled((j) => {
-        if (j.error) this.deps.log.error(`${config.name}: restart failed: ${j.error.message}`);
-        this.events.emit('shutdown', { ...handled, ...(j.result ? { newDomid: j.result.domid } : {}) });
-      });
     });
   }
 
