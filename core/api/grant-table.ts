@@ -65,5 +65,13 @@ export interface GrantTables {
    * sides). Returns a GNTST_* status; never throws for a guest's mistake.
    */
   copy(caller: DomId, source: GrantCopyPtr, dest: GrantCopyPtr, len: number): number;
+  /**
+   * An in-core backend running as `caller` uses grant `ref` of `granter` for the duration of `fn` (a
+   * grant map and unmap around one I/O, or one persistent grant's use): `fn` gets the granted 4 KiB page,
+   * pinned meanwhile (GTF_reading, and GTF_writing when `write`). Returns a GNTST_* status and calls
+   * `fn` only when it is okay: the grant must be for `caller`, and a readonly grant refuses `write`.
+   * Never throws for a guest's mistake; `fn` must not keep the page.
+   */
+  access(caller: DomId, granter: DomId, ref: GrantRef, write: boolean, fn: (page: Uint8Array) => void): number;
 }
 export const GrantTables = Symbol.for('xenoserver:GrantTables') as InjectionToken<GrantTables>;

@@ -22,3 +22,5 @@ export * from './pv-mm.js';
 export * from './guest-mode.js';
 export * from './hvm-platform.js';
 export * from './pci.js';
+export * from './block.js';
+export * from './network.js';

@@ -86,3 +86,24 @@ export function grantCopy(s: GnttabState, caller: GnttabCaller, src: CopySide, d
   if (src.gref) sd.release(src.u, true);
   return status;
 }
+
+/**
+ * An in-core backend's access to one granted page for the duration of `fn` (a grant map and unmap around
+ * one I/O, without a host mapping: a Dom0 process's memory is not modelled as frames). The entry is
+ * pinned meanwhile (GTF_reading, and GTF_writing when `write`); `fn` gets the whole 4 KiB page.
+ */
+export function grantAccess(s: GnttabState, caller: number, granter: number, ref: number, write: boolean, fn: (page: Uint8Array) => void): number {
+  if (s.tables[caller] === undefined) return GNTST.general_error;
+  const table = s.tables[granter];
+  if (table === undefined) return GNTST.bad_domain;
+  const readonly = !write;
+  const st = table.acquire(ref, caller, readonly, s.ctx.p2mOf(granter));
+  if (st !== GNTST.okay) return st;
+  try {
+    fn(s.ctx.memory.frameBytes(table.mfnOf(ref) as MachineFrame));
+  } finally {
+    table.release(ref, readonly);
+  }
+  return GNTST.okay;
+}
+

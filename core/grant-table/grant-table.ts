@@ -24,7 +24,7 @@ import {
 import { XenErrno } from '../public/errno.js';
 import { DOMID_SELF } from '../public/xen.js';
 import { domId, grantRef, type DomId, type GrantRef, type GuestFrame, type MachineFrame } from '../public/types.js';
-import { grantCopy, type CopySide } from './copy.js';
+import { grantAccess, grantCopy, type CopySide } from './copy.js';
 import { mapGrantRef, revokeMappingsOf, unmapAllHeldBy, unmapGrantRef, type MapResult } from './map.js';
 import type { GnttabCaller, GnttabState } from './state.js';
 import { GrantTable } from './table.js';
@@ -301,6 +301,9 @@ export function createGrantTablesSubsystem(ctx: HypervisorContext): Subsystem {
       const side = (p: GrantCopyPtr): CopySide => ('ref' in p ? { gref: true, u: p.ref, domid: p.domid, offset: p.offset } : { gref: false, u: p.gmfn, domid: DOMID_SELF, offset: p.offset });
       if (!(Number.isInteger(len) && len >= 0 && len <= 0xffff)) return GNTST.bad_copy_arg;
       return grantCopy(s, who, side(source), side(dest), len, () => {});
+    },
+    access(caller: DomId, granter: DomId, ref: GrantRef, write: boolean, fn: (page: Uint8Array) => void): number {
+      return grantAccess(s, caller, granter, ref, write, fn);
     },
   };
 

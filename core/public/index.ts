@@ -22,3 +22,6 @@ export * from './hvm-info.js';
 export * from './hvm-boot.js';
 export * from './acpi.js';
 export * from './dumpcore.js';
+export * from './ring.js';
+export * from './blkif.js';
+export * from './netif.js';

@@ -135,6 +135,26 @@ describe('GNTTABOP_copy', () => {
     expect(st).toBe(GNTST.okay);
     expect(new TextDecoder().decode(host.memory.frameBytes(dom0Frame as never).subarray(0, 10))).toBe('grant copy');
   });
+
+  it('an in-core backend reaches a granted page for one access, pinned meanwhile, and writes only through a writable grant', () => {
+    guestGrant(host, 1, 8, 0, 0x100);
+    guestGrant(host, 1, 9, 0, 0x101, GTF.permit_access | GTF.readonly);
+    const gt = grantTables(host);
+    let flagsInside = 0;
+    expect(gt.access(domId(0), domId(1), grantRef(8), true, (page) => {
+      flagsInside = gt.entry(domId(1), grantRef(8))!.flags;
+      page.set(new TextEncoder().encode('from dom0'), 16);
+    })).toBe(GNTST.okay);
+    expect(flagsInside).toBe(GTF.permit_access | GTF.reading | GTF.writing);
+    expect(gt.entry(domId(1), grantRef(8))!.flags).toBe(GTF.permit_access);
+    expect(new TextDecoder().decode(vcpuOf(host, 1).guest.read(0x100 * 4096 + 16, 9))).toBe('from dom0');
+    let called = false;
+    expect(gt.access(domId(0), domId(1), grantRef(9), true, () => (called = true))).toBe(GNTST.permission_denied);
+    expect(gt.access(domId(2), domId(1), grantRef(8), false, () => (called = true))).toBe(GNTST.general_error); // Xen: "Bad domain"
+    expect(gt.access(domId(0), domId(1), grantRef(10), false, () => (called = true))).not.toBe(GNTST.okay);
+    expect(called).toBe(false);
+    expect(gt.access(domId(0), domId(1), grantRef(9), false, (page) => void page.subarray(0, 1))).toBe(GNTST.okay);
+  });
 });
 
 describe('PV mappers', () => {
