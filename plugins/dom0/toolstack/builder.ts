@@ -37,7 +37,7 @@ import {
 import { GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE, PAGE_SIZE, domId, grantRef, guestFrame, type MachineFrame } from '../../../core/public/index.js';
 import { POPULATE_BATCH, POPULATE_FRAME_CYCLES, hypercalls, xenstoreOps } from './costs.js';
 import { writeHome } from './xenstore-home.js';
-import { writeDevices } from './devices.js';
+import { virtualDevice, writeDevices } from './devices.js';
 
 const DOM0 = domId(0);
 
@@ -100,7 +100,7 @@ function at(config: DomainConfig, key: string): { file: string; path: string; li
 }
 
 /** Resolves a file named in a config the way xl does, relative paths from the config's folder. */
-function configPath(config: DomainConfig, file: string): string {
+export function configPath(config: DomainConfig, file: string): string {
   return isAbsolute(file) ? file : resolvePath(dirname(config.source.file), file);
 }
 
@@ -135,6 +135,8 @@ export function checkConfig(config: DomainConfig, deps: Pick<BuilderDeps, 'kerne
     if (!existsSync(file)) throw new ConfigError(`disk ${disk.vdev}: image ${disk.target} does not exist`, at(config, `disk[${i}]`));
     const st = statSync(file);
     if (!st.isFile() && !st.isBlockDevice()) throw new ConfigError(`disk ${disk.vdev}: ${disk.target} is neither an image file nor a block device`, at(config, `disk[${i}]`));
+    if (disk.format !== 'raw' && disk.format !== 'qcow2') throw new ConfigError(`disk ${disk.vdev}: format ${disk.format} is not served (the block backend serves raw and qcow2)`, at(config, `disk[${i}]`));
+    if (virtualDevice(disk.vdev) === undefined) throw new ConfigError(`disk ${disk.vdev}: not a virtual device name the guest can be given (xvdX, hdX, sdX, dNpM)`, at(config, `disk[${i}]`));
   });
   if (config.pci.length > 0) {
     const devices = new Map(deps.pci.devices().map((dev) => [dev.bdf, dev.owner]));
@@ -244,7 +246,7 @@ export function* buildDomain(v: VcpuApi, deps: BuilderDeps, config: DomainConfig
         startTime: (deps.now() / 1e9).toFixed(2),
         consoleTty: deps.consoleTty(d.domid),
       });
-      ops += writeDevices(tx, d.domid, config, deps.mac);
+      ops += writeDevices(tx, d.domid, config, deps.mac, (target) => configPath(config, target));
       for (const [path, value] of xenstoreWrites) tx.write(path, value);
       ops += xenstoreWrites.length;
     });

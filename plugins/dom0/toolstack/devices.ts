@@ -7,7 +7,16 @@
 import { formatPciAddress, type DiskSpec, type DomainConfig, type XenstoreOps } from '../../../core/api/index.js';
 
 /** The backend directories Dom0 keeps (created once, like a Dom0 that has served a guest; they stay when the last one goes). */
-export const BACKEND_KINDS = ['console', 'vbd', 'vif', 'pci'] as const;
+export const BACKEND_KINDS = ['console', 'vbd', 'qdisk', 'vif', 'pci'] as const;
+
+/**
+ * Where libxl puts a disk's backend: raw images go to the kernel's blkback (`vbd`, type phy, params the
+ * path), other formats to QEMU's qdisk (`qdisk`, params `<format>:<path>`), as libxl__device_disk_set_backend picks.
+ */
+export function diskBackend(disk: DiskSpec, file: string): { kind: 'vbd' | 'qdisk'; type: string; params: string } {
+  const qdisk = disk.backendtype === 'qdisk' || (disk.backendtype === undefined && disk.format !== 'raw');
+  return qdisk ? { kind: 'qdisk', type: 'qdisk', params: `${disk.format}:${file}` } : { kind: 'vbd', type: disk.backendtype ?? 'phy', params: file };
+}
 
 /** XenbusStateInitialising. */
 const INITIALISING = '1';
@@ -49,7 +58,8 @@ interface Pair {
 }
 
 function pair(tx: XenstoreOps, domid: number, kind: string, devid: number): Pair {
-  const fe = `/local/domain/${domid}/device/${kind}/${devid}`;
+  // A qdisk's frontend is still a vbd to the guest.
+  const fe = `/local/domain/${domid}/device/${kind === 'qdisk' ? 'vbd' : kind}/${devid}`;
   const be = `/local/domain/0/backend/${kind}/${domid}/${devid}`;
   tx.write(fe, '');
   tx.setPerms(fe, [`n${domid}`, 'r0']);
@@ -65,17 +75,21 @@ function pair(tx: XenstoreOps, domid: number, kind: string, devid: number): Pair
   return { fe, be };
 }
 
-/** Writes every disk's and NIC's directories; returns the number of xenstore requests. `mac` draws a MAC for a vif without one. */
-export function writeDevices(tx: XenstoreOps, domid: number, config: DomainConfig, mac: () => string): number {
+/**
+ * Writes every disk's and NIC's directories; returns the number of xenstore requests. `mac` draws a MAC
+ * for a vif without one; `file` resolves an image path as the config names it.
+ */
+export function writeDevices(tx: XenstoreOps, domid: number, config: DomainConfig, mac: () => string, file: (target: string) => string): number {
   let ops = 0;
   config.disk.forEach((disk: DiskSpec) => {
     const vdev = virtualDevice(disk.vdev);
     if (vdev === undefined) return;
-    const { fe, be } = pair(tx, domid, 'vbd', vdev);
+    const backend = diskBackend(disk, disk.target === '' ? '' : file(disk.target));
+    const { fe, be } = pair(tx, domid, backend.kind, vdev);
     const entries: [string, string][] = [
-      [`${be}/params`, disk.target],
+      [`${be}/params`, backend.params],
       [`${be}/script`, disk.script ?? '/etc/xen/scripts/block'],
-      [`${be}/type`, disk.backendtype ?? 'phy'],
+      [`${be}/type`, backend.type],
       [`${be}/mode`, disk.access === 'ro' ? 'r' : 'w'],
       [`${be}/dev`, disk.vdev],
       [`${be}/device-type`, disk.devtype],

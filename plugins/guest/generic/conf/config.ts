@@ -33,7 +33,7 @@ export const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
  * Devices this kernel has drivers for (or that the native/HVM side declares), from sys/conf/files*.
  * Another driver adds its name with {@link registerKnownDevice} when its module loads.
  */
-const knownDevices = new Set(['xenpci', 'xentimer', 'balloon', 'evtchn', 'loop', 'ether']);
+const knownDevices = new Set(['xenpci', 'xentimer', 'balloon', 'evtchn', 'xbd', 'xn', 'ata', 'rl', 'loop', 'ether']);
 
 /** Declares a driver name `device` lines may use (the native/HVM drivers do so for theirs). */
 export function registerKnownDevice(name: string): void {

@@ -32,11 +32,21 @@ export interface Driver {
 
 /** Adds a child of `parent` driven by `driver`, prints `<name><unit>: <desc> on <parent>` and attaches it. */
 export function* deviceAttach(k: Kernel, parent: Device, driver: Driver): Generator<VcpuRequest, Device, unknown> {
-  const unit = k.devices.filter((d) => d.name === driver.name).length;
+  let unit = 0;
+  while (k.devices.some((d) => d.name === driver.name && d.unit === unit)) unit++;
   const dev = new Device(driver.name, unit, driver.description, parent);
   parent.children.push(dev);
   k.devices.push(dev);
   k.printf(`${dev.nameunit}: <${driver.description}> on ${parent.nameunit}`);
   yield* driver.attach(k, dev);
   return dev;
+}
+
+/** Takes `dev` (and its children) out of the tree, as device_delete_child does; its unit number is free again. */
+export function deviceDetach(k: Kernel, dev: Device): void {
+  for (const c of [...dev.children]) deviceDetach(k, c);
+  const siblings = dev.parent?.children;
+  if (siblings !== undefined) siblings.splice(siblings.indexOf(dev), 1);
+  const i = k.devices.indexOf(dev);
+  if (i >= 0) k.devices.splice(i, 1);
 }

@@ -11,6 +11,8 @@ import type { GenericKernelOptions } from '../options.js';
 import { CommandRegistry } from '../shell/commands.js';
 import type { Shell } from '../shell/shell.js';
 import type { Device } from './bus.js';
+import type { DiskDev } from './disk.js';
+import type { IfnetDriver } from '../net/if.js';
 import type { KernelHooks } from './hooks.js';
 import type { KThread } from './kern_thread.js';
 import { SysctlTree } from './kern_sysctl.js';
@@ -49,6 +51,12 @@ export class Kernel {
   readonly commands = new CommandRegistry();
   readonly sysctl = new SysctlTree();
   readonly devices: Device[] = [];
+  /** Disks drivers attached (xbd0 from blkfront, ada0 from ata), for dd, diskinfo and diskcheck. */
+  readonly disks: DiskDev[] = [];
+  /** Network interfaces' drivers (xn0, rl0). */
+  readonly ifnets: IfnetDriver[] = [];
+  /** Where drivers hand received frames: the network stack's input, once it is up. */
+  netInput?: (ifname: string, frame: Uint8Array) => void;
   /** CPUs by id; CPU 0 boots, APs join under options SMP. */
   readonly cpus: Pcpu[] = [];
   readonly threads: KThread[] = [];

@@ -2,6 +2,7 @@
 import { kernReboot } from '../kern/kern_shutdown.js';
 import { tsleep } from '../kern/kernel.js';
 import type { CommandRegistry, ShellCommand } from './commands.js';
+import { DISK_COMMANDS } from './disk_cmds.js';
 import { mutexbench } from './mutexbench.js';
 import { SYS_COMMANDS } from './sys_cmds.js';
 
@@ -79,5 +80,5 @@ export const BUILTINS: readonly ShellCommand[] = [
 ];
 
 export function registerBuiltins(registry: CommandRegistry): void {
-  for (const c of [...BUILTINS, ...SYS_COMMANDS, mutexbench]) registry.register(c);
+  for (const c of [...BUILTINS, ...SYS_COMMANDS, ...DISK_COMMANDS, mutexbench]) registry.register(c);
 }

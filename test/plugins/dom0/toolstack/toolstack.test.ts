@@ -91,7 +91,9 @@ describe('the domain builder', () => {
     expect(x.read(`${fe}/vbd/51728/state`)).toBe('1');
     expect(x.read(`${be}/vbd/${rec.domid}/51728/params`)).toBe('/tmp/xeno-disk.img');
     expect(x.read(`${be}/vbd/${rec.domid}/51728/mode`)).toBe('r');
-    expect(x.read(`${be}/vbd/${rec.domid}/5632/device-type`)).toBe('cdrom');
+    // An empty CD-ROM drive is QEMU's (qdisk), as libxl picks; its frontend is still a vbd.
+    expect(x.read(`${fe}/vbd/5632/backend`)).toBe(`${be}/qdisk/${rec.domid}/5632`);
+    expect(x.read(`${be}/qdisk/${rec.domid}/5632/device-type`)).toBe('cdrom');
     expect(x.getPerms(`${fe}/vbd/51728`)).toEqual([`n${rec.domid}`, 'r0']);
     expect(x.getPerms(`${be}/vbd/${rec.domid}/51728`)).toEqual(['n0', `r${rec.domid}`]);
     expect(x.directory(`${fe}/vif`)).toEqual(['0', '5']);

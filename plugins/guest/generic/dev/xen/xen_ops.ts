@@ -15,6 +15,8 @@ import {
   EvtchnClose,
   EvtchnUnmask,
   EvtchnReset,
+  GNTTABOP,
+  GnttabSetupTable,
   Hypercall,
   PAGE_SIZE,
   SCHEDOP,
@@ -157,6 +159,20 @@ export class XenOps {
     const at = this.zero(4);
     this.v.memory.writeU32(at, SHUTDOWN.suspend);
     return checked('sched_op(shutdown suspend)', yield* this.v.hypercallBlocking(Hypercall.sched_op, SCHEDOP.shutdown, at, startInfoMfn));
+  }
+
+  /** GNTTABOP_setup_table on ourselves: grows the grant table to `nrFrames` and returns their frames (MFNs for PV). */
+  gnttabSetupTable(nrFrames: number): number[] {
+    if (nrFrames > MAX_EXTENTS_PER_CALL) throw new Error(`setup_table: ${nrFrames} frames do not fit the hypercall page`);
+    const at = this.zero(GnttabSetupTable.size);
+    const list = this.page + EXTENTS;
+    this.v.memory.writeU16(at + GnttabSetupTable.dom, DOMID_SELF);
+    this.v.memory.writeU32(at + GnttabSetupTable.nrFrames, nrFrames);
+    this.v.memory.writeU64(at + GnttabSetupTable.frameList, list);
+    checked('grant_table_op(setup_table)', this.v.hypercall(Hypercall.grant_table_op, GNTTABOP.setup_table, at, 1));
+    const status = (this.v.memory.readU16(at + GnttabSetupTable.status) << 16) >> 16;
+    if (status !== 0) throw new Error(`grant_table_op(setup_table): status ${status}`);
+    return Array.from({ length: nrFrames }, (_, i) => this.v.memory.readU64(list + i * 8));
   }
 
   /** XENMEM_current_reservation: our tot_pages. */

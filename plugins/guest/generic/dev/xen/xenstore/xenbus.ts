@@ -4,7 +4,9 @@
  * (no frontend drivers yet) and attaches the balloon (device balloon) and the control device.
  */
 import type { VcpuRequest } from '../../../../../../core/api/index.js';
-import { deviceAttach, type Driver } from '../../../kern/bus.js';
+import { deviceAttach, deviceDetach, type Device, type Driver } from '../../../kern/bus.js';
+import { blkfrontDriver } from '../blkfront/attach.js';
+import { driverOf, type FrontendDriver } from '../frontend.js';
 import type { Kernel } from '../../../kern/kernel.js';
 import type { RingLocation } from '../../../boot/init-ops.js';
 import { balloonDriver } from '../balloon/balloon.js';
@@ -21,6 +23,13 @@ export function* addWatch(k: Kernel, path: string, owner: string, fn: (event: Wa
   if (map === undefined) watchers.set(k, (map = new Map()));
   map.set(token, fn);
   yield* k.xenstore!.watch(path, token);
+}
+
+/** Forgets the watch `addWatch(k, path, owner, ...)` set and sends XS_UNWATCH. */
+export function* removeWatch(k: Kernel, path: string, owner: string): Generator<VcpuRequest, void, unknown> {
+  const token = `${owner}:${path}`;
+  if (watchers.get(k)?.delete(token) !== true) return;
+  yield* k.xenstore!.unwatch(path, token);
 }
 
 /** Sends XS_WATCH again for every watch (a domain resumed elsewhere finds a xenstored that has none). */
@@ -40,17 +49,54 @@ function* storeHandler(k: Kernel, xs: Xenstore): Generator<VcpuRequest, boolean,
   return worked;
 }
 
+/** Frontend drivers by xenbus device type, and the kernel device they need. */
+const FRONTENDS: Readonly<Record<string, FrontendDriver>> = { vbd: blkfrontDriver };
+
+/**
+ * xenbusb_front0: watches `device` (as FreeBSD's xenbusb does) and attaches a driver to each frontend
+ * device that appears — at boot and when the toolstack hot-plugs one — and forgets those removed.
+ */
 const xenbusbFrontDriver: Driver = {
   name: 'xenbusb_front',
   description: 'Xen Frontend Devices',
-  *attach(k, dev) {
-    const xs = k.xenstore!;
-    const found: string[] = [];
-    for (const type of (yield* xs.directory('device')) ?? []) {
-      if (type === 'suspend') continue;
-      for (const id of (yield* xs.directory(`device/${type}`)) ?? []) found.push(`${type}/${id}`);
-    }
-    if (found.length > 0) k.printf(`${dev.nameunit}: no driver for ${found.join(', ')}`);
+  *attach(k, bus) {
+    const known = new Map<string, Device>();
+    const missing = new Set<string>();
+    const look = function* (node: string): Generator<VcpuRequest, void, unknown> {
+      const [, type = '', id = ''] = node.split('/');
+      const present = (yield* k.xenstore!.read(`${node}/state`)) !== undefined;
+      const dev = known.get(node);
+      if (present && dev === undefined) {
+        const driver = FRONTENDS[type];
+        if (driver === undefined || !k.hasDevice(driver.device)) {
+          if (!missing.has(node)) k.printf(`${bus.nameunit}: no driver for ${type}/${id}`);
+          missing.add(node);
+          return;
+        }
+        known.set(node, yield* deviceAttach(k, bus, driver.driver(node)));
+      } else if (!present && dev !== undefined) {
+        known.delete(node);
+        const instance = driverOf(dev);
+        if (instance !== undefined) yield* instance.gone();
+        deviceDetach(k, dev);
+      }
+    };
+    yield* addWatch(k, 'device', bus.nameunit, function* (event) {
+      const parts = event.path.split('/');
+      if (parts[0] !== 'device') return;
+      if (parts.length >= 3) {
+        const node = parts.slice(0, 3).join('/');
+        // Our own writes below a known device fire too: only its node's own events can mean it went.
+        if (known.has(node) && parts.length > 3) return;
+        if (parts[1] !== 'suspend') yield* look(node);
+        return;
+      }
+      for (const type of (yield* k.xenstore!.directory('device')) ?? []) {
+        if (type === 'suspend' || (parts.length === 2 && parts[1] !== type)) continue;
+        for (const id of (yield* k.xenstore!.directory(`device/${type}`)) ?? []) yield* look(`device/${type}/${id}`);
+      }
+      for (const node of [...known.keys()]) if (parts.length === 1 || node.startsWith(`${event.path}/`)) yield* look(node);
+    });
   },
 };
 

@@ -1,0 +1,298 @@
+/**
+ * blkback's data path for one connected vbd: takes requests off the shared blkif ring (copied out of the
+ * page before they are checked, so a frontend cannot change them under us), carries each out against the
+ * disk image through grant accesses, and puts the responses back with Xen's notification rule.
+ */
+import { SECTOR_SIZE, type DiskImage } from '../../../core/api/index.js';
+import {
+  BLKIF_MAX_SEGMENTS_PER_REQUEST, BLKIF_OP, BLKIF_RING_SIZE, BLKIF_RSP, BLKIF_SEGS_PER_INDIRECT_FRAME, BlkifRequest, BlkifRequestDiscard,
+  BlkifRequestIndirect, BlkifResponse, BlkifSegment, GNTST, SringHeader,
+} from '../../../core/public/index.js';
+
+/** Sectors of a 4 KiB frame. */
+const SECTORS_PER_PAGE = 4096 / SECTOR_SIZE;
+const SLOT = BlkifRequest.size;
+
+/** What the data path needs of the grant table: one pinned use of a frontend's page (GrantTables.access, bound to the domains). */
+export type GrantPage = (ref: number, write: boolean, fn: (page: Uint8Array) => void) => number;
+
+/** One request as copied out of its slot. */
+interface Request {
+  /** The operation in the slot. */
+  op: number;
+  /** The data operation, echoed in the response: `op`, or an indirect request's READ/WRITE. */
+  inner: number;
+  /** The u64 id's bytes, echoed as they came. */
+  idLo: number;
+  idHi: number;
+  sector: number;
+  /** READ/WRITE (direct or indirect): the segments. */
+  grefs: number[];
+  first: number[];
+  last: number[];
+  /** DISCARD: sectors. */
+  nrSectors: number;
+  /** Set when the request is malformed: why (it gets BLKIF_RSP_ERROR). */
+  bad: string | undefined;
+}
+
+/** Counters a vbd keeps (`xeno block-list -l`, xentop's VBD columns). */
+export interface VbdStats {
+  reads: number;
+  writes: number;
+  flushes: number;
+  discards: number;
+  sectorsRead: number;
+  sectorsWritten: number;
+  /** Requests answered with an error or EOPNOTSUPP. */
+  errors: number;
+}
+
+export function emptyVbdStats(): VbdStats {
+  return { reads: 0, writes: 0, flushes: 0, discards: 0, sectorsRead: 0, sectorsWritten: 0, errors: 0 };
+}
+
+/** The frontend broke the ring protocol: the vbd is disconnected. */
+export class RingProtocolError extends Error {}
+
+/** What one pass did: requests done, bytes moved, whether the frontend must be notified, whether more wait. */
+export interface PassResult {
+  requests: number;
+  bytes: number;
+  flushes: number;
+  notify: boolean;
+  more: boolean;
+}
+
+export interface VbdRingOptions {
+  readonly image: DiskImage;
+  /** Ring page access (its grant). */
+  readonly ringPage: (fn: (page: Uint8Array) => void) => number;
+  readonly grant: GrantPage;
+  /** The most segments an indirect request may carry (what `feature-max-indirect-segments` said). */
+  readonly maxIndirectSegments: number;
+  /** Whether discard was offered. */
+  readonly discard: boolean;
+  /** Warns about a refused request (naming domain and device). */
+  readonly warn: (message: string) => void;
+}
+
+export class VbdRing {
+  private reqCons = 0;
+  private rspProdPvt = 0;
+  readonly stats = emptyVbdStats();
+  private readonly sectors: number;
+
+  constructor(private readonly o: VbdRingOptions) {
+    this.sectors = Math.floor(o.image.size / SECTOR_SIZE);
+  }
+
+  /**
+   * Serves up to `budget` requests. Throws {@link RingProtocolError} when the frontend's indexes are
+   * impossible or its ring grant is gone.
+   */
+  pass(budget: number): PassResult {
+    const batch = this.take(budget);
+    let bytes = 0;
+    let flushes = 0;
+    const statuses = batch.map((r) => {
+      let s: { status: number; bytes: number; flushes: number };
+      try {
+        s = this.execute(r);
+      } catch (error) {
+        // The image failed (EIO, ENOSPC): this request fails, the device goes on.
+        this.o.warn(`request at sector ${r.sector} failed: ${error instanceof Error ? error.message : String(error)}`);
+        s = { status: BLKIF_RSP.error, bytes: 0, flushes: 0 };
+      }
+      bytes += s.bytes;
+      flushes += s.flushes;
+      if (s.status !== BLKIF_RSP.okay) this.stats.errors++;
+      return s.status;
+    });
+    let notify = false;
+    let more = false;
+    const st = this.o.ringPage((page) => {
+      const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
+      batch.forEach((r, i) => {
+        const at = SringHeader.size + (this.rspProdPvt & (BLKIF_RING_SIZE - 1)) * SLOT;
+        view.setUint32(at + BlkifResponse.id, r.idLo, true);
+        view.setUint32(at + BlkifResponse.id + 4, r.idHi, true);
+        view.setUint8(at + BlkifResponse.operation, r.inner); // an indirect request is answered with its READ/WRITE, as Linux blkback does
+        view.setInt16(at + BlkifResponse.status, statuses[i]!, true);
+        this.rspProdPvt = (this.rspProdPvt + 1) >>> 0;
+      });
+      if (batch.length > 0) {
+        const old = view.getUint32(SringHeader.rspProd, true);
+        view.setUint32(SringHeader.rspProd, this.rspProdPvt, true);
+        const event = view.getUint32(SringHeader.rspEvent, true);
+        notify = ((this.rspProdPvt - event) >>> 0) < ((this.rspProdPvt - old) >>> 0);
+      }
+      // RING_FINAL_CHECK_FOR_REQUESTS: ask for a notification at the next request, then look again.
+      if (this.unconsumed(view) === 0) view.setUint32(SringHeader.reqEvent, (this.reqCons + 1) >>> 0, true);
+      more = this.unconsumed(view) > 0;
+    });
+    if (st !== GNTST.okay) throw new RingProtocolError(`the ring's grant is no longer usable (GNTST ${st})`);
+    return { requests: batch.length, bytes, flushes, notify, more };
+  }
+
+  private unconsumed(view: DataView): number {
+    const prod = view.getUint32(SringHeader.reqProd, true);
+    const pending = (prod - this.reqCons) >>> 0;
+    if (pending > BLKIF_RING_SIZE || ((prod - this.rspProdPvt) >>> 0) > BLKIF_RING_SIZE) {
+      throw new RingProtocolError(`bogus ring indexes (req_prod ${prod}, req_cons ${this.reqCons}, rsp_prod ${this.rspProdPvt})`);
+    }
+    return Math.min(pending, BLKIF_RING_SIZE - ((this.reqCons - this.rspProdPvt) >>> 0));
+  }
+
+  /** Copies up to `budget` requests out of the ring. */
+  private take(budget: number): Request[] {
+    const out: Request[] = [];
+    let fault: RingProtocolError | undefined;
+    const st = this.o.ringPage((page) => {
+      const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
+      try {
+        const n = Math.min(this.unconsumed(view), budget);
+        for (let i = 0; i < n; i++) {
+          out.push(this.decode(view, SringHeader.size + (this.reqCons & (BLKIF_RING_SIZE - 1)) * SLOT));
+          this.reqCons = (this.reqCons + 1) >>> 0;
+        }
+      } catch (error) {
+        if (!(error instanceof RingProtocolError)) throw error;
+        fault = error;
+      }
+    });
+    if (fault !== undefined) throw fault;
+    if (st !== GNTST.okay) throw new RingProtocolError(`the ring's grant is no longer usable (GNTST ${st})`);
+    return out;
+  }
+
+  private decode(view: DataView, at: number): Request {
+    const op = view.getUint8(at + BlkifRequest.operation);
+    const r: Request = {
+      op,
+      inner: op,
+      idLo: view.getUint32(at + BlkifRequest.id, true),
+      idHi: view.getUint32(at + BlkifRequest.id + 4, true),
+      sector: Number(view.getBigUint64(at + BlkifRequest.sectorNumber, true)),
+      grefs: [],
+      first: [],
+      last: [],
+      nrSectors: 0,
+      bad: undefined,
+    };
+    if (op === BLKIF_OP.read || op === BLKIF_OP.write || op === BLKIF_OP.writeBarrier) {
+      const n = view.getUint8(at + BlkifRequest.nrSegments);
+      if (op !== BLKIF_OP.writeBarrier && n === 0) r.bad = 'no segments';
+      else if (n > BLKIF_MAX_SEGMENTS_PER_REQUEST) r.bad = `${n} segments (the most is ${BLKIF_MAX_SEGMENTS_PER_REQUEST})`;
+      else for (let i = 0; i < n; i++) this.segment(r, view, at + BlkifRequest.seg + i * BlkifSegment.size);
+    } else if (op === BLKIF_OP.discard) {
+      r.nrSectors = Number(view.getBigUint64(at + BlkifRequestDiscard.nrSectors, true));
+    } else if (op === BLKIF_OP.indirect) {
+      this.decodeIndirect(r, view, at);
+    }
+    return r;
+  }
+
+  private segment(r: Request, view: DataView, at: number): void {
+    const first = view.getUint8(at + BlkifSegment.firstSect);
+    const last = view.getUint8(at + BlkifSegment.lastSect);
+    if (first > last || last >= SECTORS_PER_PAGE) r.bad ??= `segment sectors ${first}..${last} are not within a page`;
+    r.grefs.push(view.getUint32(at + BlkifSegment.gref, true));
+    r.first.push(first);
+    r.last.push(last);
+  }
+
+  /** An indirect request: its segments live in the pages its indirect grants name. */
+  private decodeIndirect(r: Request, view: DataView, at: number): void {
+    const inner = view.getUint8(at + BlkifRequestIndirect.indirectOp);
+    const n = view.getUint16(at + BlkifRequestIndirect.nrSegments, true);
+    r.sector = Number(view.getBigUint64(at + BlkifRequestIndirect.sectorNumber, true));
+    if (inner !== BLKIF_OP.read && inner !== BLKIF_OP.write) {
+      r.bad = `indirect operation ${inner}`;
+      return;
+    }
+    r.inner = inner;
+    if (this.o.maxIndirectSegments === 0) r.bad = 'indirect requests were not offered';
+    else if (n === 0 || n > this.o.maxIndirectSegments) r.bad = `${n} indirect segments (the most is ${this.o.maxIndirectSegments})`;
+    if (r.bad !== undefined) return;
+    for (let p = 0; p * BLKIF_SEGS_PER_INDIRECT_FRAME < n; p++) {
+      const ref = view.getUint32(at + BlkifRequestIndirect.indirectGrefs + p * 4, true);
+      const count = Math.min(BLKIF_SEGS_PER_INDIRECT_FRAME, n - p * BLKIF_SEGS_PER_INDIRECT_FRAME);
+      const st = this.o.grant(ref, false, (page) => {
+        const segs = new DataView(page.buffer, page.byteOffset, page.byteLength);
+        for (let i = 0; i < count; i++) this.segment(r, segs, i * BlkifSegment.size);
+      });
+      if (st !== GNTST.okay) {
+        r.bad = `indirect page grant ${ref}: GNTST ${st}`;
+        return;
+      }
+    }
+  }
+
+  private execute(r: Request): { status: number; bytes: number; flushes: number } {
+    const fail = (why: string, status: number = BLKIF_RSP.error) => {
+      this.o.warn(why);
+      return { status, bytes: 0, flushes: 0 };
+    };
+    if (r.bad !== undefined) return fail(`request refused: ${r.bad}`);
+    const image = this.o.image;
+    switch (r.op) {
+      case BLKIF_OP.flushDiskcache:
+        image.flush();
+        this.stats.flushes++;
+        return { status: BLKIF_RSP.okay, bytes: 0, flushes: 1 };
+      case BLKIF_OP.discard: {
+        if (!this.o.discard || image.discard === undefined) return fail('discard was not offered', BLKIF_RSP.eopnotsupp);
+        if (r.sector + r.nrSectors > this.sectors) return fail(`discard of sectors ${r.sector}+${r.nrSectors} is past the end of the disk (${this.sectors})`);
+        if (image.readOnly) return fail('discard on a read-only disk');
+        image.discard(r.sector * SECTOR_SIZE, r.nrSectors * SECTOR_SIZE);
+        this.stats.discards++;
+        return { status: BLKIF_RSP.okay, bytes: 0, flushes: 0 };
+      }
+      case BLKIF_OP.read:
+      case BLKIF_OP.write:
+      case BLKIF_OP.writeBarrier:
+      case BLKIF_OP.indirect:
+        return this.transfer(r, fail);
+      default:
+        return fail(`unknown operation ${r.op}`, BLKIF_RSP.eopnotsupp);
+    }
+  }
+
+  private transfer(r: Request, fail: (why: string, status?: number) => { status: number; bytes: number; flushes: number }): { status: number; bytes: number; flushes: number } {
+    const write = r.inner === BLKIF_OP.write || r.inner === BLKIF_OP.writeBarrier;
+    let total = 0;
+    for (let i = 0; i < r.grefs.length; i++) total += r.last[i]! - r.first[i]! + 1;
+    if (r.sector + total > this.sectors) return fail(`${write ? 'write' : 'read'} of sectors ${r.sector}+${total} is past the end of the disk (${this.sectors})`);
+    const image = this.o.image;
+    if (write && image.readOnly) return fail(`write to sector ${r.sector} of a read-only disk`);
+    let flushes = 0;
+    if (r.op === BLKIF_OP.writeBarrier) {
+      image.flush();
+      flushes++;
+    }
+    let offset = r.sector * SECTOR_SIZE;
+    for (let i = 0; i < r.grefs.length; i++) {
+      const from = r.first[i]! * SECTOR_SIZE;
+      const to = (r.last[i]! + 1) * SECTOR_SIZE;
+      const at = offset;
+      // A read fills the frontend's page (a write into its memory); a write only reads it.
+      const st = this.o.grant(r.grefs[i]!, !write, (page) => (write ? image.write(at, page.subarray(from, to)) : image.read(at, page.subarray(from, to))));
+      if (st !== GNTST.okay) return fail(`segment grant ${r.grefs[i]}: GNTST ${st}`);
+      offset += to - from;
+    }
+    if (r.op === BLKIF_OP.writeBarrier) {
+      image.flush();
+      flushes++;
+    }
+    if (write) {
+      this.stats.writes++;
+      this.stats.sectorsWritten += total;
+    } else {
+      this.stats.reads++;
+      this.stats.sectorsRead += total;
+    }
+    this.stats.flushes += flushes;
+    return { status: BLKIF_RSP.okay, bytes: total * SECTOR_SIZE, flushes };
+  }
+}

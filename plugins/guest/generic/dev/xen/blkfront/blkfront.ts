@@ -1,0 +1,386 @@
+/**
+ * blkfront (FreeBSD's dev/xen/blkfront): the `xbd` disk of a `device/vbd/<id>` xenbus device. It walks
+ * the frontend side of the handshake (ring page granted to the backend, an unbound port offered,
+ * Initialised → Connected), then turns disk reads and writes into blkif requests whose segments are
+ * granted pages — kept granted and reused when the backend offers persistent grants — with indirect
+ * requests for transfers larger than 11 segments when the backend takes them.
+ */
+import type { VcpuRequest } from '../../../../../../core/api/index.js';
+import {
+  BLKIF_MAX_SEGMENTS_PER_REQUEST, BLKIF_OP, BLKIF_RING_SIZE, BLKIF_RSP, BlkifRequest, BlkifRequestIndirect, BlkifResponse, BlkifSegment, PAGE_SIZE,
+  SringHeader, VDISK, XenbusState, xenbusStateName,
+} from '../../../../../../core/public/index.js';
+import type { Device } from '../../../kern/bus.js';
+import { DiskIoError, type DiskDev } from '../../../kern/disk.js';
+import { tsleep, type IntrHandler, type Kernel } from '../../../kern/kernel.js';
+import type { Pcpu } from '../../../kern/pcpu.js';
+import { gnttab, type GrantTableClient } from '../gnttab.js';
+import type { FrontendInstance } from '../frontend.js';
+import { addWatch, removeWatch } from '../xenstore/xenbus.js';
+
+type Gen<T = void> = Generator<VcpuRequest, T, unknown>;
+
+const SECTOR = 512;
+const SECTORS_PER_PAGE = PAGE_SIZE / SECTOR;
+/** Segments of one indirect request we build (Linux's default max_indirect_segments). */
+const INDIRECT_SEGMENTS = 32;
+
+/** A granted page of ours: its frame, guest address and grant reference. */
+interface Page {
+  readonly pfn: number;
+  readonly addr: number;
+  readonly ref: number;
+}
+
+/** A request on the ring, until its response comes. */
+interface InFlight {
+  done: boolean;
+  status: number;
+  readonly pages: Page[];
+  readonly indirect: Page | undefined;
+}
+
+/** A chunk of a transfer: where it goes on the disk and the pages carrying it. */
+interface Chunk {
+  readonly lba: number;
+  readonly sectors: number;
+  readonly slot: number;
+}
+
+export class Blkfront implements DiskDev, FrontendInstance {
+  readonly sectorSize = SECTOR;
+  sectors = 0;
+  readOnly = false;
+  description = 'Virtual Block Device';
+  /** Our xenbus state. */
+  state: number = XenbusState.Initialising;
+  private backendId = 0;
+  private backend = '';
+  private ring: Page | undefined;
+  private port = -1;
+  private handler: IntrHandler | undefined;
+  private reqProdPvt = 0;
+  private rspCons = 0;
+  private readonly shadow: (InFlight | undefined)[] = new Array<InFlight | undefined>(BLKIF_RING_SIZE).fill(undefined);
+  /** Free data pages: granted once and kept when the backend takes persistent grants. */
+  private readonly pool: Page[] = [];
+  private persistent = false;
+  private flushOp: number | undefined;
+  private indirectMax = 0;
+  private readonly gt: GrantTableClient;
+  /** Requests answered with an error (`sysctl dev.xbd.N.errors`). */
+  errors = 0;
+
+  constructor(
+    private readonly k: Kernel,
+    readonly dev: Device,
+    /** `device/vbd/51712`. */
+    readonly nodename: string,
+  ) {
+    this.gt = gnttab(k);
+  }
+
+  get name(): string {
+    return this.dev.nameunit;
+  }
+
+  /** Reads the backend's location and follows its state from now on. */
+  *attach(): Gen {
+    const xs = this.k.xenstore!;
+    this.backend = (yield* xs.read(`${this.nodename}/backend`)) ?? '';
+    this.backendId = Number((yield* xs.read(`${this.nodename}/backend-id`)) ?? '0');
+    if (this.backend === '') throw new Error(`${this.name}: ${this.nodename} names no backend`);
+    yield* addWatch(this.k, `${this.backend}/state`, this.name, () => this.backendChanged());
+  }
+
+  /** The node was removed: stop following the backend and let go of everything. */
+  *gone(): Gen {
+    yield* removeWatch(this.k, `${this.backend}/state`, this.name);
+    if (this.state !== XenbusState.Closed) yield* this.close(XenbusState.Closed, false);
+  }
+
+  private *setState(state: number): Gen {
+    this.state = state;
+    yield* this.k.xenstore!.write(`${this.nodename}/state`, String(state));
+  }
+
+  /** blkfront_backend_changed. */
+  private *backendChanged(): Gen {
+    const text = yield* this.k.xenstore!.read(`${this.backend}/state`);
+    const be = text === undefined ? XenbusState.Closed : Number(text);
+    switch (be) {
+      case XenbusState.InitWait:
+      case XenbusState.Initialised:
+        if (this.state === XenbusState.Initialising) yield* this.talkToBackend();
+        break;
+      case XenbusState.Connected:
+        if (this.state === XenbusState.Initialising) yield* this.talkToBackend();
+        if (this.state === XenbusState.Initialised) yield* this.connect();
+        break;
+      case XenbusState.Closing:
+      case XenbusState.Closed:
+        if (this.state !== XenbusState.Closed && this.state !== XenbusState.Initialising) yield* this.close(be);
+        break;
+    }
+  }
+
+  private allocPage(): Page {
+    const pfn = this.k.phys.allocate();
+    const addr = pfn * PAGE_SIZE;
+    this.k.v.memory.write(addr, new Uint8Array(PAGE_SIZE));
+    return { pfn, addr, ref: this.gt.grantAccess(this.backendId, pfn, false) };
+  }
+
+  /** setup_blkring and the keys the backend reads: ring-ref, event-channel, protocol, feature-persistent. */
+  private *talkToBackend(): Gen {
+    const k = this.k;
+    const xs = k.xenstore!;
+    const ring = this.allocPage();
+    const m = k.v.memory;
+    m.writeU32(ring.addr + SringHeader.reqEvent, 1);
+    m.writeU32(ring.addr + SringHeader.rspEvent, 1);
+    this.ring = ring;
+    this.port = k.bsp.ops.allocUnbound(this.backendId);
+    this.handler = { name: this.name, port: this.port, handle: () => this.intr() };
+    k.bindIntr(this.handler);
+    yield* xs.write(`${this.nodename}/ring-ref`, String(ring.ref));
+    yield* xs.write(`${this.nodename}/event-channel`, String(this.port));
+    yield* xs.write(`${this.nodename}/protocol`, 'x86_64-abi');
+    yield* xs.write(`${this.nodename}/feature-persistent`, '1');
+    yield* this.setState(XenbusState.Initialised);
+  }
+
+  /** blkfront_connect: the disk's size and the backend's features; the disk appears. */
+  private *connect(): Gen {
+    const xs = this.k.xenstore!;
+    const read = (key: string) => xs.read(`${this.backend}/${key}`);
+    this.sectors = Number((yield* read('sectors')) ?? '0');
+    const sectorSize = Number((yield* read('sector-size')) ?? '512');
+    const info = Number((yield* read('info')) ?? '0');
+    const flush = (yield* read('feature-flush-cache')) === '1';
+    const barrier = (yield* read('feature-barrier')) === '1';
+    this.persistent = (yield* read('feature-persistent')) === '1';
+    this.indirectMax = Math.min(Number((yield* read('feature-max-indirect-segments')) ?? '0') || 0, INDIRECT_SEGMENTS);
+    if (sectorSize !== SECTOR) {
+      this.k.printf(`${this.name}: sector size ${sectorSize} is not supported`);
+      yield* this.close(XenbusState.Closing);
+      return;
+    }
+    this.readOnly = (info & VDISK.readonly) !== 0;
+    this.flushOp = flush ? BLKIF_OP.flushDiskcache : barrier ? BLKIF_OP.writeBarrier : undefined;
+    const mb = Math.floor((this.sectors * SECTOR) / (1 << 20));
+    this.k.printf(`${this.name}: ${mb}MB <${this.description}> at ${this.nodename} on ${this.dev.parent?.nameunit ?? '?'}`);
+    const features = [flush ? 'flush' : '', barrier ? 'write_barrier' : '', this.persistent ? 'persistent_grants' : '', this.indirectMax > 0 ? `indirect_descriptors(${this.indirectMax})` : ''].filter((f) => f !== '');
+    this.k.printf(`${this.name}: features: ${features.join(', ') || 'none'}${this.readOnly ? ', read-only' : ''}`);
+    yield* this.setState(XenbusState.Connected);
+    this.k.disks.push(this);
+  }
+
+  /** The backend is going: fail what is queued, release the ring, port and grants, and go Closed. */
+  private *close(backendState: number, publish = true): Gen {
+    const k = this.k;
+    const i = k.disks.indexOf(this);
+    if (i >= 0) k.disks.splice(i, 1);
+    if (publish && this.state !== XenbusState.Closing) yield* this.setState(XenbusState.Closing);
+    for (let s = 0; s < this.shadow.length; s++) {
+      const f = this.shadow[s];
+      if (f !== undefined && !f.done) {
+        f.done = true;
+        f.status = BLKIF_RSP.error;
+      }
+    }
+    if (this.handler !== undefined) {
+      const at = k.bsp.intr.indexOf(this.handler);
+      if (at >= 0) k.bsp.intr.splice(at, 1);
+      this.handler = undefined;
+      k.bsp.ops.close(this.port);
+    }
+    let leaked = 0;
+    for (const p of [...this.pool.splice(0), ...(this.ring ? [this.ring] : [])]) {
+      if (this.gt.endAccess(p.ref)) k.phys.release(p.pfn);
+      else leaked++;
+    }
+    this.ring = undefined;
+    if (leaked > 0) k.printf(`${this.name}: ${leaked} page(s) still in use by the backend are kept`);
+    if (publish) yield* this.setState(XenbusState.Closed);
+    else this.state = XenbusState.Closed;
+    k.printf(`${this.name}: detached (backend ${xenbusStateName(backendState)})`);
+  }
+
+  // --- the ring -----------------------------------------------------------------------------------
+
+  /** The event channel's handler: takes responses off the ring. */
+  private *intr(): Gen<boolean> {
+    return this.service();
+  }
+
+  private service(): boolean {
+    const ring = this.ring;
+    if (ring === undefined) return false;
+    const m = this.k.v.memory;
+    let worked = false;
+    for (;;) {
+      const prod = m.readU32(ring.addr + SringHeader.rspProd);
+      if (((prod - this.rspCons) >>> 0) > BLKIF_RING_SIZE) {
+        this.k.printf(`${this.name}: bogus response indexes (rsp_prod ${prod}, rsp_cons ${this.rspCons})`);
+        return worked;
+      }
+      while (this.rspCons !== prod) {
+        const at = ring.addr + SringHeader.size + (this.rspCons & (BLKIF_RING_SIZE - 1)) * BlkifRequest.size;
+        const id = m.readU32(at + BlkifResponse.id);
+        const f = id < BLKIF_RING_SIZE ? this.shadow[id] : undefined;
+        if (f !== undefined && !f.done) {
+          f.done = true;
+          f.status = (m.readU16(at + BlkifResponse.status) << 16) >> 16;
+        }
+        this.rspCons = (this.rspCons + 1) >>> 0;
+        worked = true;
+      }
+      // RING_FINAL_CHECK_FOR_RESPONSES.
+      m.writeU32(ring.addr + SringHeader.rspEvent, (this.rspCons + 1) >>> 0);
+      if (m.readU32(ring.addr + SringHeader.rspProd) === this.rspCons) return worked;
+    }
+  }
+
+  private freeSlot(): number {
+    return this.shadow.findIndex((f) => f === undefined);
+  }
+
+  private takePage(): Page {
+    return this.pool.pop() ?? this.allocPage();
+  }
+
+  private givePage(p: Page): void {
+    if (this.persistent) {
+      this.pool.push(p);
+      return;
+    }
+    // Without persistent grants each use ends its grant; a page the backend still holds is kept out of use.
+    if (this.gt.endAccess(p.ref)) this.k.phys.release(p.pfn);
+  }
+
+  /** Puts one request in the ring (the slot is free): `pages` carry `sectors` from `lba`. */
+  private queue(op: number, lba: number, sectors: number, pages: Page[]): number {
+    const ring = this.ring!;
+    const m = this.k.v.memory;
+    const slot = this.freeSlot();
+    const at = ring.addr + SringHeader.size + (this.reqProdPvt & (BLKIF_RING_SIZE - 1)) * BlkifRequest.size;
+    let indirect: Page | undefined;
+    const segAt = (i: number) => (indirect !== undefined ? indirect.addr + i * BlkifSegment.size : at + BlkifRequest.seg + i * BlkifSegment.size);
+    if (pages.length > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+      indirect = this.takePage();
+      m.writeU8(at + BlkifRequestIndirect.operation, BLKIF_OP.indirect);
+      m.writeU8(at + BlkifRequestIndirect.indirectOp, op);
+      m.writeU16(at + BlkifRequestIndirect.nrSegments, pages.length);
+      m.writeU64(at + BlkifRequestIndirect.id, slot);
+      m.writeU64(at + BlkifRequestIndirect.sectorNumber, lba);
+      m.writeU16(at + BlkifRequestIndirect.handle, 0);
+      m.writeU32(at + BlkifRequestIndirect.indirectGrefs, indirect.ref);
+    } else {
+      m.writeU8(at + BlkifRequest.operation, op);
+      m.writeU8(at + BlkifRequest.nrSegments, pages.length);
+      m.writeU16(at + BlkifRequest.handle, 0);
+      m.writeU64(at + BlkifRequest.id, slot);
+      m.writeU64(at + BlkifRequest.sectorNumber, lba);
+    }
+    let left = sectors;
+    pages.forEach((p, i) => {
+      const n = Math.min(left, SECTORS_PER_PAGE);
+      m.writeU32(segAt(i) + BlkifSegment.gref, p.ref);
+      m.writeU8(segAt(i) + BlkifSegment.firstSect, 0);
+      m.writeU8(segAt(i) + BlkifSegment.lastSect, n - 1);
+      left -= n;
+    });
+    this.shadow[slot] = { done: false, status: 0, pages, indirect };
+    this.reqProdPvt = (this.reqProdPvt + 1) >>> 0;
+    return slot;
+  }
+
+  /** RING_PUSH_REQUESTS_AND_CHECK_NOTIFY. */
+  private push(): void {
+    const ring = this.ring!;
+    const m = this.k.v.memory;
+    const old = m.readU32(ring.addr + SringHeader.reqProd);
+    const now = this.reqProdPvt;
+    if (old === now) return;
+    m.writeU32(ring.addr + SringHeader.reqProd, now);
+    const event = m.readU32(ring.addr + SringHeader.reqEvent);
+    if (((now - event) >>> 0) < ((now - old) >>> 0)) this.k.bsp.events.notify(this.port);
+  }
+
+  private connected(op: 'read' | 'write' | 'flush', lba: number): void {
+    if (this.state !== XenbusState.Connected || this.ring === undefined) throw new DiskIoError(this.name, op, lba, 'device not connected');
+  }
+
+  /** Issues the whole transfer, up to a ring-full at a time, and waits for every response. */
+  private *transfer(cpu: Pcpu, op: number, lba: number, count: number, data: Uint8Array | undefined): Gen<Uint8Array> {
+    const what = op === BLKIF_OP.read ? 'read' : 'write';
+    this.connected(what, lba);
+    if (lba < 0 || lba + count > this.sectors) throw new DiskIoError(this.name, what, lba, `sectors ${lba}+${count} are past the end (${this.sectors})`);
+    const out = new Uint8Array(count * SECTOR);
+    const perRequest = (this.indirectMax > BLKIF_MAX_SEGMENTS_PER_REQUEST ? this.indirectMax : BLKIF_MAX_SEGMENTS_PER_REQUEST) * SECTORS_PER_PAGE;
+    const chunks: Chunk[] = [];
+    const m = this.k.v.memory;
+    let failed: number | undefined;
+    const reap = (c: Chunk): void => {
+      const f = this.shadow[c.slot]!;
+      this.shadow[c.slot] = undefined;
+      if (f.status !== BLKIF_RSP.okay) {
+        failed ??= c.lba;
+        this.errors++;
+      } else if (data === undefined) {
+        f.pages.forEach((p, i) => m.readInto(p.addr, out.subarray((c.lba - lba) * SECTOR + i * PAGE_SIZE, Math.min((c.lba - lba + c.sectors) * SECTOR, (c.lba - lba) * SECTOR + (i + 1) * PAGE_SIZE))));
+      }
+      for (const p of f.pages) this.givePage(p);
+      if (f.indirect !== undefined) this.givePage(f.indirect);
+    };
+    for (let done = 0; done < count; ) {
+      if (this.freeSlot() < 0) {
+        this.push();
+        // Ours to reap, or a slot another transfer gave back.
+        yield* tsleep(cpu, () => this.freeSlot() >= 0 || chunks.some((c) => this.shadow[c.slot]?.done === true));
+        const waiting = chunks.splice(0);
+        for (const c of waiting) if (this.shadow[c.slot]?.done === true) reap(c);
+        else chunks.push(c);
+        this.connected(what, lba);
+        continue;
+      }
+      const sectors = Math.min(perRequest, count - done);
+      const pages: Page[] = [];
+      for (let s = 0; s < sectors; s += SECTORS_PER_PAGE) {
+        const p = this.takePage();
+        if (data !== undefined) m.write(p.addr, data.subarray((done + s) * SECTOR, (done + Math.min(s + SECTORS_PER_PAGE, sectors)) * SECTOR));
+        pages.push(p);
+      }
+      chunks.push({ lba: lba + done, sectors, slot: this.queue(op, lba + done, sectors, pages) });
+      done += sectors;
+    }
+    this.push();
+    yield* tsleep(cpu, () => chunks.every((c) => this.shadow[c.slot]?.done === true));
+    for (const c of chunks) reap(c);
+    if (failed !== undefined) throw new DiskIoError(this.name, what, failed, 'BLKIF_RSP_ERROR');
+    return out;
+  }
+
+  *read(cpu: Pcpu, lba: number, count: number): Gen<Uint8Array> {
+    return yield* this.transfer(cpu, BLKIF_OP.read, lba, count, undefined);
+  }
+
+  *write(cpu: Pcpu, lba: number, data: Uint8Array): Gen {
+    if (data.length % SECTOR !== 0) throw new DiskIoError(this.name, 'write', lba, `${data.length} bytes is not whole sectors`);
+    if (this.readOnly) throw new DiskIoError(this.name, 'write', lba, 'read-only disk');
+    yield* this.transfer(cpu, BLKIF_OP.write, lba, data.length / SECTOR, data);
+  }
+
+  *flush(cpu: Pcpu): Gen {
+    this.connected('flush', 0);
+    if (this.flushOp === undefined) return;
+    while (this.freeSlot() < 0) yield* tsleep(cpu, () => this.freeSlot() >= 0);
+    const slot = this.queue(this.flushOp, 0, 0, []);
+    this.push();
+    yield* tsleep(cpu, () => this.shadow[slot]?.done === true);
+    const f = this.shadow[slot]!;
+    this.shadow[slot] = undefined;
+    if (f.status !== BLKIF_RSP.okay) throw new DiskIoError(this.name, 'flush', 0, f.status === BLKIF_RSP.eopnotsupp ? 'BLKIF_RSP_EOPNOTSUPP' : 'BLKIF_RSP_ERROR');
+  }
+}
