@@ -51,11 +51,11 @@ export class Kernel {
   readonly commands = new CommandRegistry();
   readonly sysctl = new SysctlTree();
   readonly devices: Device[] = [];
-  /** Disks drivers attached (xbd0 from blkfront, ada0 from ata), for dd, diskinfo and diskcheck. */
+  /** Disks the drivers attached (`xbd0`, `ada0`), for `dd`, `diskinfo` and `diskcheck`. */
   readonly disks: DiskDev[] = [];
-  /** Network interfaces' drivers (xn0, rl0). */
+  /** Network interfaces the drivers attached (`xn0`, `rl0`). */
   readonly ifnets: IfnetDriver[] = [];
-  /** Where drivers hand received frames: the network stack's input, once it is up. */
+  /** Where drivers hand received frames: set by the network stack (frames are dropped while unset). */
   netInput?: (ifname: string, frame: Uint8Array) => void;
   /** CPUs by id; CPU 0 boots, APs join under options SMP. */
   readonly cpus: Pcpu[] = [];

@@ -4,6 +4,7 @@ import { tsleep } from '../kern/kernel.js';
 import type { CommandRegistry, ShellCommand } from './commands.js';
 import { DISK_COMMANDS } from './disk_cmds.js';
 import { mutexbench } from './mutexbench.js';
+import { NET_COMMANDS } from './net_cmds.js';
 import { SYS_COMMANDS } from './sys_cmds.js';
 
 /** "1.503204 s" style uptime with the raw ns. */
@@ -80,5 +81,5 @@ export const BUILTINS: readonly ShellCommand[] = [
 ];
 
 export function registerBuiltins(registry: CommandRegistry): void {
-  for (const c of [...BUILTINS, ...SYS_COMMANDS, ...DISK_COMMANDS, mutexbench]) registry.register(c);
+  for (const c of [...BUILTINS, ...SYS_COMMANDS, ...DISK_COMMANDS, ...NET_COMMANDS, mutexbench]) registry.register(c);
 }

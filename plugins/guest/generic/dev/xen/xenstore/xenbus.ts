@@ -7,6 +7,7 @@ import type { VcpuRequest } from '../../../../../../core/api/index.js';
 import { deviceAttach, deviceDetach, type Device, type Driver } from '../../../kern/bus.js';
 import { blkfrontDriver } from '../blkfront/attach.js';
 import { driverOf, type FrontendDriver } from '../frontend.js';
+import { netfrontDriver } from '../netfront/attach.js';
 import type { Kernel } from '../../../kern/kernel.js';
 import type { RingLocation } from '../../../boot/init-ops.js';
 import { balloonDriver } from '../balloon/balloon.js';
@@ -50,7 +51,7 @@ function* storeHandler(k: Kernel, xs: Xenstore): Generator<VcpuRequest, boolean,
 }
 
 /** Frontend drivers by xenbus device type, and the kernel device they need. */
-const FRONTENDS: Readonly<Record<string, FrontendDriver>> = { vbd: blkfrontDriver };
+const FRONTENDS: Readonly<Record<string, FrontendDriver>> = { vbd: blkfrontDriver, vif: netfrontDriver };
 
 /**
  * xenbusb_front0: watches `device` (as FreeBSD's xenbusb does) and attaches a driver to each frontend

@@ -1,0 +1,241 @@
+/**
+ * netback's data path for one connected vif: packets off the tx ring (each slot copied out before it is
+ * checked, fragments gathered through grant accesses) become frames for the bridge; frames from the
+ * bridge are copied into the pages the frontend posted on the rx ring (request-rx-copy), answered in
+ * the slot of the request they used.
+ */
+import {
+  GNTST, NETIF_RSP, NETRXF, NETTXF, NET_RX_RING_SIZE, NET_TX_RING_SIZE, NetifRxRequest, NetifRxResponse, NetifTxRequest, NetifTxResponse, SringHeader,
+  XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_MAX_TX_SIZE, XEN_NETIF_NR_SLOTS_MIN, NetifExtraInfo,
+} from '../../../core/public/index.js';
+
+const PAGE = 4096;
+/** Entries of both rings are 12 (tx) and 8 (rx) bytes after the 64-byte header. */
+const TX_SLOT = NetifTxRequest.size;
+const RX_SLOT = NetifRxRequest.size;
+
+/** What the data path needs of the grant table: one pinned use of a frontend's page. */
+export type GrantPage = (ref: number, write: boolean, fn: (page: Uint8Array) => void) => number;
+
+/** The frontend broke the ring protocol: the vif is disconnected. */
+export class NetRingError extends Error {}
+
+/** Counters of a vif (xentop's NETTX/NETRX, `xeno network-list -l`). */
+export interface VifStats {
+  txPackets: number;
+  txBytes: number;
+  txErrors: number;
+  rxPackets: number;
+  rxBytes: number;
+  /** Frames for the guest dropped: no rx buffer posted and the queue full. */
+  rxDropped: number;
+}
+
+export interface VifRingsOptions {
+  /** The tx and rx ring pages (their grants). */
+  readonly txRing: (fn: (view: DataView) => void) => number;
+  readonly rxRing: (fn: (view: DataView) => void) => number;
+  readonly grant: GrantPage;
+  /** Largest frame accepted from the guest (MTU + 14; bigger with feature-sg + gso, which we do not offer). */
+  readonly maxFrame: number;
+  readonly warn: (message: string) => void;
+}
+
+/** A packet's slots as copied out of the ring. */
+interface Packet {
+  readonly frags: TxSlot[];
+  /** Extra-info slots after the first (answered NETIF_RSP_NULL). */
+  readonly extras: number;
+}
+
+/** A tx slot as copied out of the ring. */
+interface TxSlot {
+  readonly gref: number;
+  readonly offset: number;
+  readonly flags: number;
+  readonly id: number;
+  readonly size: number;
+}
+
+export class VifRings {
+  private txReqCons = 0;
+  private txRspProdPvt = 0;
+  private rxReqCons = 0;
+  private rxRspProdPvt = 0;
+  readonly stats: VifStats = { txPackets: 0, txBytes: 0, txErrors: 0, rxPackets: 0, rxBytes: 0, rxDropped: 0 };
+
+  constructor(private readonly o: VifRingsOptions) {}
+
+  private view(kind: 'tx' | 'rx', fn: (view: DataView) => void): void {
+    const st = (kind === 'tx' ? this.o.txRing : this.o.rxRing)(fn);
+    if (st !== GNTST.okay) throw new NetRingError(`the ${kind} ring's grant is no longer usable (GNTST ${st})`);
+  }
+
+  /**
+   * Takes up to `budget` packets off the tx ring and answers every slot; `send` gets each good frame.
+   * Returns the packets taken, the bytes, whether to notify, and whether requests are left.
+   */
+  transmit(budget: number, send: (frame: Uint8Array) => void): { packets: number; bytes: number; notify: boolean; more: boolean } {
+    const packets: Packet[] = [];
+    this.view('tx', (v) => {
+      let avail = this.unconsumedTx(v);
+      const next = (): number => {
+        if (avail === 0) throw new NetRingError('a packet whose slots run past req_prod');
+        avail--;
+        const idx = this.txReqCons;
+        this.txReqCons = (this.txReqCons + 1) >>> 0;
+        return idx;
+      };
+      while (packets.length < budget && avail > 0) {
+        // A packet: its first slot, extra-info slots chained by EXTRA_FLAG_MORE, then fragments while NETTXF_more_data.
+        const first = this.readTx(v, next());
+        let extras = 0;
+        if ((first.flags & NETTXF.extraInfo) !== 0) {
+          for (let flags = XEN_NETIF_EXTRA_FLAG_MORE; (flags & XEN_NETIF_EXTRA_FLAG_MORE) !== 0; extras++) {
+            flags = v.getUint8(SringHeader.size + (next() & (NET_TX_RING_SIZE - 1)) * TX_SLOT + NetifExtraInfo.flags);
+            if (extras > 4) throw new NetRingError('an endless chain of extra-info slots');
+          }
+        }
+        const frags: TxSlot[] = [first];
+        for (let last = first; (last.flags & NETTXF.moreData) !== 0; ) {
+          last = this.readTx(v, next());
+          frags.push(last);
+          if (frags.length > XEN_NETIF_NR_SLOTS_MIN) throw new NetRingError(`a packet of more than ${XEN_NETIF_NR_SLOTS_MIN} slots`);
+        }
+        packets.push({ frags, extras });
+      }
+    });
+    let bytes = 0;
+    const statuses = packets.map((p) => {
+      const frame = this.gather(p.frags);
+      if (frame === undefined) {
+        this.stats.txErrors++;
+        return NETIF_RSP.error;
+      }
+      bytes += frame.length;
+      this.stats.txPackets++;
+      this.stats.txBytes += frame.length;
+      send(frame);
+      return NETIF_RSP.okay;
+    });
+    let notify = false;
+    let more = false;
+    this.view('tx', (v) => {
+      const old = v.getUint32(SringHeader.rspProd, true);
+      const respond = (id: number, status: number): void => {
+        const at = SringHeader.size + (this.txRspProdPvt & (NET_TX_RING_SIZE - 1)) * TX_SLOT;
+        v.setUint16(at + NetifTxResponse.id, id, true);
+        v.setInt16(at + NetifTxResponse.status, status, true);
+        this.txRspProdPvt = (this.txRspProdPvt + 1) >>> 0;
+      };
+      packets.forEach((p, i) => {
+        respond(p.frags[0]!.id, statuses[i]!);
+        // Extra-info slots are answered NETIF_RSP_NULL, as Linux netback does.
+        for (let e = 0; e < p.extras; e++) respond(0, NETIF_RSP.null);
+        for (const f of p.frags.slice(1)) respond(f.id, statuses[i]!);
+      });
+      if (packets.length > 0) {
+        v.setUint32(SringHeader.rspProd, this.txRspProdPvt, true);
+        const event = v.getUint32(SringHeader.rspEvent, true);
+        notify = ((this.txRspProdPvt - event) >>> 0) < ((this.txRspProdPvt - old) >>> 0);
+      }
+      if (this.unconsumedTx(v) === 0) v.setUint32(SringHeader.reqEvent, (this.txReqCons + 1) >>> 0, true);
+      more = this.unconsumedTx(v) > 0;
+    });
+    return { packets: packets.length, bytes, notify, more };
+  }
+
+  private unconsumedTx(v: DataView): number {
+    const prod = v.getUint32(SringHeader.reqProd, true);
+    const n = (prod - this.txReqCons) >>> 0;
+    if (n > NET_TX_RING_SIZE) throw new NetRingError(`bogus tx indexes (req_prod ${prod}, req_cons ${this.txReqCons})`);
+    return n;
+  }
+
+  private readTx(v: DataView, idx: number): TxSlot {
+    const at = SringHeader.size + (idx & (NET_TX_RING_SIZE - 1)) * TX_SLOT;
+    return {
+      gref: v.getUint32(at + NetifTxRequest.gref, true),
+      offset: v.getUint16(at + NetifTxRequest.offset, true),
+      flags: v.getUint16(at + NetifTxRequest.flags, true),
+      id: v.getUint16(at + NetifTxRequest.id, true),
+      size: v.getUint16(at + NetifTxRequest.size_, true),
+    };
+  }
+
+  /** The frame a packet's data slots carry, or undefined (warned) when they do not describe one. */
+  private gather(data: TxSlot[]): Uint8Array | undefined {
+    const total = data[0]!.size;
+    if (total > XEN_NETIF_MAX_TX_SIZE || total > this.o.maxFrame || total < 14) {
+      this.o.warn(`tx packet of ${total} bytes refused (14..${this.o.maxFrame})`);
+      return undefined;
+    }
+    // The first slot's size is the whole packet; its own share is what the later fragments leave.
+    const sizes = data.map((s) => s.size);
+    sizes[0] = total - sizes.slice(1).reduce((a, b) => a + b, 0);
+    if (sizes[0]! <= 0) {
+      this.o.warn(`tx fragments add up to more than the packet's ${total} bytes`);
+      return undefined;
+    }
+    const frame = new Uint8Array(total);
+    let at = 0;
+    for (let i = 0; i < data.length; i++) {
+      const s = data[i]!;
+      const len = sizes[i]!;
+      if (s.offset + len > PAGE) {
+        this.o.warn(`tx fragment at offset ${s.offset} + ${len} crosses its page`);
+        return undefined;
+      }
+      const st = this.o.grant(s.gref, false, (page) => frame.set(page.subarray(s.offset, s.offset + len), at));
+      if (st !== GNTST.okay) {
+        this.o.warn(`tx grant ${s.gref}: GNTST ${st}`);
+        return undefined;
+      }
+      at += len;
+    }
+    return frame;
+  }
+
+  /** Copies queued frames into posted rx buffers (as many as there are); returns how many went and whether to notify. */
+  receive(queue: Uint8Array[]): { frames: number; bytes: number; notify: boolean } {
+    let frames = 0;
+    let bytes = 0;
+    let notify = false;
+    this.view('rx', (v) => {
+      const prod = v.getUint32(SringHeader.reqProd, true);
+      if (((prod - this.rxReqCons) >>> 0) > NET_RX_RING_SIZE) throw new NetRingError(`bogus rx indexes (req_prod ${prod}, req_cons ${this.rxReqCons})`);
+      const old = v.getUint32(SringHeader.rspProd, true);
+      while (queue.length > 0 && this.rxReqCons !== prod) {
+        const frame = queue.shift()!;
+        const at = SringHeader.size + (this.rxReqCons & (NET_RX_RING_SIZE - 1)) * RX_SLOT;
+        const id = v.getUint16(at + NetifRxRequest.id, true);
+        const gref = v.getUint32(at + NetifRxRequest.gref, true);
+        this.rxReqCons = (this.rxReqCons + 1) >>> 0;
+        const st = frame.length <= PAGE ? this.o.grant(gref, true, (page) => page.set(frame)) : GNTST.general_error;
+        const rsp = SringHeader.size + (this.rxRspProdPvt & (NET_RX_RING_SIZE - 1)) * RX_SLOT;
+        v.setUint16(rsp + NetifRxResponse.id, id, true);
+        v.setUint16(rsp + NetifRxResponse.offset, 0, true);
+        v.setUint16(rsp + NetifRxResponse.flags, NETRXF.dataValidated, true);
+        v.setInt16(rsp + NetifRxResponse.status, st === GNTST.okay ? frame.length : NETIF_RSP.error, true);
+        this.rxRspProdPvt = (this.rxRspProdPvt + 1) >>> 0;
+        if (st === GNTST.okay) {
+          frames++;
+          bytes += frame.length;
+          this.stats.rxPackets++;
+          this.stats.rxBytes += frame.length;
+        } else {
+          this.stats.rxDropped++;
+          this.o.warn(`rx grant ${gref}: GNTST ${st}`);
+        }
+      }
+      if (this.rxRspProdPvt !== old) {
+        v.setUint32(SringHeader.rspProd, this.rxRspProdPvt, true);
+        const event = v.getUint32(SringHeader.rspEvent, true);
+        notify = ((this.rxRspProdPvt - event) >>> 0) < ((this.rxRspProdPvt - old) >>> 0);
+      }
+      // Ask to hear of new rx buffers while frames wait for them.
+      if (queue.length > 0) v.setUint32(SringHeader.reqEvent, (this.rxReqCons + 1) >>> 0, true);
+    });
+    return { frames, bytes, notify };
+  }
+}
