@@ -12,6 +12,9 @@ import { token } from './tokens.js';
 
 export type { DomainAction, DomainConfig } from '../config/domain-config.js';
 export type { DiskSpec } from '../config/diskspec.js';
+export type { VifSpec } from '../config/vifspec.js';
+import type { DiskSpec } from '../config/diskspec.js';
+import type { VifSpec } from '../config/vifspec.js';
 export type { PciSpec } from '../config/pcispec.js';
 
 /** A shared page the builder set up for the guest, and the guest's end of its event channel. */
@@ -107,6 +110,18 @@ export interface Toolstack {
    * the domain is paused while it is written, as libxl does. Resolves to the file, its pages and size.
    */
   dumpCore(domid: number, file: string): Dom0Job<CoreDumpInfo>;
+  /**
+   * xl block-attach: `disk`'s directories for `domid` (its image resolved against `cwd`); settles with the
+   * `virtual-device` number once the backend took it (InitWait or later). EEXIST for a vdev in use, ENOENT
+   * for a missing image, EIO with the backend's error, ETIMEDOUT when no backend answers.
+   */
+  blockAttach(domid: number, disk: DiskSpec, cwd: string): Dom0Job<number>;
+  /** xl block-detach: by vdev name (`xvdb`) or number; the backend closes, then both directories go (forced after a timeout). */
+  blockDetach(domid: number, dev: string): Dom0Job<void>;
+  /** xl network-attach: settles with the vif's devid. */
+  networkAttach(domid: number, vif: VifSpec): Dom0Job<number>;
+  /** xl network-detach: by devid or MAC. */
+  networkDetach(domid: number, dev: string): Dom0Job<void>;
 }
 
 /** What {@link Toolstack.dumpCore} wrote. */

@@ -11,7 +11,11 @@ import {
   renderXlDmesg,
   renderXlDomid,
   renderXlDomname,
+  renderXlBlockList,
   renderXlList,
+  renderXlNetworkList,
+  type XlBlockRow,
+  type XlNicRow,
   renderXlListLong,
   renderXlSchedCredit,
   renderXlUptime,
@@ -133,6 +137,29 @@ export function registerXlCommands(program: Command, env: XlEnv): void {
   simple('unpause', 'unpause a domain', 'unpause', ([domain]) => ({ domain }), ['<domain>']);
   simple('rename', 'rename a domain', 'rename', ([domain, name]) => ({ domain, name }), ['<domain>', '<new-name>']);
   simple('dump-core', 'write a domain’s memory and vCPU state to a xen dump-core (ELF) file, as xl dump-core', 'dump-core', ([domain, file]) => ({ domain, file, cwd }), ['<domain>', '<filename>']);
+  for (const kind of ['block', 'network'] as const) {
+    program
+      .command(`${kind}-attach`)
+      .description(kind === 'block' ? 'attach a disk to a running domain (the xl disk spec; parts may be given as separate arguments)' : 'attach a NIC to a running domain (vif spec settings: mac=, bridge=, ...)')
+      .argument('<domain>', 'name or id')
+      .argument(kind === 'block' ? '<disk-spec...>' : '[vif-spec...]', kind === 'block' ? 'e.g. /images/d.qcow2,qcow2,xvdb,rw' : 'e.g. bridge=xenbr0 mac=00:16:3e:00:00:01')
+      .option(RUN_DIR_FLAGS, RUN_DIR_HELP)
+      .action(async (domain: string, parts: string[], opts: Opts) => {
+        await withHost(opts.runDir, cwd, (c) => c.call(`${kind}-attach`, { domain, spec: parts.join(','), cwd }));
+      });
+    simple(`${kind}-detach`, `detach a ${kind === 'block' ? 'disk (by vdev or number)' : 'NIC (by devid or MAC)'} from a running domain`, `${kind}-detach`, ([domain, dev]) => ({ domain, dev }), ['<domain>', kind === 'block' ? '<vdev>' : '<devid|mac>']);
+    program
+      .command(`${kind}-list`)
+      .description(`the ${kind === 'block' ? 'virtual disks' : 'virtual NICs'} of domains, in xl's columns`)
+      .argument('<domains...>', 'names or ids')
+      .option(RUN_DIR_FLAGS, RUN_DIR_HELP)
+      .action(async (domains: string[], opts: Opts) => {
+        await withHost(opts.runDir, cwd, async (c) => {
+          if (kind === 'block') out(renderXlBlockList(await c.call<XlBlockRow[]>('block-list', { domains })));
+          else out(renderXlNetworkList(await c.call<XlNicRow[]>('network-list', { domains })));
+        });
+      });
+  }
   simple('mem-set', 'set a domain’s balloon target (mem: size with b/k/m/g suffix; bare numbers are MiB)', 'mem-set', ([domain, mem]) => ({ domain, kib: parseMemKiB(mem!) }), ['<domain>', '<mem>']);
   simple('mem-max', 'set the most memory a domain may have', 'mem-max', ([domain, mem]) => ({ domain, kib: parseMemKiB(mem!) }), ['<domain>', '<mem>']);
   simple('vcpu-set', 'set how many vCPUs a domain has online', 'vcpu-set', ([domain, n]) => ({ domain, count: Number(n) }), ['<domain>', '<vcpus>']);
@@ -245,4 +272,4 @@ export function registerXlCommands(program: Command, env: XlEnv): void {
 }
 
 /** Names of the commands above, so plugin commands cannot take them. */
-export const XL_COMMANDS = ['up', 'list', 'li', 'create', 'destroy', 'pause', 'unpause', 'rename', 'dump-core', 'mem-set', 'mem-max', 'vcpu-set', 'vcpu-pin', 'shutdown', 'reboot', 'console', 'domid', 'domname', 'vcpu-list', 'uptime', 'dmesg', 'sched-credit', 'top'];
+export const XL_COMMANDS = ['up', 'list', 'li', 'create', 'destroy', 'pause', 'unpause', 'rename', 'dump-core', 'block-attach', 'block-detach', 'block-list', 'network-attach', 'network-detach', 'network-list', 'mem-set', 'mem-max', 'vcpu-set', 'vcpu-pin', 'shutdown', 'reboot', 'console', 'domid', 'domname', 'vcpu-list', 'uptime', 'dmesg', 'sched-credit', 'top'];

@@ -10,7 +10,9 @@ import { Consoles } from '../../api/console.js';
 import type { Toolstack, ShutdownRequest } from '../../api/toolstack.js';
 import type { Host } from '../../host/host.js';
 import { readFileSync } from 'node:fs';
-import { xentopSample, xlDmesgView, xlDomidView, xlDomnameView, xlListLongView, xlListView, xlSchedCreditView, xlUptimeView, xlVcpuListView } from '../views/index.js';
+import { xentopSample, xlBlockListView, xlDmesgView, xlDomidView, xlDomnameView, xlListLongView, xlListView, xlNetworkListView, xlSchedCreditView, xlUptimeView, xlVcpuListView } from '../views/index.js';
+import { parseDiskSpec } from '../../config/diskspec.js';
+import { parseVifSpec } from '../../config/vifspec.js';
 import { renderHostInfo } from '../commands/info.js';
 import { ControlFailure } from './protocol.js';
 import type { ControlMethod } from './server.js';
@@ -105,6 +107,21 @@ export const CONTROL_METHODS: Readonly<Record<string, ControlMethod>> = {
   rename: (p, host) => toolstackOf(host).rename(domidOf(host, str(p, 'domain')), str(p, 'name')),
   /** xl dump-core: the file is relative to the client's folder. */
   'dump-core': (p, host) => toolstackOf(host).dumpCore(domidOf(host, str(p, 'domain')), resolve(str(p, 'cwd'), str(p, 'file'))),
+  /** xl block-attach: the disk spec's parts joined with commas, as xl joins its arguments; the image relative to the client's folder. */
+  'block-attach': (p, host) => {
+    const parsed = parseDiskSpec(str(p, 'spec'));
+    if (parsed.errors.length > 0 || parsed.value === undefined) throw new ControlFailure('EINVAL', `block-attach: ${parsed.errors.join('; ')}`);
+    return toolstackOf(host).blockAttach(domidOf(host, str(p, 'domain')), parsed.value, str(p, 'cwd'));
+  },
+  'block-detach': (p, host) => toolstackOf(host).blockDetach(domidOf(host, str(p, 'domain')), str(p, 'dev')),
+  'block-list': (p, host) => xlBlockListView(host, names(p)),
+  'network-attach': (p, host) => {
+    const parsed = parseVifSpec(str(p, 'spec'));
+    if (parsed.errors.length > 0 || parsed.value === undefined) throw new ControlFailure('EINVAL', `network-attach: ${parsed.errors.join('; ')}`);
+    return toolstackOf(host).networkAttach(domidOf(host, str(p, 'domain')), parsed.value);
+  },
+  'network-detach': (p, host) => toolstackOf(host).networkDetach(domidOf(host, str(p, 'domain')), str(p, 'dev')),
+  'network-list': (p, host) => xlNetworkListView(host, names(p)),
   /** Where a domain's console socket is, for `xeno console`. */
   console: (p, host) => {
     const domid = domidOf(host, str(p, 'domain'));

@@ -16,3 +16,4 @@ export {
 export { xlDmesgView, renderXlDmesg, type XlDmesgSnapshot } from './dmesg.js';
 export { xlDomidView, xlDomnameView, renderXlDomid, renderXlDomname, type XlDomidSnapshot, type XlDomnameSnapshot } from './domid.js';
 export { xentopSample, renderXentopFrame, renderXentopBatch, xentopState, type XentopDomain, type XentopSample, type XentopOptions } from './xentop.js';
+export { xlBlockListView, xlNetworkListView, renderXlBlockList, renderXlNetworkList, type XlBlockRow, type XlNicRow } from './devices.js';

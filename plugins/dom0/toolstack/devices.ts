@@ -4,7 +4,7 @@
  * directory in the backend domain's (Dom0), both at XenbusState Initialising (1), with libxl's
  * permissions. The backends that answer them arrive with the split drivers.
  */
-import { formatPciAddress, type DiskSpec, type DomainConfig, type XenstoreOps } from '../../../core/api/index.js';
+import { formatPciAddress, type DiskSpec, type DomainConfig, type VifSpec, type XenstoreOps } from '../../../core/api/index.js';
 
 /** The backend directories Dom0 keeps (created once, like a Dom0 that has served a guest; they stay when the last one goes). */
 export const BACKEND_KINDS = ['console', 'vbd', 'qdisk', 'vif', 'pci'] as const;
@@ -75,55 +75,61 @@ function pair(tx: XenstoreOps, domid: number, kind: string, devid: number): Pair
   return { fe, be };
 }
 
+/** One disk's frontend and backend directories (`file`: its image by absolute path); returns the xenstore requests. */
+export function writeDisk(tx: XenstoreOps, domid: number, disk: DiskSpec, pv: boolean, file: string): number {
+  const vdev = virtualDevice(disk.vdev);
+  if (vdev === undefined) return 0;
+  const backend = diskBackend(disk, file);
+  const { fe, be } = pair(tx, domid, backend.kind, vdev);
+  const entries: [string, string][] = [
+    [`${be}/params`, backend.params],
+    [`${be}/script`, disk.script ?? '/etc/xen/scripts/block'],
+    [`${be}/type`, backend.type],
+    [`${be}/mode`, disk.access === 'ro' ? 'r' : 'w'],
+    [`${be}/dev`, disk.vdev],
+    [`${be}/device-type`, disk.devtype],
+    [`${be}/removable`, disk.devtype === 'cdrom' ? '1' : '0'],
+    [`${be}/bootable`, '1'],
+    [`${be}/discard-enable`, disk.discard === false ? '0' : '1'],
+    [`${be}/specification`, disk.specification],
+    [`${fe}/virtual-device`, String(vdev)],
+    [`${fe}/device-type`, disk.devtype],
+    [`${fe}/trusted`, disk.trusted ? '1' : '0'],
+  ];
+  if (pv) entries.push([`${fe}/protocol`, 'x86_64-abi']);
+  for (const [k, v] of entries) tx.write(k, v);
+  return 13 + entries.length;
+}
+
+/** One NIC's directories, as device `devid` with MAC `address`; returns the xenstore requests. */
+export function writeVif(tx: XenstoreOps, domid: number, vif: VifSpec, devid: number, address: string): number {
+  const { fe, be } = pair(tx, domid, 'vif', devid);
+  const entries: [string, string][] = [
+    [`${be}/script`, vif.script],
+    [`${be}/mac`, address],
+    [`${be}/bridge`, vif.bridge],
+    [`${be}/handle`, String(devid)],
+    [`${be}/type`, vif.type === 'ioemu' ? 'vif_ioemu' : 'vif'],
+    [`${be}/hotplug-status`, ''],
+    [`${fe}/handle`, String(devid)],
+    [`${fe}/mac`, address],
+    [`${fe}/trusted`, vif.trusted ? '1' : '0'],
+  ];
+  if (vif.mtu !== undefined) entries.push([`${be}/mtu`, String(vif.mtu)], [`${fe}/mtu`, String(vif.mtu)]);
+  if (vif.ip !== undefined) entries.push([`${be}/ip`, vif.ip]);
+  for (const [k, v] of entries) tx.write(k, v);
+  return 13 + entries.length;
+}
+
 /**
  * Writes every disk's and NIC's directories; returns the number of xenstore requests. `mac` draws a MAC
  * for a vif without one; `file` resolves an image path as the config names it.
  */
 export function writeDevices(tx: XenstoreOps, domid: number, config: DomainConfig, mac: () => string, file: (target: string) => string): number {
   let ops = 0;
-  config.disk.forEach((disk: DiskSpec) => {
-    const vdev = virtualDevice(disk.vdev);
-    if (vdev === undefined) return;
-    const backend = diskBackend(disk, disk.target === '' ? '' : file(disk.target));
-    const { fe, be } = pair(tx, domid, backend.kind, vdev);
-    const entries: [string, string][] = [
-      [`${be}/params`, backend.params],
-      [`${be}/script`, disk.script ?? '/etc/xen/scripts/block'],
-      [`${be}/type`, backend.type],
-      [`${be}/mode`, disk.access === 'ro' ? 'r' : 'w'],
-      [`${be}/dev`, disk.vdev],
-      [`${be}/device-type`, disk.devtype],
-      [`${be}/removable`, disk.devtype === 'cdrom' ? '1' : '0'],
-      [`${be}/bootable`, '1'],
-      [`${be}/discard-enable`, disk.discard === false ? '0' : '1'],
-      [`${be}/specification`, disk.specification],
-      [`${fe}/virtual-device`, String(vdev)],
-      [`${fe}/device-type`, disk.devtype],
-      [`${fe}/trusted`, disk.trusted ? '1' : '0'],
-    ];
-    if (config.type === 'pv') entries.push([`${fe}/protocol`, 'x86_64-abi']);
-    for (const [k, v] of entries) tx.write(k, v);
-    ops += 13 + entries.length;
-  });
+  for (const disk of config.disk) ops += writeDisk(tx, domid, disk, config.type === 'pv', disk.target === '' ? '' : file(disk.target));
   config.vif.forEach((vif, index) => {
-    const devid = vif.devid ?? index;
-    const { fe, be } = pair(tx, domid, 'vif', devid);
-    const address = vif.mac ?? mac();
-    const entries: [string, string][] = [
-      [`${be}/script`, vif.script],
-      [`${be}/mac`, address],
-      [`${be}/bridge`, vif.bridge],
-      [`${be}/handle`, String(devid)],
-      [`${be}/type`, vif.type === 'ioemu' ? 'vif_ioemu' : 'vif'],
-      [`${be}/hotplug-status`, ''],
-      [`${fe}/handle`, String(devid)],
-      [`${fe}/mac`, address],
-      [`${fe}/trusted`, vif.trusted ? '1' : '0'],
-    ];
-    if (vif.mtu !== undefined) entries.push([`${be}/mtu`, String(vif.mtu)], [`${fe}/mtu`, String(vif.mtu)]);
-    if (vif.ip !== undefined) entries.push([`${be}/ip`, vif.ip]);
-    for (const [k, v] of entries) tx.write(k, v);
-    ops += 13 + entries.length;
+    ops += writeVif(tx, domid, vif, vif.devid ?? index, vif.mac ?? mac());
   });
   if (config.pci.length > 0) ops += writePciDevices(tx, domid, config);
   return ops;

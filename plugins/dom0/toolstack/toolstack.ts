@@ -1,4 +1,5 @@
 /** The Toolstack contract: domain records, the builder, lifecycle actions and the xl operations. */
+import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { EventEmitter } from 'eventemitter3';
 import {
   ConfigError,
@@ -11,6 +12,8 @@ import {
   type Domain,
   type DomainConfig,
   type CoreDumpInfo,
+  type DiskSpec,
+  type VifSpec,
   type Engine,
   type Logger,
   type MachineMemory,
@@ -31,6 +34,10 @@ import { BACKEND_KINDS, removeDevices } from './devices.js';
 import { pvcontrolAvailable, pvcontrolFallback } from './pvcontrol.js';
 import { writeCoreDump } from './dumpcore.js';
 import { ShutdownActions } from './shutdown-actions.js';
+import { DeviceHotplug } from './hotplug.js';
+
+/** How long hot-plug waits for a backend (libxl's 10 s). */
+const HOTPLUG_TIMEOUT_NS = 10e9;
 
 interface DomainRecord extends ToolstackDomain {
   name: string;
@@ -64,9 +71,11 @@ export class ToolstackImpl implements Toolstack {
   private readonly pendingStarts = new Map<number, Dom0Job<unknown>>();
   private readonly uuidRng;
   private readonly unsubscribe: () => void;
+  private readonly hotplug: DeviceHotplug;
 
   constructor(private readonly deps: ToolstackDeps) {
     this.uuidRng = deps.engine.rng.fork('toolstack/uuid');
+    this.hotplug = new DeviceHotplug({ xenstore: deps.xenstore.dom0, tasks: deps.tasks, engine: deps.engine, log: deps.log, mac: deps.mac, timeoutNs: HOTPLUG_TIMEOUT_NS });
     const actions = new ShutdownActions({ toolstack: this, log: deps.log, dumpDir: deps.dumpDir, done: (h) => this.events.emit('shutdown', h) });
     const onState = (d: Domain, _from: string, to: string): void => {
       if (to === 'shutdown') actions.handle(d);
@@ -295,6 +304,25 @@ export class ToolstackImpl implements Toolstack {
         domains.unpause(domid);
       }
     });
+  }
+
+  blockAttach(domid: number, disk: DiskSpec, cwd: string): Dom0Job<number> {
+    const refused = this.refuse<number>(`block-attach ${domid}`, domid, { dom0: true });
+    if (refused) return refused;
+    const file = disk.target === '' ? '' : isAbsolute(disk.target) ? disk.target : resolvePath(cwd, disk.target);
+    return this.hotplug.blockAttach(domid, disk, file, this.deps.domains.lookup(domid).mode === 'pv');
+  }
+
+  blockDetach(domid: number, dev: string): Dom0Job<void> {
+    return this.refuse<void>(`block-detach ${domid}`, domid, { dom0: true }) ?? this.hotplug.blockDetach(domid, dev);
+  }
+
+  networkAttach(domid: number, vif: VifSpec): Dom0Job<number> {
+    return this.refuse<number>(`network-attach ${domid}`, domid, { dom0: true }) ?? this.hotplug.networkAttach(domid, vif);
+  }
+
+  networkDetach(domid: number, dev: string): Dom0Job<void> {
+    return this.refuse<void>(`network-detach ${domid}`, domid, { dom0: true }) ?? this.hotplug.networkDetach(domid, dev);
   }
 
   pause(domid: number): Dom0Job<void> {

@@ -17,6 +17,7 @@ import type { Pcpu } from '../../../kern/pcpu.js';
 import { gnttab, type GrantTableClient } from '../gnttab.js';
 import type { FrontendInstance } from '../frontend.js';
 import { addWatch, removeWatch } from '../xenstore/xenbus.js';
+import { XenstoreError } from '../xenstore/xenstore.js';
 
 type Gen<T = void> = Generator<VcpuRequest, T, unknown>;
 
@@ -106,7 +107,13 @@ export class Blkfront implements DiskDev, FrontendInstance {
 
   /** blkfront_backend_changed. */
   private *backendChanged(): Gen {
-    const text = yield* this.k.xenstore!.read(`${this.backend}/state`);
+    let text: string | undefined;
+    try {
+      text = yield* this.k.xenstore!.read(`${this.backend}/state`);
+    } catch (error) {
+      // The toolstack removed the backend's directory: its parent is Dom0's, so reading it is EACCES.
+      if (!(error instanceof XenstoreError)) throw error;
+    }
     const be = text === undefined ? XenbusState.Closed : Number(text);
     switch (be) {
       case XenbusState.InitWait:

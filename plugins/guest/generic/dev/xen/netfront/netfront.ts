@@ -16,6 +16,7 @@ import { netAttach, netDeadline, netDetach, netTimers } from '../../../net/kern_
 import type { FrontendInstance } from '../frontend.js';
 import { gnttab, type GrantTableClient } from '../gnttab.js';
 import { addWatch, removeWatch } from '../xenstore/xenbus.js';
+import { XenstoreError } from '../xenstore/xenstore.js';
 
 type Gen<T = void> = Generator<VcpuRequest, T, unknown>;
 
@@ -90,7 +91,13 @@ export class Netfront implements IfnetDriver, FrontendInstance {
   }
 
   private *backendChanged(): Gen {
-    const text = yield* this.k.xenstore!.read(`${this.backend}/state`);
+    let text: string | undefined;
+    try {
+      text = yield* this.k.xenstore!.read(`${this.backend}/state`);
+    } catch (error) {
+      // The toolstack removed the backend's directory: its parent is Dom0's, so reading it is EACCES.
+      if (!(error instanceof XenstoreError)) throw error;
+    }
     const be = text === undefined ? XenbusState.Closed : Number(text);
     switch (be) {
       case XenbusState.InitWait:
