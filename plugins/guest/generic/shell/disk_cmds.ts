@@ -185,4 +185,48 @@ const diskcheck: ShellCommand = {
   },
 };
 
-export const DISK_COMMANDS: readonly ShellCommand[] = [diskinfo, dd, diskcheck];
+/**
+ * diskbench: `-n` reads of `-b` bytes spread over the disk (a fixed stride, so runs repeat), `-q` in flight
+ * at once where the driver can (readv); reports simulated-time IOPS and throughput.
+ */
+const diskbench: ShellCommand = {
+  name: 'diskbench',
+  summary: 'read throughput: diskbench DISK [-n requests] [-b bytes] [-q depth]',
+  *run(args, io) {
+    const k = io.kernel;
+    const opt = new Map<string, string>();
+    const rest: string[] = [];
+    for (let i = 0; i < args.length; i++) {
+      if (['-n', '-b', '-q'].includes(args[i]!)) opt.set(args[i]!, args[++i] ?? '');
+      else rest.push(args[i]!);
+    }
+    const d = rest.length === 1 ? findDisk(k, rest[0]!) : undefined;
+    const n = Number(opt.get('-n') ?? '1024');
+    const bytes = parseSize(opt.get('-b') ?? '4k');
+    const depth = Number(opt.get('-q') ?? '32');
+    if (d === undefined || !(Number.isInteger(n) && n > 0) || bytes === undefined || bytes === 0 || bytes % d.sectorSize !== 0 || !(Number.isInteger(depth) && depth > 0)) {
+      return fail(io, d === undefined && rest.length === 1 ? `diskbench: ${rest[0]}: no such disk` : `usage: ${this.summary.split(': ')[1]}`);
+    }
+    const per = bytes / d.sectorSize;
+    const slots = Math.floor(d.sectors / per);
+    if (slots === 0) return fail(io, `diskbench: ${d.name} is smaller than ${bytes} bytes`);
+    const t0 = k.v.now;
+    try {
+      for (let done = 0; done < n; ) {
+        const batch = Math.min(d.readv !== undefined ? depth : 1, n - done);
+        const lbas = Array.from({ length: batch }, (_, i) => (((done + i) * 7919) % slots) * per);
+        if (d.readv !== undefined) yield* d.readv(k.bsp, lbas, per);
+        else yield* d.read(k.bsp, lbas[0]!, per);
+        done += batch;
+      }
+    } catch (error) {
+      if (error instanceof DiskIoError) return fail(io, `diskbench: ${error.message}`);
+      throw error;
+    }
+    const secs = (k.v.now - t0) / 1e9;
+    io.print(`diskbench: ${d.name}: ${n} reads of ${bytes} bytes, queue depth ${d.readv !== undefined ? depth : 1}: ${secs.toFixed(6)} s, ${Math.round(n / secs)} IOPS, ${((n * bytes) / secs / 1e6).toFixed(1)} MB/s\n`);
+    return 0;
+  },
+};
+
+export const DISK_COMMANDS: readonly ShellCommand[] = [diskinfo, dd, diskcheck, diskbench];

@@ -41,10 +41,15 @@ interface InFlight {
   readonly indirect: Page | undefined;
 }
 
-/** A chunk of a transfer: where it goes on the disk and the pages carrying it. */
-interface Chunk {
+/** A run of sectors a transfer covers. */
+interface Extent {
   readonly lba: number;
   readonly sectors: number;
+}
+
+/** One request of a transfer: where it goes on the disk, where its bytes sit in the transfer, its ring slot. */
+interface Chunk extends Extent {
+  readonly at: number;
   readonly slot: number;
 }
 
@@ -319,12 +324,21 @@ export class Blkfront implements DiskDev, FrontendInstance {
     if (this.state !== XenbusState.Connected || this.ring === undefined) throw new DiskIoError(this.name, op, lba, 'device not connected');
   }
 
-  /** Issues the whole transfer, up to a ring-full at a time, and waits for every response. */
-  private *transfer(cpu: Pcpu, op: number, lba: number, count: number, data: Uint8Array | undefined): Gen<Uint8Array> {
+  /**
+   * Issues a transfer of `extents` (each split into requests of at most the segments a request may
+   * carry), up to a ring-full at a time, and waits for every response; `data` / the result hold the
+   * extents' bytes one after another.
+   */
+  private *transfer(cpu: Pcpu, op: number, extents: readonly Extent[], data: Uint8Array | undefined): Gen<Uint8Array> {
     const what = op === BLKIF_OP.read ? 'read' : 'write';
-    this.connected(what, lba);
-    if (lba < 0 || lba + count > this.sectors) throw new DiskIoError(this.name, what, lba, `sectors ${lba}+${count} are past the end (${this.sectors})`);
-    const out = new Uint8Array(count * SECTOR);
+    const first = extents[0]?.lba ?? 0;
+    this.connected(what, first);
+    let total = 0;
+    for (const e of extents) {
+      if (!(e.lba >= 0 && e.sectors >= 0 && e.lba + e.sectors <= this.sectors)) throw new DiskIoError(this.name, what, e.lba, `sectors ${e.lba}+${e.sectors} are past the end (${this.sectors})`);
+      total += e.sectors;
+    }
+    const out = new Uint8Array(total * SECTOR);
     const perRequest = (this.indirectMax > BLKIF_MAX_SEGMENTS_PER_REQUEST ? this.indirectMax : BLKIF_MAX_SEGMENTS_PER_REQUEST) * SECTORS_PER_PAGE;
     const chunks: Chunk[] = [];
     const m = this.k.v.memory;
@@ -336,31 +350,36 @@ export class Blkfront implements DiskDev, FrontendInstance {
         failed ??= c.lba;
         this.errors++;
       } else if (data === undefined) {
-        f.pages.forEach((p, i) => m.readInto(p.addr, out.subarray((c.lba - lba) * SECTOR + i * PAGE_SIZE, Math.min((c.lba - lba + c.sectors) * SECTOR, (c.lba - lba) * SECTOR + (i + 1) * PAGE_SIZE))));
+        const end = c.at + c.sectors * SECTOR;
+        f.pages.forEach((p, i) => m.readInto(p.addr, out.subarray(c.at + i * PAGE_SIZE, Math.min(end, c.at + (i + 1) * PAGE_SIZE))));
       }
       for (const p of f.pages) this.givePage(p);
       if (f.indirect !== undefined) this.givePage(f.indirect);
     };
-    for (let done = 0; done < count; ) {
-      if (this.freeSlot() < 0) {
-        this.push();
-        // Ours to reap, or a slot another transfer gave back.
-        yield* tsleep(cpu, () => this.freeSlot() >= 0 || chunks.some((c) => this.shadow[c.slot]?.done === true));
-        const waiting = chunks.splice(0);
-        for (const c of waiting) if (this.shadow[c.slot]?.done === true) reap(c);
-        else chunks.push(c);
-        this.connected(what, lba);
-        continue;
+    let at = 0;
+    for (const e of extents) {
+      for (let done = 0; done < e.sectors; ) {
+        if (this.freeSlot() < 0) {
+          this.push();
+          // Ours to reap, or a slot another transfer gave back.
+          yield* tsleep(cpu, () => this.freeSlot() >= 0 || chunks.some((c) => this.shadow[c.slot]?.done === true));
+          const waiting = chunks.splice(0);
+          for (const c of waiting) if (this.shadow[c.slot]?.done === true) reap(c);
+          else chunks.push(c);
+          this.connected(what, e.lba);
+          continue;
+        }
+        const sectors = Math.min(perRequest, e.sectors - done);
+        const pages: Page[] = [];
+        for (let s = 0; s < sectors; s += SECTORS_PER_PAGE) {
+          const p = this.takePage();
+          if (data !== undefined) m.write(p.addr, data.subarray(at + s * SECTOR, at + Math.min(s + SECTORS_PER_PAGE, sectors) * SECTOR));
+          pages.push(p);
+        }
+        chunks.push({ lba: e.lba + done, sectors, at, slot: this.queue(op, e.lba + done, sectors, pages) });
+        done += sectors;
+        at += sectors * SECTOR;
       }
-      const sectors = Math.min(perRequest, count - done);
-      const pages: Page[] = [];
-      for (let s = 0; s < sectors; s += SECTORS_PER_PAGE) {
-        const p = this.takePage();
-        if (data !== undefined) m.write(p.addr, data.subarray((done + s) * SECTOR, (done + Math.min(s + SECTORS_PER_PAGE, sectors)) * SECTOR));
-        pages.push(p);
-      }
-      chunks.push({ lba: lba + done, sectors, slot: this.queue(op, lba + done, sectors, pages) });
-      done += sectors;
     }
     this.push();
     yield* tsleep(cpu, () => chunks.every((c) => this.shadow[c.slot]?.done === true));
@@ -370,13 +389,18 @@ export class Blkfront implements DiskDev, FrontendInstance {
   }
 
   *read(cpu: Pcpu, lba: number, count: number): Gen<Uint8Array> {
-    return yield* this.transfer(cpu, BLKIF_OP.read, lba, count, undefined);
+    return yield* this.transfer(cpu, BLKIF_OP.read, [{ lba, sectors: count }], undefined);
+  }
+
+  /** Reads `sectors` at each of `lbas` as separate requests, as many in flight as the ring holds (the I/O benchmark's queue depth). */
+  *readv(cpu: Pcpu, lbas: readonly number[], sectors: number): Gen<Uint8Array> {
+    return yield* this.transfer(cpu, BLKIF_OP.read, lbas.map((lba) => ({ lba, sectors })), undefined);
   }
 
   *write(cpu: Pcpu, lba: number, data: Uint8Array): Gen {
     if (data.length % SECTOR !== 0) throw new DiskIoError(this.name, 'write', lba, `${data.length} bytes is not whole sectors`);
     if (this.readOnly) throw new DiskIoError(this.name, 'write', lba, 'read-only disk');
-    yield* this.transfer(cpu, BLKIF_OP.write, lba, data.length / SECTOR, data);
+    yield* this.transfer(cpu, BLKIF_OP.write, [{ lba, sectors: data.length / SECTOR }], data);
   }
 
   *flush(cpu: Pcpu): Gen {
