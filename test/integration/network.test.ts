@@ -99,4 +99,12 @@ describe('netfront, netback and the bridge', () => {
     expect(v6).toContain('129\tfd00::2\tfd00::1\t1');
     expect(v6.every((l) => l.endsWith('\t1'))).toBe(true);
   });
+
+  it('iperf: UDP datagrams from one guest reach the other', () => {
+    consoles.input(domid('net-b'), 'iperf -s -t 0.5\r');
+    runUntil(host, () => log('net-b').includes('Server listening'), 1e9);
+    expect(shell('net-a', 'iperf -c 10.0.0.2 -n 200 -l 1000', 'datagrams')).toMatch(/200 datagrams/);
+    const out = shell('net-b', '', 'datagrams');
+    expect(out).toMatch(/ 200 datagrams  0 lost/);
+  });
 });

@@ -186,20 +186,23 @@ const diskcheck: ShellCommand = {
 };
 
 /**
- * diskbench: `-n` reads of `-b` bytes spread over the disk (a fixed stride, so runs repeat), `-q` in flight
- * at once where the driver can (readv); reports simulated-time IOPS and throughput.
+ * diskbench: `-n` reads of `-b` bytes, sequential (wrapping at the end) or with `-r` spread over the disk by
+ * a fixed stride (so runs repeat), `-q` in flight at once where the driver can (readv); reports simulated-time
+ * IOPS and throughput.
  */
 const diskbench: ShellCommand = {
   name: 'diskbench',
-  summary: 'read throughput: diskbench DISK [-n requests] [-b bytes] [-q depth]',
+  summary: 'read throughput: diskbench DISK [-n requests] [-b bytes] [-q depth] [-r]  (-r: spread over the disk; default sequential)',
   *run(args, io) {
     const k = io.kernel;
     const opt = new Map<string, string>();
     const rest: string[] = [];
     for (let i = 0; i < args.length; i++) {
       if (['-n', '-b', '-q'].includes(args[i]!)) opt.set(args[i]!, args[++i] ?? '');
+      else if (args[i] === '-r') opt.set('-r', '');
       else rest.push(args[i]!);
     }
+    const spread = opt.has('-r');
     const d = rest.length === 1 ? findDisk(k, rest[0]!) : undefined;
     const n = Number(opt.get('-n') ?? '1024');
     const bytes = parseSize(opt.get('-b') ?? '4k');
@@ -214,7 +217,7 @@ const diskbench: ShellCommand = {
     try {
       for (let done = 0; done < n; ) {
         const batch = Math.min(d.readv !== undefined ? depth : 1, n - done);
-        const lbas = Array.from({ length: batch }, (_, i) => (((done + i) * 7919) % slots) * per);
+        const lbas = Array.from({ length: batch }, (_, i) => (((done + i) * (spread ? 7919 : 1)) % slots) * per);
         if (d.readv !== undefined) yield* d.readv(k.bsp, lbas, per);
         else yield* d.read(k.bsp, lbas[0]!, per);
         done += batch;
@@ -224,7 +227,7 @@ const diskbench: ShellCommand = {
       throw error;
     }
     const secs = (k.v.now - t0) / 1e9;
-    io.print(`diskbench: ${d.name}: ${n} reads of ${bytes} bytes, queue depth ${d.readv !== undefined ? depth : 1}: ${secs.toFixed(6)} s, ${Math.round(n / secs)} IOPS, ${((n * bytes) / secs / 1e6).toFixed(1)} MB/s\n`);
+    io.print(`diskbench: ${d.name}: ${n} ${spread ? 'spread' : 'sequential'} reads of ${bytes} bytes, queue depth ${d.readv !== undefined ? depth : 1}: ${secs.toFixed(6)} s, ${Math.round(n / secs)} IOPS, ${((n * bytes) / secs / 1e6).toFixed(1)} MB/s\n`);
     return 0;
   },
 };

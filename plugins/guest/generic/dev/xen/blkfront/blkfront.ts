@@ -74,6 +74,13 @@ export class Blkfront implements DiskDev, FrontendInstance {
   private flushOp: number | undefined;
   private indirectMax = 0;
   private readonly gt: GrantTableClient;
+  /** Scratch copies of one request slot and one indirect page, and of one response. */
+  private readonly reqBytes = new Uint8Array(BlkifRequest.size);
+  private readonly reqView = new DataView(this.reqBytes.buffer);
+  private readonly segBytes = new Uint8Array(INDIRECT_SEGMENTS * BlkifSegment.size);
+  private readonly segView = new DataView(this.segBytes.buffer);
+  private readonly rspBytes = new Uint8Array(BlkifResponse.size);
+  private readonly rspView = new DataView(this.rspBytes.buffer);
   /** Requests answered with an error (`sysctl dev.xbd.N.errors`). */
   errors = 0;
 
@@ -238,12 +245,12 @@ export class Blkfront implements DiskDev, FrontendInstance {
         return worked;
       }
       while (this.rspCons !== prod) {
-        const at = ring.addr + SringHeader.size + (this.rspCons & (BLKIF_RING_SIZE - 1)) * BlkifRequest.size;
-        const id = m.readU32(at + BlkifResponse.id);
-        const f = id < BLKIF_RING_SIZE ? this.shadow[id] : undefined;
+        m.readInto(ring.addr + SringHeader.size + (this.rspCons & (BLKIF_RING_SIZE - 1)) * BlkifRequest.size, this.rspBytes);
+        const id = this.rspView.getUint32(BlkifResponse.id, true);
+        const f = id < BLKIF_RING_SIZE && this.rspView.getUint32(BlkifResponse.id + 4, true) === 0 ? this.shadow[id] : undefined;
         if (f !== undefined && !f.done) {
           f.done = true;
-          f.status = (m.readU16(at + BlkifResponse.status) << 16) >> 16;
+          f.status = this.rspView.getInt16(BlkifResponse.status, true);
         }
         this.rspCons = (this.rspCons + 1) >>> 0;
         worked = true;
@@ -271,38 +278,44 @@ export class Blkfront implements DiskDev, FrontendInstance {
     if (this.gt.endAccess(p.ref)) this.k.phys.release(p.pfn);
   }
 
-  /** Puts one request in the ring (the slot is free): `pages` carry `sectors` from `lba`. */
+  /** Puts one request in the ring (the slot is free): `pages` carry `sectors` from `lba`. Built in a scratch copy, written with one access. */
   private queue(op: number, lba: number, sectors: number, pages: Page[]): number {
     const ring = this.ring!;
     const m = this.k.v.memory;
     const slot = this.freeSlot();
     const at = ring.addr + SringHeader.size + (this.reqProdPvt & (BLKIF_RING_SIZE - 1)) * BlkifRequest.size;
+    const req = this.reqView;
+    this.reqBytes.fill(0);
     let indirect: Page | undefined;
-    const segAt = (i: number) => (indirect !== undefined ? indirect.addr + i * BlkifSegment.size : at + BlkifRequest.seg + i * BlkifSegment.size);
+    let segs: DataView = req;
+    let segBase: number = BlkifRequest.seg;
     if (pages.length > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
       indirect = this.takePage();
-      m.writeU8(at + BlkifRequestIndirect.operation, BLKIF_OP.indirect);
-      m.writeU8(at + BlkifRequestIndirect.indirectOp, op);
-      m.writeU16(at + BlkifRequestIndirect.nrSegments, pages.length);
-      m.writeU64(at + BlkifRequestIndirect.id, slot);
-      m.writeU64(at + BlkifRequestIndirect.sectorNumber, lba);
-      m.writeU16(at + BlkifRequestIndirect.handle, 0);
-      m.writeU32(at + BlkifRequestIndirect.indirectGrefs, indirect.ref);
+      req.setUint8(BlkifRequestIndirect.operation, BLKIF_OP.indirect);
+      req.setUint8(BlkifRequestIndirect.indirectOp, op);
+      req.setUint16(BlkifRequestIndirect.nrSegments, pages.length, true);
+      req.setUint32(BlkifRequestIndirect.id, slot, true);
+      req.setBigUint64(BlkifRequestIndirect.sectorNumber, BigInt(lba), true);
+      req.setUint32(BlkifRequestIndirect.indirectGrefs, indirect.ref, true);
+      segs = this.segView;
+      segBase = 0;
     } else {
-      m.writeU8(at + BlkifRequest.operation, op);
-      m.writeU8(at + BlkifRequest.nrSegments, pages.length);
-      m.writeU16(at + BlkifRequest.handle, 0);
-      m.writeU64(at + BlkifRequest.id, slot);
-      m.writeU64(at + BlkifRequest.sectorNumber, lba);
+      req.setUint8(BlkifRequest.operation, op);
+      req.setUint8(BlkifRequest.nrSegments, pages.length);
+      req.setUint32(BlkifRequest.id, slot, true);
+      req.setBigUint64(BlkifRequest.sectorNumber, BigInt(lba), true);
     }
     let left = sectors;
-    pages.forEach((p, i) => {
+    for (let i = 0; i < pages.length; i++) {
       const n = Math.min(left, SECTORS_PER_PAGE);
-      m.writeU32(segAt(i) + BlkifSegment.gref, p.ref);
-      m.writeU8(segAt(i) + BlkifSegment.firstSect, 0);
-      m.writeU8(segAt(i) + BlkifSegment.lastSect, n - 1);
+      const s = segBase + i * BlkifSegment.size;
+      segs.setUint32(s + BlkifSegment.gref, pages[i]!.ref, true);
+      segs.setUint8(s + BlkifSegment.firstSect, 0);
+      segs.setUint8(s + BlkifSegment.lastSect, n - 1);
       left -= n;
-    });
+    }
+    if (indirect !== undefined) m.write(indirect.addr, this.segBytes.subarray(0, pages.length * BlkifSegment.size));
+    m.write(at, this.reqBytes);
     this.shadow[slot] = { done: false, status: 0, pages, indirect };
     this.reqProdPvt = (this.reqProdPvt + 1) >>> 0;
     return slot;
@@ -351,7 +364,7 @@ export class Blkfront implements DiskDev, FrontendInstance {
         this.errors++;
       } else if (data === undefined) {
         const end = c.at + c.sectors * SECTOR;
-        f.pages.forEach((p, i) => m.readInto(p.addr, out.subarray(c.at + i * PAGE_SIZE, Math.min(end, c.at + (i + 1) * PAGE_SIZE))));
+        for (let i = 0; i < f.pages.length; i++) m.readInto(f.pages[i]!.addr, out.subarray(c.at + i * PAGE_SIZE, Math.min(end, c.at + (i + 1) * PAGE_SIZE)));
       }
       for (const p of f.pages) this.givePage(p);
       if (f.indirect !== undefined) this.givePage(f.indirect);
