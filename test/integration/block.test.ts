@@ -54,7 +54,7 @@ beforeAll(async () => {
   ({ host } = await bootHost(await loadDefinition(join(dir, 'machine.yaml'))));
   toolstack = host.plugins.resolveAll(Toolstack)[0]!;
   consoles = host.plugins.resolveAll(Consoles)[0]!;
-  runUntil(host, () => ['pv-disk', 'pvh-disk'].every((n) => toolstack.find(n) !== undefined && /^# $/m.test(log(n)) && log(n).includes('xbd0: features')), 5e9);
+  runUntil(host, () => ['pv-disk', 'pvh-disk'].every((n) => toolstack.find(n) !== undefined && /^# /m.test(log(n)) && log(n).includes('xbd0: features')), 5e9);
 }, 60_000);
 
 afterAll(async () => {
