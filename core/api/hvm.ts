@@ -9,6 +9,7 @@ import type { GuestAccess } from './memory.js';
 import type { IoRegistrar, IoRegistration } from './io.js';
 import type { InterruptLine, MsiMessage } from './interrupts.js';
 import type { DomainConfig } from '../config/domain-config.js';
+import type { CostName } from '../engine/cost-model.js';
 import { token } from './tokens.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -71,6 +72,8 @@ export interface PciBarSpec {
   /** Bytes, a power of two. */
   readonly size: number;
   readonly prefetchable?: boolean;
+  /** The BAR register it occupies (0-5); by default its position in {@link PciDeviceSpec.bars}. PIIX IDE's bus-master BAR is BAR4 with BARs 0-3 unimplemented. */
+  readonly index?: number;
 }
 
 /** A PCI function's identity and resources (type 0 header). */
@@ -144,6 +147,19 @@ export interface DeviceModelContext {
    * on_poweroff / on_reboot.
    */
   shutdown(reason: 'poweroff' | 'reboot'): void;
+  /**
+   * Charges work the device does beyond the ioreq itself (a DMA copy, an image access) to the Dom0 vCPU
+   * running this device model now: `times` × the cost-model entry `cost`. Does nothing outside the
+   * model's own ioreq and timer tasks (code called from elsewhere defers its work with `timer`).
+   */
+  charge(cost: CostName, times?: number): void;
+  /** Spends `cycles` of Dom0 computation, as {@link DeviceModelContext.charge} does. */
+  compute(cycles: number): void;
+  /**
+   * The platform's unplug protocol took over emulated devices (the Xen platform device's port 0x10):
+   * every device of this guest's model is offered `what` through {@link EmulatedDevice.onUnplug}.
+   */
+  unplug(what: EmulatedUnplug): void;
   /** Reports a guest-visible problem (a bad register write), naming the device and domain. */
   warn(message: string): void;
   /** Logs what the device reports in the normal course (a guest's log port, an unplug), naming the device and domain. */
@@ -158,7 +174,16 @@ export interface EmulatedDevice {
   dispose(): void;
   /** A trigger from the toolstack (xl trigger / `shutdown -F`); returns true when this device acted on it. */
   trigger?(kind: DeviceModelTrigger): boolean;
+  /** Lets go of what an unplug request names (QEMU's pci_unplug_disks / pci_unplug_nics): those disks or NICs vanish for the guest. Idempotent. */
+  onUnplug?(what: EmulatedUnplug): void;
 }
+
+/**
+ * What the Xen platform device's unplug mask asks for (docs/misc/hvm-emulated-unplug.pandoc):
+ * UNPLUG_ALL_IDE_DISKS (1) every emulated IDE disk, UNPLUG_AUX_IDE_DISKS (4) every one but the primary
+ * master, UNPLUG_ALL_NICS (2) every emulated NIC. CD-ROM drives are never unplugged.
+ */
+export type EmulatedUnplug = 'ide-disks' | 'aux-ide-disks' | 'nics';
 
 /** libxl's triggers a device model carries out: LIBXL_TRIGGER_POWER (the ACPI power button) and LIBXL_TRIGGER_RESET. */
 export type DeviceModelTrigger = 'power' | 'reset';

@@ -119,10 +119,14 @@ export class XenPlatformDevice implements EmulatedDevice {
     else this.ctx.warn(`xen-platform: ${size}-byte write of 0x${value.toString(16)} to port 0x${(0x10 + offset).toString(16)} ignored`);
   }
 
+  /** QEMU's platform_fixed_ioport_writew: ALL_IDE_DISKS wins over AUX_IDE_DISKS within one write; NICs go with ALL_NICS. */
   private setMask(value: number): void {
     this.mask |= value & 0xf;
     const u = this.unplug;
     this.ctx.info(`xen-platform: unplug 0x${value.toString(16)} (product ${u.product ?? '?'} build ${u.build ?? '?'}): disks [${u.disks.join(' ')}] nics [${u.nics.join(' ')}]`);
+    if (value & UNPLUG.allIdeDisks) this.ctx.unplug('ide-disks');
+    else if (value & UNPLUG.auxIdeDisks) this.ctx.unplug('aux-ide-disks');
+    if (value & UNPLUG.allNics) this.ctx.unplug('nics');
   }
 
   /** Log bytes: a line per newline (or when it grows past 1 KiB). */

@@ -12,6 +12,7 @@ import type {
   Dom0Tasks,
   DomainConfig,
   EmulatedDevice,
+  EmulatedUnplug,
   Engine,
   GuestMode,
   InterruptLine,
@@ -145,6 +146,19 @@ export class DeviceModelRun implements DeviceModelInstance {
     return handled;
   }
 
+  /** Offers an unplug request from device `from` to every other device, each in isolation. */
+  private unplug(from: string, what: EmulatedUnplug): void {
+    if (this.stopped) return;
+    for (const { name, device } of this.made) {
+      if (name === from || device.onUnplug === undefined) continue;
+      try {
+        device.onUnplug(what);
+      } catch (error) {
+        this.deps.log.error(`dom${this.domid}: device ${name} failed to unplug ${what} (asked by ${from}): ${message(error)}`);
+      }
+    }
+  }
+
   private shutdownGuest(name: string, reason: 'poweroff' | 'reboot'): void {
     if (this.stopped) return;
     const shutdown = this.deps.shutdown;
@@ -170,6 +184,9 @@ export class DeviceModelRun implements DeviceModelInstance {
       now: () => this.current?.now ?? this.deps.engine.now,
       timer: (at, fn) => this.timer(name, at, fn),
       shutdown: (reason) => this.shutdownGuest(name, reason),
+      charge: (cost, times) => this.current?.charge(cost, times),
+      compute: (cycles) => this.current?.compute(cycles),
+      unplug: (what) => this.unplug(name, what),
       warn: (text) => this.deps.log.warn(`dom${this.domid}: ${name}: ${text}`),
       info: (text) => this.deps.log.info(`dom${this.domid}: ${name}: ${text}`),
     };

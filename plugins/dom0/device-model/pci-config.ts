@@ -3,7 +3,7 @@
  * the command register's decode enables, BAR sizing and assignment, interrupt line/pin — and the BAR
  * mapping a device learns through `onBarMapped` when decoding starts, stops or moves.
  */
-import type { PciDeviceSpec } from '../../../core/api/index.js';
+import type { PciBarSpec, PciDeviceSpec } from '../../../core/api/index.js';
 
 /** Command register bits the emulation keeps (I/O space, memory space, bus master, INTx disable). */
 export const PCI_COMMAND = { io: 1 << 0, memory: 1 << 1, master: 1 << 2, intxDisable: 1 << 10 } as const;
@@ -21,19 +21,22 @@ export class PciConfigSpace {
   private latency = 0;
   private interruptLine = 0;
   private intxAsserted = false;
+  /** The BAR in each of the six registers (a spec's `index`, else its position), undefined when unimplemented. */
+  private readonly barSpecs: (PciBarSpec | undefined)[] = new Array<PciBarSpec | undefined>(MAX_BARS).fill(undefined);
   /** Raw BAR register values (address bits as written, flag bits applied on read). */
-  private readonly bars: number[];
+  private readonly bars: number[] = new Array<number>(MAX_BARS).fill(0);
   /** Where each BAR decodes now (undefined: not decoding). */
-  private readonly mapped: (number | undefined)[];
+  private readonly mapped: (number | undefined)[] = new Array<number | undefined>(MAX_BARS).fill(undefined);
 
   constructor(readonly spec: PciDeviceSpec) {
     if (spec.bars.length > MAX_BARS) throw new Error(`pci: ${spec.name} asks for ${spec.bars.length} BARs (at most ${MAX_BARS})`);
-    for (const [i, bar] of spec.bars.entries()) {
+    for (const [position, bar] of spec.bars.entries()) {
+      const i = bar.index ?? position;
+      if (!Number.isInteger(i) || i < 0 || i >= MAX_BARS || this.barSpecs[i] !== undefined) throw new Error(`pci: ${spec.name} BAR${i} is not a free BAR register (0-${MAX_BARS - 1})`);
       const min = bar.kind === 'io' ? 4 : 16;
       if (bar.size < min || (bar.size & (bar.size - 1)) !== 0 || bar.size > 2 ** 31) throw new Error(`pci: ${spec.name} BAR${i} size ${bar.size} is not a power of two ≥ ${min}`);
+      this.barSpecs[i] = bar;
     }
-    this.bars = spec.bars.map(() => 0);
-    this.mapped = spec.bars.map(() => undefined);
   }
 
   /** The INTx state the status register shows. */
@@ -88,7 +91,7 @@ export class PciConfigSpace {
     if (offset === REG.latency) return this.latency;
     if (offset >= REG.bar0 && offset < REG.bar0 + 4 * MAX_BARS) {
       const index = (offset - REG.bar0) >> 2;
-      return index < this.bars.length ? field(this.barValue(index), REG.bar0 + 4 * index) : 0;
+      return this.barSpecs[index] !== undefined ? field(this.barValue(index), REG.bar0 + 4 * index) : 0;
     }
     if (offset === REG.subsystemVendor || offset === REG.subsystemVendor + 1) return field(s.subsystemVendorId ?? 0, REG.subsystemVendor);
     if (offset === REG.subsystem || offset === REG.subsystem + 1) return field(s.subsystemId ?? 0, REG.subsystem);
@@ -105,7 +108,7 @@ export class PciConfigSpace {
     else if (offset === REG.interruptLine) this.interruptLine = value;
     else if (offset >= REG.bar0 && offset < REG.bar0 + 4 * MAX_BARS) {
       const index = (offset - REG.bar0) >> 2;
-      if (index >= this.bars.length) return;
+      if (this.barSpecs[index] === undefined) return;
       const shift = 8 * ((offset - REG.bar0) & 3);
       this.bars[index] = ((this.bars[index]! & ~(0xff << shift)) | (value << shift)) >>> 0;
     }
@@ -113,7 +116,7 @@ export class PciConfigSpace {
 
   /** The BAR register as read: address bits under the size mask, then the read-only flag bits. */
   private barValue(index: number): number {
-    const bar = this.spec.bars[index]!;
+    const bar = this.barSpecs[index]!;
     const mask = ~(bar.size - 1) >>> 0;
     if (bar.kind === 'io') return ((this.bars[index]! & mask & 0xffff_fffc) | 1) >>> 0;
     return ((this.bars[index]! & mask & 0xffff_fff0) | (bar.prefetchable ? 0x8 : 0)) >>> 0;
@@ -121,7 +124,8 @@ export class PciConfigSpace {
 
   /** QEMU's pci_bar_address: decoding needs the space enabled and an address that fits (not 0, not the sizing pattern). */
   private effectiveAddress(index: number): number | undefined {
-    const bar = this.spec.bars[index]!;
+    const bar = this.barSpecs[index];
+    if (bar === undefined) return undefined;
     const base = (this.barValue(index) & (bar.kind === 'io' ? 0xffff_fffc : 0xffff_fff0)) >>> 0;
     const last = base + bar.size - 1;
     if (bar.kind === 'io') return (this.command & PCI_COMMAND.io) !== 0 && base !== 0 && last <= 0xffff ? base : undefined;

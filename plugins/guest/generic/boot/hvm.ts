@@ -4,7 +4,7 @@
  * finds Xen (its hypercall page is set up through the MSR); the Xen platform PCI device decides HVM
  * (native clock and IPIs) against PVHVM (Xen's PV timer and IPIs, PV drivers under xenpci0). Then the
  * device tree: nexus0 → acpi0 (power button; S5 and 0xCF9 reset on plain HVM), isa0 (uart0 console,
- * attimer0, atrtc0) and pcib0 → pci0 (→ xenpci0 → xenstore0).
+ * attimer0, atrtc0) and pcib0 → pci0 (→ xenpci0 → xenstore0; atapci0 → ata0, ata1 → ada0...; rl0).
  */
 import type { VcpuApi, VcpuRequest } from '../../../../core/api/index.js';
 import { PAGE_SIZE } from '../../../../core/public/index.js';
@@ -12,7 +12,9 @@ import { acpiDriver } from '../dev/acpi/acpi.js';
 import { registerClockSysctls, startHardclock } from '../kern/kern_clock.js';
 import { I8254, attimerDriver } from '../dev/attimer/i8254.js';
 import { atrtcDriver } from '../dev/atrtc/atrtc.js';
-import { pciBusDriver, pciEnumerate, describeBars, type PciDevinfo } from '../dev/pci/pci.js';
+import { ataPciDriver } from '../dev/ata/ata_pci.js';
+import { pciBusDriver, pciEnumerate, describeBars, type PciDevinfo, type PciDriver } from '../dev/pci/pci.js';
+import { rlPciDriver } from '../dev/rl/rl_pci.js';
 import { uartConsoleDriver } from '../dev/uart/uart_console.js';
 import type { Ns8250 } from '../dev/uart/uart_ns8250.js';
 import { Hypervisor } from '../dev/xen/hypervisor.js';
@@ -136,8 +138,15 @@ export function* hvmBoot(k: Kernel): Gen<HvmBootResult> {
     atrtcDriver(),
   ]));
   for (const info of devices) for (const line of describeBars(info)) k.printf(`pci0:${info.slot}:${info.func}: ${line}`);
-  const pciDrivers = flavour === 'pvhvm' && xen !== undefined ? [xenpciPciDriver({ xenBase: xen.base, intr })] : [];
-  yield* deviceAttach(k, nexus, busDriver('pcib', 'Host to PCI bridge', () => [pciBusDriver(pciDrivers, devices)]));
+  const pciDrivers: PciDriver[] = [
+    ...(flavour === 'pvhvm' && xen !== undefined ? [xenpciPciDriver({ xenBase: xen.base, intr })] : []),
+    ...(k.hasDevice('ata') ? [ataPciDriver({ intr, ioapic, apicId })] : []),
+    ...(k.hasDevice('rl') ? [rlPciDriver({ intr, ioapic, apicId })] : []),
+  ];
+  // FreeBSD's xen_hvm_init unplugs the emulated disks and NICs before the bus is probed: on PVHVM the
+  // platform device attaches first, so the native ATA and NIC drivers find what is left.
+  const probeOrder = flavour === 'pvhvm' ? [...devices.filter(isXenPlatformDevice), ...devices.filter((d) => !isXenPlatformDevice(d))] : devices;
+  yield* deviceAttach(k, nexus, busDriver('pcib', 'Host to PCI bridge', () => [pciBusDriver(pciDrivers, probeOrder)]));
 
   yield* k.hooks.clock.cpuInit(k, bsp);
   k.hooks.ipi.cpuInit(k, bsp);
