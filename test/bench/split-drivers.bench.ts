@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Consoles, Toolstack } from '../../core/api/index.js';
+import { Consoles, HvmPlatforms, Toolstack } from '../../core/api/index.js';
 import type { Host } from '../../core/host/host.js';
 import { runUntil } from '../plugins/guest/generic/helpers.js';
 import { bootHost, loadDefinition } from '../integration/machine.js';
@@ -113,4 +113,57 @@ export const benchmarks: Benchmark[] = [
       }
     },
   },
+  {
+    group: 'split drivers',
+    name: 'PV against emulated, simulated time: 4 KiB disk reads (queue depth 1) and UDP, PVHVM (xbd0, xn0) beside plain HVM (ada0 on PIIX IDE, rl0 on RTL8139)',
+    unit: '× PV disk IOPS over emulated',
+    run: async () => {
+      const hvm = (name: string, platform: number, mac: string) => (dir: string) => {
+        const image = join(dir, `${name}.raw`);
+        writeFileSync(image, new Uint8Array(16 << 20));
+        return `name = "${name}"\ntype = "hvm"\nkernel = "generic"\nmemory = 128\nxen_platform_pci = ${platform}\nserial = "pty"\ndisk = [ '${image},raw,xvda,rw' ]\nvif = [ 'mac=${mac},bridge=xenbr0,model=rtl8139' ]\n`;
+      };
+      const sink = () => `name = "sink"\ntype = "pvh"\nkernel = "generic"\nmemory = 64\nvif = [ 'mac=00:16:3e:00:02:09,bridge=xenbr0' ]\n`;
+      const r = await rig(
+        { pv: hvm('pv', 1, '00:16:3e:00:02:01'), emu: hvm('emu', 0, '00:16:3e:00:02:02'), sink },
+        ['credit', 'xenstored', 'xenconsoled', 'toolstack', 'pvh', 'hvm', 'pvhvm', 'device-model', 'uart16550', 'pit8254', 'rtc146818', 'xen-platform', 'acpi-pm', 'piix-ide', 'rtl8139', 'disk-images', 'blkback', 'bridge', 'netback', 'generic-kernel'],
+        (log) => log.includes('boot: up') && /(xn0|rl0): link state changed to UP|rl0: Ethernet address/.test(log),
+      );
+      try {
+        const toolstack = r.host.plugins.resolveAll(Toolstack)[0]!;
+        const exits = r.host.container.resolve(HvmPlatforms);
+        const measure = (name: string, line: string, expect: string): { out: string; exits: number } => {
+          const before = exits.exits(toolstack.find(name)!.domid).total;
+          const out = r.shell(name, line, expect).out;
+          return { out, exits: exits.exits(toolstack.find(name)!.domid).total - before };
+        };
+        const N = 2000;
+        const disk = (name: string, dev: string) => {
+          const m = measure(name, `diskbench ${dev} -n ${N} -q 1`, 'IOPS');
+          return { iops: Number(/(\d+) IOPS/.exec(m.out)?.[1] ?? 0), exitsPerIo: m.exits / N };
+        };
+        const pvDisk = disk('pv', 'xbd0');
+        const emuDisk = disk('emu', 'ada0');
+        r.shell('sink', 'ifconfig xn0 inet 10.2.0.9/24', '# ');
+        r.shell('pv', 'ifconfig xn0 inet 10.2.0.1/24', '# ');
+        r.shell('emu', 'ifconfig rl0 inet 10.2.0.2/24', '# ');
+        const net = (name: string) => {
+          r.shell(name, 'ping -c 1 10.2.0.9', 'packet loss');
+          const m = measure(name, 'iperf -c 10.2.0.9 -n 2000 -l 1472', 'datagrams');
+          const mbits = Number(/([\d.]+) Mbits\/sec/.exec(m.out)?.[1] ?? 0);
+          return { mbits, exitsPerPacket: m.exits / 2000 };
+        };
+        const pvNet = net('pv');
+        const emuNet = net('emu');
+        const f = (x: number) => x.toFixed(1);
+        return {
+          value: pvDisk.iops / Math.max(1, emuDisk.iops),
+          detail: `disk: PV ${pvDisk.iops} IOPS, ${f(pvDisk.exitsPerIo)} VM exits/read; emulated ${emuDisk.iops} IOPS, ${f(emuDisk.exitsPerIo)} VM exits/read. UDP send: PV ${pvNet.mbits} Mbit/s, ${f(pvNet.exitsPerPacket)} exits/packet; emulated ${emuNet.mbits} Mbit/s, ${f(emuNet.exitsPerPacket)} exits/packet (simulated time)`,
+        };
+      } finally {
+        await r.done();
+      }
+    },
+  },
 ];
+

@@ -53,8 +53,8 @@ describe('build profiles', () => {
   });
 
   it('refuses a profile asking for a feature nothing implements yet', async () => {
-    const root = await rootWith('wish', 'name: wish\ndescription: wishful\nfeatures: [X86_64, EVENT_CHANNELS, GRANT_TABLES, XENSTORE, BLKBACK]\n');
-    await expect(resolveBuild('wish', root, TREE)).rejects.toThrow('feature BLKBACK is missing (nothing implements it yet), but build "wish" asks for it');
+    const root = await rootWith('wish', 'name: wish\ndescription: wishful\nfeatures: [X86_64, EVENT_CHANNELS, GRANT_TABLES, XENSTORE, PCIBACK]\n');
+    await expect(resolveBuild('wish', root, TREE)).rejects.toThrow('feature PCIBACK is missing (nothing implements it yet), but build "wish" asks for it');
   });
 
   it('refuses an unknown plugin, an unknown key and a name that is not the file\'s', async () => {

@@ -3,6 +3,7 @@
  * Dom0's xenstore, opens each disk image, and walks the xenbus handshake with the frontend (InitWait →
  * Connected → Closing → Closed, xen-facts §2.6); a connected vbd's requests are served as Dom0 tasks.
  */
+import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import {
   type DiskImage, type DiskImages, type Dom0Tasks, type Domain, type DomainRegistry, type EventChannels, type GrantTables, type Logger, type VcpuApi,
@@ -59,6 +60,8 @@ interface Vbd {
   readonly be: string;
   fe: string | undefined;
   state: number;
+  /** What the backend directory says to serve (set by probe). */
+  source: { file: string; format: 'raw' | 'qcow2' | 'auto'; readOnly: boolean; cdrom: boolean } | undefined;
   image: DiskImage | undefined;
   conn: Connection | undefined;
   unwatchFe: (() => void) | undefined;
@@ -101,7 +104,7 @@ export class Blkback {
     return [...this.vbds.values()]
       .filter((v) => domid === undefined || v.domid === domid)
       .sort((a, b) => a.domid - b.domid || a.devid - b.devid)
-      .map((v) => ({ kind: v.kind, domid: v.domid, devid: v.devid, state: v.state, path: v.image?.path, connected: v.conn !== undefined, stats: v.conn?.ring.stats ?? v.stats }));
+      .map((v) => ({ kind: v.kind, domid: v.domid, devid: v.devid, state: v.state, path: v.source?.file, connected: v.conn !== undefined, stats: v.conn?.ring.stats ?? v.stats }));
   }
 
   /** Images open (leak checks). */
@@ -141,7 +144,7 @@ export class Blkback {
     if (vbd === undefined) {
       const d = this.deps.domains.get(domid);
       if (d === undefined || d.state === 'dying' || d.state === 'dead') return;
-      vbd = { kind, domid, devid, be, fe: undefined, state: XenbusState.Initialising, image: undefined, conn: undefined, unwatchFe: undefined, stats: undefined };
+      vbd = { kind, domid, devid, be, fe: undefined, state: XenbusState.Initialising, source: undefined, image: undefined, conn: undefined, unwatchFe: undefined, stats: undefined };
       this.vbds.set(key, vbd);
       this.probe(vbd);
       return;
@@ -156,28 +159,27 @@ export class Blkback {
     }
   }
 
-  /** New backend directory: open the image, publish the disk's features and size, go to InitWait. */
+  /**
+   * New backend directory (the hotplug script's and netback_probe's part): check the image is there,
+   * publish the transport features, go to InitWait. The image is opened when the frontend connects, as
+   * Linux blkback publishes a disk's size in connect(): until then an HVM guest's emulated IDE disk may
+   * hold the same file (QEMU lets go of it when the guest unplugs its emulated disks).
+   */
   private probe(vbd: Vbd): void {
     const xs = this.deps.xenstore;
     const fe = xs.read(`${vbd.be}/frontend`);
     const params = xs.read(`${vbd.be}/params`) ?? '';
     const readOnly = (xs.read(`${vbd.be}/mode`) ?? 'w') !== 'w';
-    const cdrom = xs.read(`${vbd.be}/device-type`) === 'cdrom';
     // qdisk's params carry the format: `qcow2:/path`; phy's are the path alone.
     const m = vbd.kind === 'qdisk' ? /^(raw|qcow2|aio):(.*)$/.exec(params) : null;
     const format = m !== null && m[1] !== 'aio' ? (m[1] as 'raw' | 'qcow2') : vbd.kind === 'qdisk' ? 'auto' : 'raw';
     const file = m !== null ? m[2]! : params;
     if (fe === undefined) return this.fatal(vbd, 'no frontend path');
     if (!isAbsolute(file)) return this.fatal(vbd, `params "${params}" does not name an image file by absolute path`);
-    try {
-      vbd.image = this.deps.images.open(file, { format, readOnly });
-    } catch (error) {
-      return this.fatal(vbd, `cannot open ${file}: ${errorMessage(error)}`);
-    }
+    if (!existsSync(file)) return this.fatal(vbd, `${file}: no such image file`);
     vbd.fe = fe;
-    const image = vbd.image;
-    const info = (readOnly ? VDISK.readonly : 0) | (cdrom ? VDISK.cdrom | VDISK.removable : 0);
-    const discard = image.discard !== undefined && !readOnly && xs.read(`${vbd.be}/discard-enable`) !== '0';
+    vbd.source = { file, format, readOnly, cdrom: xs.read(`${vbd.be}/device-type`) === 'cdrom' };
+    const discard = !readOnly && xs.read(`${vbd.be}/discard-enable`) !== '0';
     xs.transaction((tx) => {
       tx.write(`${vbd.be}/feature-flush-cache`, '1');
       tx.write(`${vbd.be}/feature-barrier`, '1');
@@ -189,16 +191,43 @@ export class Blkback {
         tx.write(`${vbd.be}/discard-secure`, '0');
       }
       if (this.deps.maxIndirectSegments > 0) tx.write(`${vbd.be}/feature-max-indirect-segments`, String(this.deps.maxIndirectSegments));
-      tx.write(`${vbd.be}/sectors`, String(Math.floor(image.size / 512)));
-      tx.write(`${vbd.be}/sector-size`, '512');
-      tx.write(`${vbd.be}/physical-sector-size`, '512');
-      tx.write(`${vbd.be}/info`, String(info));
       tx.write(`${vbd.be}/hotplug-status`, 'connected');
       tx.write(`${vbd.be}/state`, String(XenbusState.InitWait));
     });
     vbd.state = XenbusState.InitWait;
-    this.deps.log.info(`dom${vbd.domid} ${vbd.kind} ${vbd.devid}: ${image.format} image ${image.path} (${image.size} bytes${readOnly ? ', read-only' : ''})`);
+    this.deps.log.info(`dom${vbd.domid} ${vbd.kind} ${vbd.devid}: ${format} image ${file}${readOnly ? ' (read-only)' : ''}`);
     vbd.unwatchFe = xs.watch(`${fe}/state`, () => this.onFrontendState(vbd));
+  }
+
+  /** Opens the image (once) and publishes its size and info bits; false (after a fatal error) when it cannot be opened. */
+  private openImage(vbd: Vbd): boolean {
+    const src = vbd.source!;
+    if (vbd.image === undefined) {
+      try {
+        vbd.image = this.deps.images.open(src.file, { format: src.format, readOnly: src.readOnly });
+      } catch (error) {
+        this.fatal(vbd, `cannot open ${src.file}: ${errorMessage(error)}`);
+        return false;
+      }
+    }
+    const image = vbd.image;
+    const info = (src.readOnly ? VDISK.readonly : 0) | (src.cdrom ? VDISK.cdrom | VDISK.removable : 0);
+    this.deps.xenstore.transaction((tx) => {
+      tx.write(`${vbd.be}/sectors`, String(Math.floor(image.size / 512)));
+      tx.write(`${vbd.be}/sector-size`, '512');
+      tx.write(`${vbd.be}/physical-sector-size`, '512');
+      tx.write(`${vbd.be}/info`, String(info));
+    });
+    return true;
+  }
+
+  private closeImage(vbd: Vbd): void {
+    try {
+      vbd.image?.close();
+    } catch (error) {
+      this.deps.log.warn(`dom${vbd.domid} ${vbd.kind} ${vbd.devid}: closing the image: ${errorMessage(error)}`);
+    }
+    vbd.image = undefined;
   }
 
   /** xenbus_dev_fatal: the error under Dom0's `error/` tree, the backend Closing; the guest carries on without the disk. */
@@ -231,7 +260,7 @@ export class Blkback {
     switch (fe) {
       case XenbusState.Initialising:
         // A frontend starting again after it closed (a guest's kexec or driver reload).
-        if (vbd.state === XenbusState.Closed && vbd.image !== undefined && this.online(vbd)) this.setState(vbd, XenbusState.InitWait);
+        if (vbd.state === XenbusState.Closed && vbd.source !== undefined && this.online(vbd)) this.setState(vbd, XenbusState.InitWait);
         break;
       case XenbusState.Initialised:
       case XenbusState.Connected:
@@ -262,6 +291,7 @@ export class Blkback {
     if (xs.read(`${fe}/ring-page-order`) !== undefined && xs.read(`${fe}/ring-page-order`) !== '0') return this.fatal(vbd, 'multi-page rings were not offered');
     if (ringRef === undefined || port === undefined) return this.fatal(vbd, `frontend ${fe} gave no ring-ref / event-channel`);
     if (protocol !== 'x86_64-abi') return this.fatal(vbd, `unsupported protocol ${protocol}`);
+    if (!this.openImage(vbd)) return;
     const domid = domId(vbd.domid);
     const { grants, evtchn } = this.deps;
     const ring = new VbdRing({
@@ -301,6 +331,7 @@ export class Blkback {
 
   private close(vbd: Vbd): void {
     this.disconnect(vbd);
+    this.closeImage(vbd);
     this.setState(vbd, XenbusState.Closed);
     this.deps.log.info(`dom${vbd.domid} ${vbd.kind} ${vbd.devid}: closed`);
   }
@@ -311,12 +342,7 @@ export class Blkback {
     this.vbds.delete(key);
     vbd.unwatchFe?.();
     this.disconnect(vbd);
-    try {
-      vbd.image?.close();
-    } catch (error) {
-      this.deps.log.warn(`dom${vbd.domid} ${vbd.kind} ${vbd.devid}: closing the image: ${errorMessage(error)}`);
-    }
-    vbd.image = undefined;
+    this.closeImage(vbd);
     this.deps.log.debug(`dom${vbd.domid} ${vbd.kind} ${vbd.devid}: forgotten (${why})`);
   }
 

@@ -140,6 +140,8 @@ export class ToolstackImpl implements Toolstack {
     }
     const uuid = config.uuid ?? this.newUuid();
     const paused = options.paused === true;
+    // libxl fills in each NIC's MAC before anything uses it: the vif directories and the emulated NIC see the same one.
+    if (config.vif.some((v) => v.mac === undefined)) config = { ...config, vif: config.vif.map((v) => (v.mac !== undefined ? v : { ...v, mac: this.deps.mac() })) };
     this.building.add(config.name);
     const build = this.deps.tasks.submit(name, (v) => this.createTask(v, config, uuid, checked, paused));
     build.onSettled(() => this.building.delete(config.name));

@@ -38,7 +38,7 @@ describe('config/features.yaml', () => {
     for (const d of decls) for (const p of d.plugins) expect(Object.keys(IN_TREE_PLUGINS)).toContain(p);
     expect(decls.find((d) => d.name === 'SCHED_CREDIT')).toMatchObject({ plugins: ['credit'] });
     const existing = decls.filter((d) => d.status !== 'missing');
-    expect(existing.filter((d) => !isCoreFeature(d)).map((d) => d.name)).toEqual(['SCHED_CREDIT', 'PV', 'HVM', 'PVHVM', 'PVH', 'XENSTORE', 'XENCONSOLE', 'TOOLSTACK', 'DEVICE_MODEL', 'DISK_IMAGES', 'BRIDGES', 'BLKBACK', 'NETBACK', 'KERNEL_GENERIC', 'XENPCI', 'BALLOON', 'BLKFRONT', 'NETFRONT', 'EVTCHN_DEV', 'CONSOLE', 'CONTROL', 'XEN_PLATFORM_PCI', 'EMU_UART', 'EMU_RTC', 'EMU_PIT', 'EMU_ACPI_PM', 'WORKLOAD_CPU_LOOP']);
+    expect(existing.filter((d) => !isCoreFeature(d)).map((d) => d.name)).toEqual(['SCHED_CREDIT', 'PV', 'HVM', 'PVHVM', 'PVH', 'XENSTORE', 'XENCONSOLE', 'TOOLSTACK', 'DEVICE_MODEL', 'DISK_IMAGES', 'BRIDGES', 'BLKBACK', 'NETBACK', 'KERNEL_GENERIC', 'XENPCI', 'BALLOON', 'BLKFRONT', 'NETFRONT', 'EVTCHN_DEV', 'CONSOLE', 'CONTROL', 'XEN_PLATFORM_PCI', 'EMU_UART', 'EMU_RTC', 'EMU_PIT', 'EMU_ACPI_PM', 'EMU_IDE', 'EMU_NIC', 'WORKLOAD_CPU_LOOP']);
     expect(existing.every((d) => ['Core', 'Schedulers', 'Guest modes', 'Dom0 services', 'Backends', 'Guest kernels', 'Guest drivers', 'Workloads', 'Emulated devices'].includes(d.group))).toBe(true);
   });
 });

@@ -35,7 +35,7 @@ describe('kernel configuration', () => {
     const by = new Map(configs.map((c) => [c.ident, c]));
     expect([...by.keys()].sort()).toEqual(['GENERIC', 'MINIMAL', 'XENHVM']);
     expect(by.get('GENERIC')!.options.has('SMP')).toBe(true);
-    expect([...by.get('GENERIC')!.devices].sort()).toEqual(['balloon', 'evtchn', 'xenpci', 'xentimer']);
+    expect([...by.get('GENERIC')!.devices].sort()).toEqual(['ata', 'balloon', 'evtchn', 'rl', 'xbd', 'xenpci', 'xentimer', 'xn']);
     expect(by.get('XENHVM')!.options.has('NO_ADAPTIVE_MUTEXES')).toBe(true);
     expect(by.get('XENHVM')!.devices.has('balloon')).toBe(true);
     expect(by.get('MINIMAL')!.options.has('SMP')).toBe(false);
