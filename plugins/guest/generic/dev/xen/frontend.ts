@@ -1,6 +1,17 @@
-/** What xenbusb_front needs of a frontend driver (blkfront, netfront): the kernel device it is, and how it learns its node went. */
+/**
+ * What every xenbus frontend (blkfront, netfront) shares: xenbusb_front's view of a driver, and a base
+ * class for the device side — the backend's location, our state in xenstore, following the backend's
+ * state (FreeBSD's xenbus_otherend_changed), pages granted to the backend, an event-channel handler.
+ */
 import type { VcpuRequest } from '../../../../../core/api/index.js';
+import { PAGE_SIZE, XenbusState } from '../../../../../core/public/index.js';
 import type { Device, Driver } from '../../kern/bus.js';
+import type { IntrHandler, Kernel } from '../../kern/kernel.js';
+import { gnttab, type GrantTableClient } from './gnttab.js';
+import { addWatch, removeWatch } from './xenstore/xenbus.js';
+import { XenstoreError } from './xenstore/xenstore.js';
+
+type Gen<T = void> = Generator<VcpuRequest, T, unknown>;
 
 /** One attached frontend device. */
 export interface FrontendInstance {
@@ -23,4 +34,113 @@ export function setFrontend(dev: Device, instance: FrontendInstance): void {
 
 export function driverOf(dev: Device): FrontendInstance | undefined {
   return instances.get(dev);
+}
+
+/** A page of ours granted to the backend: its frame, guest address and grant reference. */
+export interface GrantedPage {
+  readonly pfn: number;
+  readonly addr: number;
+  readonly ref: number;
+}
+
+export abstract class XenbusFrontend implements FrontendInstance {
+  /** Our xenbus state. */
+  state: number = XenbusState.Initialising;
+  protected backendId = 0;
+  protected backend = '';
+  protected readonly gt: GrantTableClient;
+  private handler: IntrHandler | undefined;
+  private handlerPort = -1;
+
+  constructor(
+    protected readonly k: Kernel,
+    readonly dev: Device,
+    /** `device/vbd/51712`, `device/vif/0`. */
+    readonly nodename: string,
+  ) {
+    this.gt = gnttab(k);
+  }
+
+  get name(): string {
+    return this.dev.nameunit;
+  }
+
+  /** Reads the backend's location (and, in `readConfig`, the driver's own keys), then follows the backend's state. */
+  *attach(): Gen {
+    const xs = this.k.xenstore!;
+    this.backend = (yield* xs.read(`${this.nodename}/backend`)) ?? '';
+    this.backendId = Number((yield* xs.read(`${this.nodename}/backend-id`)) ?? '0');
+    if (this.backend === '') throw new Error(`${this.name}: ${this.nodename} names no backend`);
+    yield* this.readConfig();
+    yield* addWatch(this.k, `${this.backend}/state`, this.name, () => this.otherendChanged());
+  }
+
+  /** The driver's own frontend keys, read at attach (netfront: mac, mtu). */
+  protected *readConfig(): Gen {}
+
+  /** The node was removed: stop following the backend and let go of everything. */
+  *gone(): Gen {
+    yield* removeWatch(this.k, `${this.backend}/state`, this.name);
+    if (this.state !== XenbusState.Closed) yield* this.close(XenbusState.Closed, false);
+  }
+
+  protected *setState(state: number): Gen {
+    this.state = state;
+    yield* this.k.xenstore!.write(`${this.nodename}/state`, String(state));
+  }
+
+  private *otherendChanged(): Gen {
+    let text: string | undefined;
+    try {
+      text = yield* this.k.xenstore!.read(`${this.backend}/state`);
+    } catch (error) {
+      // The toolstack removed the backend's directory: its parent is Dom0's, so reading it is EACCES.
+      if (!(error instanceof XenstoreError)) throw error;
+    }
+    yield* this.backendChanged(text === undefined ? XenbusState.Closed : Number(text));
+  }
+
+  /** The backend moved to `state` (Closed when its directory is gone). */
+  protected abstract backendChanged(state: number): Gen;
+
+  /** Release the rings, port and grants; `publish`: write Closing and Closed (not when our node is gone). */
+  protected abstract close(backendState: number, publish?: boolean): Gen;
+
+  /** A zeroed page of ours granted to the backend. */
+  protected grantPage(readonly: boolean): GrantedPage {
+    const pfn = this.k.phys.allocate();
+    const addr = pfn * PAGE_SIZE;
+    this.k.v.memory.write(addr, new Uint8Array(PAGE_SIZE));
+    return { pfn, addr, ref: this.gt.grantAccess(this.backendId, pfn, readonly) };
+  }
+
+  /** Ends each page's grant and frees it; returns how many the backend still held (kept out of use). */
+  protected releasePages(pages: readonly GrantedPage[]): number {
+    let kept = 0;
+    for (const p of pages) {
+      if (this.gt.endAccess(p.ref)) this.k.phys.release(p.pfn);
+      else kept++;
+    }
+    if (kept > 0) this.k.printf(`${this.name}: ${kept} page(s) still in use by the backend are kept`);
+    return kept;
+  }
+
+  /** Offers the backend an unbound port and handles its events on the boot CPU. */
+  protected bindEvents(handler: Omit<IntrHandler, 'name' | 'port'>): number {
+    const k = this.k;
+    const port = k.bsp.ops.allocUnbound(this.backendId);
+    this.handler = { name: this.name, port, ...handler } as IntrHandler;
+    this.handlerPort = port;
+    k.bindIntr(this.handler);
+    return port;
+  }
+
+  protected unbindEvents(): void {
+    const k = this.k;
+    if (this.handler === undefined) return;
+    const at = k.bsp.intr.indexOf(this.handler);
+    if (at >= 0) k.bsp.intr.splice(at, 1);
+    this.handler = undefined;
+    k.bsp.ops.close(this.handlerPort);
+  }
 }

@@ -10,14 +10,10 @@ import {
   BLKIF_MAX_SEGMENTS_PER_REQUEST, BLKIF_OP, BLKIF_RING_SIZE, BLKIF_RSP, BlkifRequest, BlkifRequestIndirect, BlkifResponse, BlkifSegment, PAGE_SIZE,
   SringHeader, VDISK, XenbusState, xenbusStateName,
 } from '../../../../../../core/public/index.js';
-import type { Device } from '../../../kern/bus.js';
 import { DiskIoError, type DiskDev } from '../../../kern/disk.js';
-import { tsleep, type IntrHandler, type Kernel } from '../../../kern/kernel.js';
+import { tsleep } from '../../../kern/kernel.js';
 import type { Pcpu } from '../../../kern/pcpu.js';
-import { gnttab, type GrantTableClient } from '../gnttab.js';
-import type { FrontendInstance } from '../frontend.js';
-import { addWatch, removeWatch } from '../xenstore/xenbus.js';
-import { XenstoreError } from '../xenstore/xenstore.js';
+import { XenbusFrontend, type GrantedPage } from '../frontend.js';
 
 type Gen<T = void> = Generator<VcpuRequest, T, unknown>;
 
@@ -26,12 +22,7 @@ const SECTORS_PER_PAGE = PAGE_SIZE / SECTOR;
 /** Segments of one indirect request we build (Linux's default max_indirect_segments). */
 const INDIRECT_SEGMENTS = 32;
 
-/** A granted page of ours: its frame, guest address and grant reference. */
-interface Page {
-  readonly pfn: number;
-  readonly addr: number;
-  readonly ref: number;
-}
+type Page = GrantedPage;
 
 /** A request on the ring, until its response comes. */
 interface InFlight {
@@ -53,18 +44,13 @@ interface Chunk extends Extent {
   readonly slot: number;
 }
 
-export class Blkfront implements DiskDev, FrontendInstance {
+export class Blkfront extends XenbusFrontend implements DiskDev {
   readonly sectorSize = SECTOR;
   sectors = 0;
   readOnly = false;
   description = 'Virtual Block Device';
-  /** Our xenbus state. */
-  state: number = XenbusState.Initialising;
-  private backendId = 0;
-  private backend = '';
   private ring: Page | undefined;
   private port = -1;
-  private handler: IntrHandler | undefined;
   private reqProdPvt = 0;
   private rspCons = 0;
   private readonly shadow: (InFlight | undefined)[] = new Array<InFlight | undefined>(BLKIF_RING_SIZE).fill(undefined);
@@ -73,7 +59,6 @@ export class Blkfront implements DiskDev, FrontendInstance {
   private persistent = false;
   private flushOp: number | undefined;
   private indirectMax = 0;
-  private readonly gt: GrantTableClient;
   /** Scratch copies of one request slot and one indirect page, and of one response. */
   private readonly reqBytes = new Uint8Array(BlkifRequest.size);
   private readonly reqView = new DataView(this.reqBytes.buffer);
@@ -84,49 +69,8 @@ export class Blkfront implements DiskDev, FrontendInstance {
   /** Requests answered with an error (`sysctl dev.xbd.N.errors`). */
   errors = 0;
 
-  constructor(
-    private readonly k: Kernel,
-    readonly dev: Device,
-    /** `device/vbd/51712`. */
-    readonly nodename: string,
-  ) {
-    this.gt = gnttab(k);
-  }
-
-  get name(): string {
-    return this.dev.nameunit;
-  }
-
-  /** Reads the backend's location and follows its state from now on. */
-  *attach(): Gen {
-    const xs = this.k.xenstore!;
-    this.backend = (yield* xs.read(`${this.nodename}/backend`)) ?? '';
-    this.backendId = Number((yield* xs.read(`${this.nodename}/backend-id`)) ?? '0');
-    if (this.backend === '') throw new Error(`${this.name}: ${this.nodename} names no backend`);
-    yield* addWatch(this.k, `${this.backend}/state`, this.name, () => this.backendChanged());
-  }
-
-  /** The node was removed: stop following the backend and let go of everything. */
-  *gone(): Gen {
-    yield* removeWatch(this.k, `${this.backend}/state`, this.name);
-    if (this.state !== XenbusState.Closed) yield* this.close(XenbusState.Closed, false);
-  }
-
-  private *setState(state: number): Gen {
-    this.state = state;
-    yield* this.k.xenstore!.write(`${this.nodename}/state`, String(state));
-  }
-
   /** blkfront_backend_changed. */
-  private *backendChanged(): Gen {
-    let text: string | undefined;
-    try {
-      text = yield* this.k.xenstore!.read(`${this.backend}/state`);
-    } catch (error) {
-      // The toolstack removed the backend's directory: its parent is Dom0's, so reading it is EACCES.
-      if (!(error instanceof XenstoreError)) throw error;
-    }
-    const be = text === undefined ? XenbusState.Closed : Number(text);
+  protected *backendChanged(be: number): Gen {
     switch (be) {
       case XenbusState.InitWait:
       case XenbusState.Initialised:
@@ -143,25 +87,16 @@ export class Blkfront implements DiskDev, FrontendInstance {
     }
   }
 
-  private allocPage(): Page {
-    const pfn = this.k.phys.allocate();
-    const addr = pfn * PAGE_SIZE;
-    this.k.v.memory.write(addr, new Uint8Array(PAGE_SIZE));
-    return { pfn, addr, ref: this.gt.grantAccess(this.backendId, pfn, false) };
-  }
-
   /** setup_blkring and the keys the backend reads: ring-ref, event-channel, protocol, feature-persistent. */
   private *talkToBackend(): Gen {
     const k = this.k;
     const xs = k.xenstore!;
-    const ring = this.allocPage();
+    const ring = this.grantPage(false);
     const m = k.v.memory;
     m.writeU32(ring.addr + SringHeader.reqEvent, 1);
     m.writeU32(ring.addr + SringHeader.rspEvent, 1);
     this.ring = ring;
-    this.port = k.bsp.ops.allocUnbound(this.backendId);
-    this.handler = { name: this.name, port: this.port, handle: () => this.intr() };
-    k.bindIntr(this.handler);
+    this.port = this.bindEvents({ handle: () => this.intr() });
     yield* xs.write(`${this.nodename}/ring-ref`, String(ring.ref));
     yield* xs.write(`${this.nodename}/event-channel`, String(this.port));
     yield* xs.write(`${this.nodename}/protocol`, 'x86_64-abi');
@@ -196,7 +131,7 @@ export class Blkfront implements DiskDev, FrontendInstance {
   }
 
   /** The backend is going: fail what is queued, release the ring, port and grants, and go Closed. */
-  private *close(backendState: number, publish = true): Gen {
+  protected *close(backendState: number, publish = true): Gen {
     const k = this.k;
     const i = k.disks.indexOf(this);
     if (i >= 0) k.disks.splice(i, 1);
@@ -208,19 +143,9 @@ export class Blkfront implements DiskDev, FrontendInstance {
         f.status = BLKIF_RSP.error;
       }
     }
-    if (this.handler !== undefined) {
-      const at = k.bsp.intr.indexOf(this.handler);
-      if (at >= 0) k.bsp.intr.splice(at, 1);
-      this.handler = undefined;
-      k.bsp.ops.close(this.port);
-    }
-    let leaked = 0;
-    for (const p of [...this.pool.splice(0), ...(this.ring ? [this.ring] : [])]) {
-      if (this.gt.endAccess(p.ref)) k.phys.release(p.pfn);
-      else leaked++;
-    }
+    this.unbindEvents();
+    this.releasePages([...this.pool.splice(0), ...(this.ring ? [this.ring] : [])]);
     this.ring = undefined;
-    if (leaked > 0) k.printf(`${this.name}: ${leaked} page(s) still in use by the backend are kept`);
     if (publish) yield* this.setState(XenbusState.Closed);
     else this.state = XenbusState.Closed;
     k.printf(`${this.name}: detached (backend ${xenbusStateName(backendState)})`);
@@ -266,7 +191,7 @@ export class Blkfront implements DiskDev, FrontendInstance {
   }
 
   private takePage(): Page {
-    return this.pool.pop() ?? this.allocPage();
+    return this.pool.pop() ?? this.grantPage(false);
   }
 
   private givePage(p: Page): void {

@@ -9,14 +9,9 @@ import {
   NETIF_RSP, NET_RX_RING_SIZE, NET_TX_RING_SIZE, NetifRxRequest, NetifRxResponse, NetifTxRequest, NetifTxResponse, PAGE_SIZE, SringHeader, XenbusState,
   xenbusStateName,
 } from '../../../../../../core/public/index.js';
-import type { Device } from '../../../kern/bus.js';
-import type { IntrHandler, Kernel } from '../../../kern/kernel.js';
 import { emptyIfnetStats, type IfnetDriver } from '../../../net/if.js';
 import { netAttach, netDeadline, netDetach, netTimers } from '../../../net/kern_net.js';
-import type { FrontendInstance } from '../frontend.js';
-import { gnttab, type GrantTableClient } from '../gnttab.js';
-import { addWatch, removeWatch } from '../xenstore/xenbus.js';
-import { XenstoreError } from '../xenstore/xenstore.js';
+import { XenbusFrontend, type GrantedPage } from '../frontend.js';
 
 type Gen<T = void> = Generator<VcpuRequest, T, unknown>;
 
@@ -24,29 +19,21 @@ type Gen<T = void> = Generator<VcpuRequest, T, unknown>;
 const RX_BUFFERS = 128;
 const TX_BUFFERS = 128;
 
-interface Page {
-  readonly pfn: number;
-  readonly addr: number;
-  readonly ref: number;
-}
+type Page = GrantedPage;
 
 function parseMac(text: string): Uint8Array | undefined {
   if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(text)) return undefined;
   return Uint8Array.from(text.split(':').map((h) => parseInt(h, 16)));
 }
 
-export class Netfront implements IfnetDriver, FrontendInstance {
+export class Netfront extends XenbusFrontend implements IfnetDriver {
   mac: Uint8Array = new Uint8Array(6);
   mtu = 1500;
   up = false;
   readonly stats = emptyIfnetStats();
-  state: number = XenbusState.Initialising;
-  private backendId = 0;
-  private backend = '';
   private txRing: Page | undefined;
   private rxRing: Page | undefined;
   private port = -1;
-  private handler: IntrHandler | undefined;
   private readonly txBufs: Page[] = [];
   private readonly txFree: number[] = [];
   private readonly rxBufs: Page[] = [];
@@ -54,51 +41,18 @@ export class Netfront implements IfnetDriver, FrontendInstance {
   private txCons = 0;
   private rxProdPvt = 0;
   private rxCons = 0;
-  private readonly gt: GrantTableClient;
 
-  constructor(
-    private readonly k: Kernel,
-    readonly dev: Device,
-    readonly nodename: string,
-  ) {
-    this.gt = gnttab(k);
-  }
-
-  get name(): string {
-    return this.dev.nameunit;
-  }
-
-  *attach(): Gen {
+  /** The vif's MAC and MTU, from its frontend directory. */
+  protected override *readConfig(): Gen {
     const xs = this.k.xenstore!;
-    this.backend = (yield* xs.read(`${this.nodename}/backend`)) ?? '';
-    this.backendId = Number((yield* xs.read(`${this.nodename}/backend-id`)) ?? '0');
     const mac = parseMac((yield* xs.read(`${this.nodename}/mac`)) ?? '');
     const mtu = Number((yield* xs.read(`${this.nodename}/mtu`)) ?? '1500');
-    if (this.backend === '' || mac === undefined) throw new Error(`${this.name}: ${this.nodename} names no backend or no valid mac`);
+    if (mac === undefined) throw new Error(`${this.name}: ${this.nodename} has no valid mac`);
     this.mac = mac;
     if (Number.isInteger(mtu) && mtu >= 68 && mtu <= PAGE_SIZE - 14) this.mtu = mtu;
-    yield* addWatch(this.k, `${this.backend}/state`, this.name, () => this.backendChanged());
   }
 
-  *gone(): Gen {
-    yield* removeWatch(this.k, `${this.backend}/state`, this.name);
-    if (this.state !== XenbusState.Closed) yield* this.close(XenbusState.Closed, false);
-  }
-
-  private *setState(state: number): Gen {
-    this.state = state;
-    yield* this.k.xenstore!.write(`${this.nodename}/state`, String(state));
-  }
-
-  private *backendChanged(): Gen {
-    let text: string | undefined;
-    try {
-      text = yield* this.k.xenstore!.read(`${this.backend}/state`);
-    } catch (error) {
-      // The toolstack removed the backend's directory: its parent is Dom0's, so reading it is EACCES.
-      if (!(error instanceof XenstoreError)) throw error;
-    }
-    const be = text === undefined ? XenbusState.Closed : Number(text);
+  protected *backendChanged(be: number): Gen {
     switch (be) {
       case XenbusState.InitWait:
       case XenbusState.Initialised:
@@ -115,35 +69,26 @@ export class Netfront implements IfnetDriver, FrontendInstance {
     }
   }
 
-  private allocPage(readonly: boolean): Page {
-    const pfn = this.k.phys.allocate();
-    const addr = pfn * PAGE_SIZE;
-    this.k.v.memory.write(addr, new Uint8Array(PAGE_SIZE));
-    return { pfn, addr, ref: this.gt.grantAccess(this.backendId, pfn, readonly) };
-  }
-
   /** Rings, buffers and keys; netfront goes Connected at once, as Linux's and FreeBSD's do. */
   private *talkToBackend(): Gen {
     const k = this.k;
     const m = k.v.memory;
-    this.txRing = this.allocPage(false);
-    this.rxRing = this.allocPage(false);
+    this.txRing = this.grantPage(false);
+    this.rxRing = this.grantPage(false);
     for (const r of [this.txRing, this.rxRing]) {
       m.writeU32(r.addr + SringHeader.reqEvent, 1);
       m.writeU32(r.addr + SringHeader.rspEvent, 1);
     }
     for (let i = 0; i < TX_BUFFERS; i++) {
-      this.txBufs.push(this.allocPage(true));
+      this.txBufs.push(this.grantPage(true));
       this.txFree.push(TX_BUFFERS - 1 - i);
     }
     for (let i = 0; i < RX_BUFFERS; i++) {
-      this.rxBufs.push(this.allocPage(false));
+      this.rxBufs.push(this.grantPage(false));
       this.postRx(i);
     }
-    this.port = k.bsp.ops.allocUnbound(this.backendId);
+    this.port = this.bindEvents({ handle: () => this.intr(), deadline: () => netDeadline(k) });
     this.pushRx();
-    this.handler = { name: this.name, port: this.port, handle: () => this.intr(), deadline: () => netDeadline(k) };
-    k.bindIntr(this.handler);
     const xs = k.xenstore!;
     yield* xs.write(`${this.nodename}/tx-ring-ref`, String(this.txRing.ref));
     yield* xs.write(`${this.nodename}/rx-ring-ref`, String(this.rxRing.ref));
@@ -164,7 +109,7 @@ export class Netfront implements IfnetDriver, FrontendInstance {
     this.k.printf(`${this.name}: link state changed to UP`);
   }
 
-  private *close(backendState: number, publish = true): Gen {
+  protected *close(backendState: number, publish = true): Gen {
     const k = this.k;
     if (this.up) {
       this.up = false;
@@ -173,20 +118,10 @@ export class Netfront implements IfnetDriver, FrontendInstance {
       if (i >= 0) k.ifnets.splice(i, 1);
     }
     if (publish && this.state !== XenbusState.Closing) yield* this.setState(XenbusState.Closing);
-    if (this.handler !== undefined) {
-      const at = k.bsp.intr.indexOf(this.handler);
-      if (at >= 0) k.bsp.intr.splice(at, 1);
-      this.handler = undefined;
-      k.bsp.ops.close(this.port);
-    }
-    let kept = 0;
-    for (const p of [...this.txBufs.splice(0), ...this.rxBufs.splice(0), ...(this.txRing ? [this.txRing] : []), ...(this.rxRing ? [this.rxRing] : [])]) {
-      if (this.gt.endAccess(p.ref)) k.phys.release(p.pfn);
-      else kept++;
-    }
+    this.unbindEvents();
+    this.releasePages([...this.txBufs.splice(0), ...this.rxBufs.splice(0), ...(this.txRing ? [this.txRing] : []), ...(this.rxRing ? [this.rxRing] : [])]);
     this.txRing = this.rxRing = undefined;
     this.txFree.length = 0;
-    if (kept > 0) k.printf(`${this.name}: ${kept} page(s) still in use by the backend are kept`);
     if (publish) yield* this.setState(XenbusState.Closed);
     else this.state = XenbusState.Closed;
     k.printf(`${this.name}: detached (backend ${xenbusStateName(backendState)})`);
