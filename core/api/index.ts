@@ -24,3 +24,4 @@ export * from './hvm-platform.js';
 export * from './pci.js';
 export * from './block.js';
 export * from './network.js';
+export * from './xenbus-backend.js';

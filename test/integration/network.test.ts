@@ -11,6 +11,9 @@ import { Bridges, Consoles, Toolstack, type Toolstack as ToolstackApi } from '..
 import type { Consoles as ConsolesApi } from '../../core/api/console.js';
 import type { Host } from '../../core/host/host.js';
 import { NetworkBackend } from '../../plugins/backends/netback/index.js';
+import { parseVifSpec } from '../../core/config/vifspec.js';
+import { renderXlNetworkList, xlNetworkListView } from '../../core/cli/views/index.js';
+import { settle } from '../plugins/dom0/toolstack/harness.js';
 import { runUntil } from '../plugins/guest/generic/helpers.js';
 import { bootHost, loadDefinition } from './machine.js';
 
@@ -106,5 +109,21 @@ describe('netfront, netback and the bridge', () => {
     expect(shell('net-a', 'iperf -c 10.0.0.2 -n 200 -l 1000', 'datagrams')).toMatch(/200 datagrams/);
     const out = shell('net-b', '', 'datagrams');
     expect(out).toMatch(/ 200 datagrams  0 lost/);
+  });
+
+  it('network-attach to a bridge Dom0 lacks fails with netback\'s error; attach and detach on xenbr0 bring xn1 up and down', () => {
+    const missing = settle(host, toolstack.networkAttach(domid('net-a'), parseVifSpec('bridge=xenbr9').value!));
+    expect(missing.error?.message).toMatch(/vif-bridge: bridge xenbr9 does not exist \(bridges: xenbr0\)/);
+    expect(settle(host, toolstack.networkDetach(domid('net-a'), '1')).error).toBeUndefined();
+    const added = settle(host, toolstack.networkAttach(domid('net-a'), parseVifSpec('mac=00:16:3e:00:00:1a,bridge=xenbr0').value!));
+    expect(added.result).toBe(1);
+    expect(runUntil(host, () => log('net-a').includes('xn1: link state changed to UP'), 2e9)).toBe(true);
+    const rows = xlNetworkListView(host, ['net-a']);
+    expect(rows.map((r) => [r.idx, r.mac, r.state])).toEqual([[0, '00:16:3e:00:00:0a', 4], [1, '00:16:3e:00:00:1a', 4]]);
+    expect(renderXlNetworkList(rows).split('\n')[0]).toBe('Idx BE Mac Addr.         handle state evt-ch   tx-/rx-ring-ref BE-path                       ');
+    expect(settle(host, toolstack.networkDetach(domid('net-a'), '00:16:3e:00:00:1a')).error).toBeUndefined();
+    expect(runUntil(host, () => log('net-a').includes('xn1: detached'), 2e9)).toBe(true);
+    expect(host.plugins.resolveAll(Bridges)[0]!.get('xenbr0').ports()).not.toContain(`vif${domid('net-a')}.1`);
+    expect(shell('net-a', 'ping -c 1 10.0.0.2', 'packet loss', 10e9)).toMatch(/1 packets received/);
   });
 });

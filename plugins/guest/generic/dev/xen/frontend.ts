@@ -51,6 +51,8 @@ export abstract class XenbusFrontend implements FrontendInstance {
   protected readonly gt: GrantTableClient;
   private handler: IntrHandler | undefined;
   private handlerPort = -1;
+  /** Set while `close` runs: it yields (xenstore writes), and the backend's next state change must not start it again. */
+  private closing = false;
 
   constructor(
     protected readonly k: Kernel,
@@ -81,12 +83,28 @@ export abstract class XenbusFrontend implements FrontendInstance {
   /** The node was removed: stop following the backend and let go of everything. */
   *gone(): Gen {
     yield* removeWatch(this.k, `${this.backend}/state`, this.name);
-    if (this.state !== XenbusState.Closed) yield* this.close(XenbusState.Closed, false);
+    yield* this.shutdown(XenbusState.Closed, false);
+  }
+
+  /** Runs `close` once: not again while it runs, nor once Closed, nor before anything was set up. */
+  protected *shutdown(backendState: number, publish = true): Gen {
+    if (this.closing || this.state === XenbusState.Closed || this.state === XenbusState.Initialising) return;
+    this.closing = true;
+    try {
+      yield* this.close(backendState, publish);
+    } finally {
+      this.closing = false;
+    }
   }
 
   protected *setState(state: number): Gen {
     this.state = state;
-    yield* this.k.xenstore!.write(`${this.nodename}/state`, String(state));
+    try {
+      yield* this.k.xenstore!.write(`${this.nodename}/state`, String(state));
+    } catch (error) {
+      // The toolstack removed our node already (a forced detach): there is no one left to tell.
+      if (!(error instanceof XenstoreError)) throw error;
+    }
   }
 
   private *otherendChanged(): Gen {

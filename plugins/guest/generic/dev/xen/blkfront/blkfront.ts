@@ -82,7 +82,7 @@ export class Blkfront extends XenbusFrontend implements DiskDev {
         break;
       case XenbusState.Closing:
       case XenbusState.Closed:
-        if (this.state !== XenbusState.Closed && this.state !== XenbusState.Initialising) yield* this.close(be);
+        yield* this.shutdown(be);
         break;
     }
   }

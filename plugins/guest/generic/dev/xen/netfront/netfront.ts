@@ -64,7 +64,7 @@ export class Netfront extends XenbusFrontend implements IfnetDriver {
         break;
       case XenbusState.Closing:
       case XenbusState.Closed:
-        if (this.state !== XenbusState.Closed && this.state !== XenbusState.Initialising) yield* this.close(be);
+        yield* this.shutdown(be);
         break;
     }
   }
