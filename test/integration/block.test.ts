@@ -16,24 +16,17 @@ import { parseDiskSpec } from '../../core/config/diskspec.js';
 import { renderXlBlockList, xlBlockListView } from '../../core/cli/views/index.js';
 import { settle } from '../plugins/dom0/toolstack/harness.js';
 import { runUntil } from '../plugins/guest/generic/helpers.js';
-import { bootHost, loadDefinition } from './machine.js';
+import { bootHost, guestConsoles, loadDefinition, type GuestConsoles } from './machine.js';
 
 let dir: string;
 let host: Host;
 let toolstack: ToolstackApi;
 let consoles: ConsolesApi;
 
-const domid = (name: string): number => toolstack.find(name)!.domid;
-const log = (name: string): string => consoles.log(domid(name));
-
-function shell(name: string, line: string, expectText = '# '): string {
-  const before = log(name).length;
-  consoles.input(domid(name), `${line}\r`);
-  const ok = runUntil(host, () => log(name).slice(before).includes(expectText), 5e9);
-  const out = log(name).slice(before);
-  if (!ok) throw new Error(`${name}: no "${expectText}" after "${line}": ${JSON.stringify(out.slice(-400))}`);
-  return out;
-}
+let g: GuestConsoles;
+const domid = (name: string): number => g.domid(name);
+const log = (name: string): string => g.log(name);
+const shell = (name: string, line: string, expect?: string, limit?: number): string => g.shell(name, line, expect, limit);
 
 function guestCfg(name: string, type: string, disks: string[]): string {
   return `name = "${name}"\ntype = "${type}"\nkernel = "generic"\nmemory = 64\nvcpus = 1\non_crash = "preserve"\ndisk = [ ${disks.map((d) => `'${d}'`).join(', ')} ]\n`;
@@ -54,6 +47,7 @@ beforeAll(async () => {
   ({ host } = await bootHost(await loadDefinition(join(dir, 'machine.yaml'))));
   toolstack = host.plugins.resolveAll(Toolstack)[0]!;
   consoles = host.plugins.resolveAll(Consoles)[0]!;
+  g = guestConsoles(host);
   runUntil(host, () => ['pv-disk', 'pvh-disk'].every((n) => toolstack.find(n) !== undefined && /^# /m.test(log(n)) && log(n).includes('xbd0: features')), 5e9);
 }, 60_000);
 

@@ -15,24 +15,17 @@ import { parseVifSpec } from '../../core/config/vifspec.js';
 import { renderXlNetworkList, xlNetworkListView } from '../../core/cli/views/index.js';
 import { settle } from '../plugins/dom0/toolstack/harness.js';
 import { runUntil } from '../plugins/guest/generic/helpers.js';
-import { bootHost, loadDefinition } from './machine.js';
+import { bootHost, guestConsoles, loadDefinition, type GuestConsoles } from './machine.js';
 
 let dir: string;
 let host: Host;
 let toolstack: ToolstackApi;
 let consoles: ConsolesApi;
 
-const domid = (name: string): number => toolstack.find(name)!.domid;
-const log = (name: string): string => consoles.log(domid(name));
-
-function shell(name: string, line: string, expectText = '# ', limit = 5e9): string {
-  const before = log(name).length;
-  consoles.input(domid(name), `${line}\r`);
-  const ok = runUntil(host, () => log(name).slice(before).includes(expectText), limit);
-  const out = log(name).slice(before);
-  if (!ok) throw new Error(`${name}: no "${expectText}" after "${line}": ${JSON.stringify(out.slice(-400))}`);
-  return out;
-}
+let g: GuestConsoles;
+const domid = (name: string): number => g.domid(name);
+const log = (name: string): string => g.log(name);
+const shell = (name: string, line: string, expect?: string, limit?: number): string => g.shell(name, line, expect, limit);
 
 function tshark(filter: string, fields: string[], options: string[] = []): string[] {
   const out = execFileSync('tshark', ['-r', join(dir, 'xenbr0.pcap'), ...options, '-Y', filter, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -55,6 +48,7 @@ beforeAll(async () => {
   host = booted.host;
   toolstack = host.plugins.resolveAll(Toolstack)[0]!;
   consoles = host.plugins.resolveAll(Consoles)[0]!;
+  g = guestConsoles(host);
   const up = runUntil(host, () => ['net-a', 'net-b'].every((n) => toolstack.find(n) !== undefined && log(n).includes('boot: up') && log(n).includes('xn0: link state changed to UP')), 5e9);
   if (!up) throw new Error(`the guests did not come up:\n${booted.logs.lines('info').slice(-40).join('\n')}\n${['net-a', 'net-b'].map((n) => (toolstack.find(n) ? log(n) : `${n}: not created`)).join('\n')}`);
   shell('net-a', 'ifconfig xn0 inet 10.0.0.1/24');
