@@ -58,6 +58,25 @@ interface TxSlot {
 }
 
 export class VifRings {
+  /** One fragment's copy out of its granted page, set before the grant access runs it (no closure per fragment). */
+  private copyTo: Uint8Array = new Uint8Array(0);
+  private copyAt = 0;
+  private copyFrom = 0;
+  private copyLen = 0;
+  private readonly gatherCopy = (page: Uint8Array): void => {
+    this.copyTo.set(page.subarray(this.copyFrom, this.copyFrom + this.copyLen), this.copyAt);
+  };
+  private sendTo: (frame: Uint8Array) => void = () => {};
+  private readonly sendView = (page: Uint8Array): void => {
+    this.sendTo(page.subarray(this.copyFrom, this.copyFrom + this.copyLen));
+  };
+  /** The frame being put into an rx buffer. */
+  private rxFrame: Uint8Array = new Uint8Array(0);
+  private readonly rxCopy = (page: Uint8Array): void => {
+    page.set(this.rxFrame);
+  };
+  /** Responses were published since the last {@link takeNotify} and the frontend asked to hear of them. */
+  private notifyPending = false;
   private txReqCons = 0;
   private txRspProdPvt = 0;
   private rxReqCons = 0;
@@ -107,15 +126,14 @@ export class VifRings {
     });
     let bytes = 0;
     const statuses = packets.map((p) => {
-      const frame = this.gather(p.frags);
-      if (frame === undefined) {
+      const size = p.frags.length === 1 ? this.sendInPlace(p.frags[0]!, send) : this.sendGathered(p.frags, send);
+      if (size === 0) {
         this.stats.txErrors++;
         return NETIF_RSP.error;
       }
-      bytes += frame.length;
+      bytes += size;
       this.stats.txPackets++;
-      this.stats.txBytes += frame.length;
-      send(frame);
+      this.stats.txBytes += size;
       return NETIF_RSP.okay;
     });
     let notify = false;
@@ -164,6 +182,38 @@ export class VifRings {
   }
 
   /** The frame a packet's data slots carry, or undefined (warned) when they do not describe one. */
+  /**
+   * A one-slot packet goes to the bridge as a view of the granted page, pinned while the bridge forwards it
+   * (the bridge copies what it keeps), as Linux netback maps rather than copies. Returns its size, 0 when refused.
+   */
+  private sendInPlace(slot: TxSlot, send: (frame: Uint8Array) => void): number {
+    const total = slot.size;
+    if (total > this.o.maxFrame || total < 14) {
+      this.o.warn(`tx packet of ${total} bytes refused (14..${this.o.maxFrame})`);
+      return 0;
+    }
+    if (slot.offset + total > PAGE) {
+      this.o.warn(`tx fragment at offset ${slot.offset} + ${total} crosses its page`);
+      return 0;
+    }
+    this.sendTo = send;
+    this.copyFrom = slot.offset;
+    this.copyLen = total;
+    const st = this.o.grant(slot.gref, false, this.sendView);
+    if (st !== GNTST.okay) {
+      this.o.warn(`tx grant ${slot.gref}: GNTST ${st}`);
+      return 0;
+    }
+    return total;
+  }
+
+  private sendGathered(data: TxSlot[], send: (frame: Uint8Array) => void): number {
+    const frame = this.gather(data);
+    if (frame === undefined) return 0;
+    send(frame);
+    return frame.length;
+  }
+
   private gather(data: TxSlot[]): Uint8Array | undefined {
     const total = data[0]!.size;
     if (total > XEN_NETIF_MAX_TX_SIZE || total > this.o.maxFrame || total < 14) {
@@ -171,9 +221,9 @@ export class VifRings {
       return undefined;
     }
     // The first slot's size is the whole packet; its own share is what the later fragments leave.
-    const sizes = data.map((s) => s.size);
-    sizes[0] = total - sizes.slice(1).reduce((a, b) => a + b, 0);
-    if (sizes[0]! <= 0) {
+    let rest = 0;
+    for (let i = 1; i < data.length; i++) rest += data[i]!.size;
+    if (total - rest <= 0) {
       this.o.warn(`tx fragments add up to more than the packet's ${total} bytes`);
       return undefined;
     }
@@ -181,12 +231,16 @@ export class VifRings {
     let at = 0;
     for (let i = 0; i < data.length; i++) {
       const s = data[i]!;
-      const len = sizes[i]!;
+      const len = i === 0 ? total - rest : s.size;
       if (s.offset + len > PAGE) {
         this.o.warn(`tx fragment at offset ${s.offset} + ${len} crosses its page`);
         return undefined;
       }
-      const st = this.o.grant(s.gref, false, (page) => frame.set(page.subarray(s.offset, s.offset + len), at));
+      this.copyTo = frame;
+      this.copyAt = at;
+      this.copyFrom = s.offset;
+      this.copyLen = len;
+      const st = this.o.grant(s.gref, false, this.gatherCopy);
       if (st !== GNTST.okay) {
         this.o.warn(`tx grant ${s.gref}: GNTST ${st}`);
         return undefined;
@@ -196,7 +250,17 @@ export class VifRings {
     return frame;
   }
 
-  /** Copies queued frames into posted rx buffers (as many as there are); returns how many went and whether to notify. */
+  /** Whether responses published by {@link receive} since the last call want a notification (and forgets it). */
+  takeNotify(): boolean {
+    const n = this.notifyPending;
+    this.notifyPending = false;
+    return n;
+  }
+
+  /**
+   * Copies queued frames into posted rx buffers (as many as there are), taking them off `queue`; returns
+   * how many went. Whether the frontend wants a notification accumulates for {@link takeNotify}.
+   */
   receive(queue: Uint8Array[]): { frames: number; bytes: number; notify: boolean } {
     let frames = 0;
     let bytes = 0;
@@ -211,7 +275,8 @@ export class VifRings {
         const id = v.getUint16(at + NetifRxRequest.id, true);
         const gref = v.getUint32(at + NetifRxRequest.gref, true);
         this.rxReqCons = (this.rxReqCons + 1) >>> 0;
-        const st = frame.length <= PAGE ? this.o.grant(gref, true, (page) => page.set(frame)) : GNTST.general_error;
+        this.rxFrame = frame;
+        const st = frame.length <= PAGE ? this.o.grant(gref, true, this.rxCopy) : GNTST.general_error;
         const rsp = SringHeader.size + (this.rxRspProdPvt & (NET_RX_RING_SIZE - 1)) * RX_SLOT;
         v.setUint16(rsp + NetifRxResponse.id, id, true);
         v.setUint16(rsp + NetifRxResponse.offset, 0, true);
@@ -232,6 +297,7 @@ export class VifRings {
         v.setUint32(SringHeader.rspProd, this.rxRspProdPvt, true);
         const event = v.getUint32(SringHeader.rspEvent, true);
         notify = ((this.rxRspProdPvt - event) >>> 0) < ((this.rxRspProdPvt - old) >>> 0);
+        if (notify) this.notifyPending = true;
       }
       // Ask to hear of new rx buffers while frames wait for them.
       if (queue.length > 0) v.setUint32(SringHeader.reqEvent, (this.rxReqCons + 1) >>> 0, true);

@@ -56,7 +56,7 @@ export class Kernel {
   /** Network interfaces the drivers attached (`xn0`, `rl0`). */
   readonly ifnets: IfnetDriver[] = [];
   /** Where drivers hand received frames: set by the network stack (frames are dropped while unset). */
-  netInput?: (ifname: string, frame: Uint8Array) => void;
+  netInput?: (ifname: string, frame: Uint8Array, checksumValid?: boolean) => void;
   /** CPUs by id; CPU 0 boots, APs join under options SMP. */
   readonly cpus: Pcpu[] = [];
   readonly threads: KThread[] = [];

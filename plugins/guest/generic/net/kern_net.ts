@@ -16,7 +16,7 @@ export function netStack(k: Kernel): NetStack {
     s = new NetStack({ now: () => k.v.now, ...(typeof hostname === 'string' ? { hostname } : {}) });
     stacks.set(k, s);
     const stack = s;
-    k.netInput = (ifname, frame) => stack.input(ifname, frame);
+    k.netInput = (ifname, frame, checksumValid) => stack.input(ifname, frame, checksumValid);
   }
   return s;
 }

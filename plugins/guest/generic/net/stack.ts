@@ -81,6 +81,8 @@ export class NetStack {
   private readonly inet6: Inet6;
   private readonly now: () => number;
   private nextEphemeral = EPHEMERAL_FIRST;
+  /** Set while a frame whose transport checksum the driver validated is going up. */
+  private checksumValid = false;
   private nextIndex = 1;
   private lastDstText: string | undefined;
   private lastDst: IpAddr | undefined;
@@ -166,14 +168,21 @@ export class NetStack {
   /**
    * A frame the driver of `ifname` received (destination MAC first, no FCS). The stack keeps views into it
    * (queued UDP data), so the driver must not reuse the buffer. Malformed frames are counted, never thrown.
+   * `checksumValid`: the device checked the transport checksum already (it is not verified again).
    */
-  input(ifname: string, frame: Uint8Array): void {
+  input(ifname: string, frame: Uint8Array, checksumValid = false): void {
     const ifp = this.byName.get(ifname);
     if (ifp === undefined) {
       this.counters.ether.noif++;
       return;
     }
-    this.etherInput(ifp, frame);
+    // The driver vouches for the transport checksum (netfront's NETRXF_data_validated, FreeBSD's CSUM_DATA_VALID).
+    this.checksumValid = checksumValid;
+    try {
+      this.etherInput(ifp, frame);
+    } finally {
+      this.checksumValid = false;
+    }
   }
 
   /** Sends an echo request to `dst` (IPv4 or IPv6); the reply shows in {@link takeEchoReplies}. */
@@ -307,7 +316,7 @@ export class NetStack {
   private udpInput(ifp: NetIf, family: 4 | 6, src: Uint8Array, group: boolean, bytes: Uint8Array, pseudoBase: number): void {
     const udp = this.counters.udp;
     udp.ipackets++;
-    const d = parseUdp(bytes, pseudoBase, family === 4);
+    const d = parseUdp(bytes, pseudoBase, family === 4, !this.checksumValid);
     if (typeof d === 'string') {
       udp[d]++;
       return;

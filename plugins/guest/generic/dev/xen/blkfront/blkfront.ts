@@ -54,6 +54,9 @@ export class Blkfront extends XenbusFrontend implements DiskDev {
   private reqProdPvt = 0;
   private rspCons = 0;
   private readonly shadow: (InFlight | undefined)[] = new Array<InFlight | undefined>(BLKIF_RING_SIZE).fill(undefined);
+  private readonly freeIds: number[] = Array.from({ length: BLKIF_RING_SIZE }, (_, i) => BLKIF_RING_SIZE - 1 - i);
+  /** Responses taken off the ring so far (a waiter compares it with what it saw before sleeping). */
+  private completions = 0;
   /** Free data pages: granted once and kept when the backend takes persistent grants. */
   private readonly pool: Page[] = [];
   private persistent = false;
@@ -176,6 +179,7 @@ export class Blkfront extends XenbusFrontend implements DiskDev {
         if (f !== undefined && !f.done) {
           f.done = true;
           f.status = this.rspView.getInt16(BlkifResponse.status, true);
+          this.completions++;
         }
         this.rspCons = (this.rspCons + 1) >>> 0;
         worked = true;
@@ -186,8 +190,14 @@ export class Blkfront extends XenbusFrontend implements DiskDev {
     }
   }
 
+  /** A free shadow slot, or −1 (a stack of free ids: no scan per request). */
   private freeSlot(): number {
-    return this.shadow.findIndex((f) => f === undefined);
+    return this.freeIds.length > 0 ? this.freeIds[this.freeIds.length - 1]! : -1;
+  }
+
+  private releaseSlot(slot: number): void {
+    this.shadow[slot] = undefined;
+    this.freeIds.push(slot);
   }
 
   private takePage(): Page {
@@ -207,7 +217,7 @@ export class Blkfront extends XenbusFrontend implements DiskDev {
   private queue(op: number, lba: number, sectors: number, pages: Page[]): number {
     const ring = this.ring!;
     const m = this.k.v.memory;
-    const slot = this.freeSlot();
+    const slot = this.freeIds.pop()!;
     const at = ring.addr + SringHeader.size + (this.reqProdPvt & (BLKIF_RING_SIZE - 1)) * BlkifRequest.size;
     const req = this.reqView;
     this.reqBytes.fill(0);
@@ -283,7 +293,7 @@ export class Blkfront extends XenbusFrontend implements DiskDev {
     let failed: number | undefined;
     const reap = (c: Chunk): void => {
       const f = this.shadow[c.slot]!;
-      this.shadow[c.slot] = undefined;
+      this.releaseSlot(c.slot);
       if (f.status !== BLKIF_RSP.okay) {
         failed ??= c.lba;
         this.errors++;
@@ -320,7 +330,14 @@ export class Blkfront extends XenbusFrontend implements DiskDev {
       }
     }
     this.push();
-    yield* tsleep(cpu, () => chunks.every((c) => this.shadow[c.slot]?.done === true));
+    // Sleep until at least as many responses came as ours still out (others' count too, so look again after).
+    for (;;) {
+      let outstanding = 0;
+      for (const c of chunks) if (this.shadow[c.slot]?.done !== true) outstanding++;
+      if (outstanding === 0 || this.ring === undefined) break;
+      const target = this.completions + outstanding;
+      yield* tsleep(cpu, () => this.completions >= target || this.ring === undefined);
+    }
     for (const c of chunks) reap(c);
     if (failed !== undefined) throw new DiskIoError(this.name, what, failed, 'BLKIF_RSP_ERROR');
     return out;
@@ -349,7 +366,7 @@ export class Blkfront extends XenbusFrontend implements DiskDev {
     this.push();
     yield* tsleep(cpu, () => this.shadow[slot]?.done === true);
     const f = this.shadow[slot]!;
-    this.shadow[slot] = undefined;
+    this.releaseSlot(slot);
     if (f.status !== BLKIF_RSP.okay) throw new DiskIoError(this.name, 'flush', 0, f.status === BLKIF_RSP.eopnotsupp ? 'BLKIF_RSP_EOPNOTSUPP' : 'BLKIF_RSP_ERROR');
   }
 }

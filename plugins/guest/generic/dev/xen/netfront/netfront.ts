@@ -6,7 +6,7 @@
  */
 import type { VcpuRequest } from '../../../../../../core/api/index.js';
 import {
-  NETIF_RSP, NET_RX_RING_SIZE, NET_TX_RING_SIZE, NetifRxRequest, NetifRxResponse, NetifTxRequest, NetifTxResponse, PAGE_SIZE, SringHeader, XenbusState,
+  NETIF_RSP, NETRXF, NET_RX_RING_SIZE, NET_TX_RING_SIZE, NetifRxRequest, NetifRxResponse, NetifTxRequest, NetifTxResponse, PAGE_SIZE, SringHeader, XenbusState,
   xenbusStateName,
 } from '../../../../../../core/public/index.js';
 import { emptyIfnetStats, type IfnetDriver } from '../../../net/if.js';
@@ -41,6 +41,11 @@ export class Netfront extends XenbusFrontend implements IfnetDriver {
   private txCons = 0;
   private rxProdPvt = 0;
   private rxCons = 0;
+  /** Scratch copies of one tx request and one rx response: one guest-memory access each. */
+  private readonly txBytes = new Uint8Array(NetifTxRequest.size);
+  private readonly txView = new DataView(this.txBytes.buffer);
+  private readonly rspBytes = new Uint8Array(NetifRxResponse.size);
+  private readonly rspView = new DataView(this.rspBytes.buffer);
 
   /** The vif's MAC and MTU, from its frontend directory. */
   protected override *readConfig(): Gen {
@@ -144,12 +149,13 @@ export class Netfront extends XenbusFrontend implements IfnetDriver {
     const m = this.k.v.memory;
     const buf = this.txBufs[id]!;
     m.write(buf.addr, frame);
-    const at = ring.addr + SringHeader.size + (this.txProdPvt & (NET_TX_RING_SIZE - 1)) * NetifTxRequest.size;
-    m.writeU32(at + NetifTxRequest.gref, buf.ref);
-    m.writeU16(at + NetifTxRequest.offset, 0);
-    m.writeU16(at + NetifTxRequest.flags, 0);
-    m.writeU16(at + NetifTxRequest.id, id);
-    m.writeU16(at + NetifTxRequest.size_, frame.length);
+    const req = this.txView;
+    req.setUint32(NetifTxRequest.gref, buf.ref, true);
+    req.setUint16(NetifTxRequest.offset, 0, true);
+    req.setUint16(NetifTxRequest.flags, 0, true);
+    req.setUint16(NetifTxRequest.id, id, true);
+    req.setUint16(NetifTxRequest.size_, frame.length, true);
+    m.write(ring.addr + SringHeader.size + (this.txProdPvt & (NET_TX_RING_SIZE - 1)) * NetifTxRequest.size, this.txBytes);
     this.txProdPvt = (this.txProdPvt + 1) >>> 0;
     this.push(ring, this.txProdPvt);
     this.stats.opackets++;
@@ -220,9 +226,11 @@ export class Netfront extends XenbusFrontend implements IfnetDriver {
       }
       while (this.rxCons !== prod) {
         const at = ring.addr + SringHeader.size + (this.rxCons & (NET_RX_RING_SIZE - 1)) * NetifRxRequest.size;
-        const id = m.readU16(at + NetifRxResponse.id);
-        const offset = m.readU16(at + NetifRxResponse.offset);
-        const status = (m.readU16(at + NetifRxResponse.status) << 16) >> 16;
+        m.readInto(at, this.rspBytes);
+        const id = this.rspView.getUint16(NetifRxResponse.id, true);
+        const offset = this.rspView.getUint16(NetifRxResponse.offset, true);
+        const flags = this.rspView.getUint16(NetifRxResponse.flags, true);
+        const status = this.rspView.getInt16(NetifRxResponse.status, true);
         this.rxCons = (this.rxCons + 1) >>> 0;
         worked = true;
         if (id >= RX_BUFFERS) {
@@ -233,7 +241,7 @@ export class Netfront extends XenbusFrontend implements IfnetDriver {
           const frame = m.read(this.rxBufs[id]!.addr + offset, status);
           this.stats.ipackets++;
           this.stats.ibytes += status;
-          this.k.netInput?.(this.name, frame);
+          this.k.netInput?.(this.name, frame, (flags & NETRXF.dataValidated) !== 0);
         } else {
           this.stats.ierrors++;
         }
