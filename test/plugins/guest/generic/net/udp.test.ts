@@ -49,6 +49,24 @@ describe('UDP', () => {
     });
   }
 
+  it('skips verifying a UDP checksum only when the driver says the device checked it (CSUM_DATA_VALID)', () => {
+    const clock = new Clock();
+    const { a, b, da } = backToBack(clock);
+    const sink = b.udpBind(9);
+    a.udpSend(1234, '10.0.0.2', 9, bytesOf('resolves ARP first'));
+    expect(sink.pending).toBe(1);
+    for (const validated of [false, true]) {
+      da.wire = (f) => {
+        const bad = f.slice();
+        bad[bad.length - 1]! ^= 0xff; // a payload byte: the UDP checksum no longer matches
+        b.input('xn0', bad, validated);
+      };
+      a.udpSend(1234, '10.0.0.2', 9, bytesOf('checked?'));
+    }
+    expect(b.stats().udp.badsum).toBe(1);
+    expect(sink.pending).toBe(2);
+  });
+
   it('carries the largest datagram the MTU allows (1472 bytes over IPv4, 1452 over IPv6) and refuses one more', () => {
     const clock = new Clock();
     const { a, b } = backToBack(clock);
