@@ -125,7 +125,20 @@ export class Netback implements XenbusBackendDriver<Vif> {
     if (xs.read(`${fe}/request-rx-copy`) !== '1') throw new BackendFatal('the frontend does not request rx-copy (rx-flip is not supported)');
     const domid = domId(vif.domid);
     const { grants, evtchn } = this.deps;
-    const ringView = (ref: number) => (fn: (view: DataView) => void) => grants.access(domId(0), domid, grantRef(ref), true, (page) => fn(new DataView(page.buffer, page.byteOffset, page.byteLength)));
+    const ringView = (ref: number): ((fn: (view: DataView) => void) => number) => {
+      // The ring's page keeps its bytes while mapped: one DataView for it, and one callback, made once.
+      let page: Uint8Array | undefined;
+      let view: DataView | undefined;
+      let body: (view: DataView) => void = () => {};
+      const withView = (p: Uint8Array): void => {
+        if (p !== page) view = new DataView((page = p).buffer, p.byteOffset, p.byteLength);
+        body(view!);
+      };
+      return (fn) => {
+        body = fn;
+        return grants.access(domId(0), domid, grantRef(ref), true, withView);
+      };
+    };
     const rings = new VifRings({
       txRing: ringView(tx),
       rxRing: ringView(rx),

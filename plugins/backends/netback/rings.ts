@@ -13,6 +13,7 @@ const PAGE = 4096;
 /** Entries of both rings are 12 (tx) and 8 (rx) bytes after the 64-byte header. */
 const TX_SLOT = NetifTxRequest.size;
 const RX_SLOT = NetifRxRequest.size;
+const NO_FRAMES: Uint8Array[] = [];
 
 /** What the data path needs of the grant table: one pinned use of a frontend's page. */
 export type GrantPage = (ref: number, write: boolean, fn: (page: Uint8Array) => void) => number;
@@ -75,6 +76,8 @@ export class VifRings {
   private readonly rxCopy = (page: Uint8Array): void => {
     page.set(this.rxFrame);
   };
+  private rxQueue: Uint8Array[] = NO_FRAMES;
+  private rxResult = { frames: 0, bytes: 0, notify: false };
   /** Responses were published since the last {@link takeNotify} and the frontend asked to hear of them. */
   private notifyPending = false;
   private txReqCons = 0;
@@ -262,46 +265,54 @@ export class VifRings {
    * how many went. Whether the frontend wants a notification accumulates for {@link takeNotify}.
    */
   receive(queue: Uint8Array[]): { frames: number; bytes: number; notify: boolean } {
-    let frames = 0;
-    let bytes = 0;
-    let notify = false;
-    this.view('rx', (v) => {
-      const prod = v.getUint32(SringHeader.reqProd, true);
-      if (((prod - this.rxReqCons) >>> 0) > NET_RX_RING_SIZE) throw new NetRingError(`bogus rx indexes (req_prod ${prod}, req_cons ${this.rxReqCons})`);
-      const old = v.getUint32(SringHeader.rspProd, true);
-      while (queue.length > 0 && this.rxReqCons !== prod) {
-        const frame = queue.shift()!;
-        const at = SringHeader.size + (this.rxReqCons & (NET_RX_RING_SIZE - 1)) * RX_SLOT;
-        const id = v.getUint16(at + NetifRxRequest.id, true);
-        const gref = v.getUint32(at + NetifRxRequest.gref, true);
-        this.rxReqCons = (this.rxReqCons + 1) >>> 0;
-        this.rxFrame = frame;
-        const st = frame.length <= PAGE ? this.o.grant(gref, true, this.rxCopy) : GNTST.general_error;
-        const rsp = SringHeader.size + (this.rxRspProdPvt & (NET_RX_RING_SIZE - 1)) * RX_SLOT;
-        v.setUint16(rsp + NetifRxResponse.id, id, true);
-        v.setUint16(rsp + NetifRxResponse.offset, 0, true);
-        v.setUint16(rsp + NetifRxResponse.flags, NETRXF.dataValidated, true);
-        v.setInt16(rsp + NetifRxResponse.status, st === GNTST.okay ? frame.length : NETIF_RSP.error, true);
-        this.rxRspProdPvt = (this.rxRspProdPvt + 1) >>> 0;
-        if (st === GNTST.okay) {
-          frames++;
-          bytes += frame.length;
-          this.stats.rxPackets++;
-          this.stats.rxBytes += frame.length;
-        } else {
-          this.stats.rxDropped++;
-          this.o.warn(`rx grant ${gref}: GNTST ${st}`);
-        }
-      }
-      if (this.rxRspProdPvt !== old) {
-        v.setUint32(SringHeader.rspProd, this.rxRspProdPvt, true);
-        const event = v.getUint32(SringHeader.rspEvent, true);
-        notify = ((this.rxRspProdPvt - event) >>> 0) < ((this.rxRspProdPvt - old) >>> 0);
-        if (notify) this.notifyPending = true;
-      }
-      // Ask to hear of new rx buffers while frames wait for them.
-      if (queue.length > 0) v.setUint32(SringHeader.reqEvent, (this.rxReqCons + 1) >>> 0, true);
-    });
-    return { frames, bytes, notify };
+    this.rxQueue = queue;
+    this.rxResult = { frames: 0, bytes: 0, notify: false };
+    try {
+      this.view('rx', this.rxPass);
+    } finally {
+      this.rxQueue = NO_FRAMES;
+    }
+    return this.rxResult;
   }
+
+  /** The rx ring's work for {@link receive} (bound once: a frame the bridge hands over straight costs no closure). */
+  private readonly rxPass = (v: DataView): void => {
+    const queue = this.rxQueue;
+    const result = this.rxResult;
+    const prod = v.getUint32(SringHeader.reqProd, true);
+    if (((prod - this.rxReqCons) >>> 0) > NET_RX_RING_SIZE) throw new NetRingError(`bogus rx indexes (req_prod ${prod}, req_cons ${this.rxReqCons})`);
+    const old = v.getUint32(SringHeader.rspProd, true);
+    while (queue.length > 0 && this.rxReqCons !== prod) {
+      const frame = queue.shift()!;
+      const at = SringHeader.size + (this.rxReqCons & (NET_RX_RING_SIZE - 1)) * RX_SLOT;
+      const id = v.getUint16(at + NetifRxRequest.id, true);
+      const gref = v.getUint32(at + NetifRxRequest.gref, true);
+      this.rxReqCons = (this.rxReqCons + 1) >>> 0;
+      this.rxFrame = frame;
+      const st = frame.length <= PAGE ? this.o.grant(gref, true, this.rxCopy) : GNTST.general_error;
+      const rsp = SringHeader.size + (this.rxRspProdPvt & (NET_RX_RING_SIZE - 1)) * RX_SLOT;
+      v.setUint16(rsp + NetifRxResponse.id, id, true);
+      v.setUint16(rsp + NetifRxResponse.offset, 0, true);
+      v.setUint16(rsp + NetifRxResponse.flags, NETRXF.dataValidated, true);
+      v.setInt16(rsp + NetifRxResponse.status, st === GNTST.okay ? frame.length : NETIF_RSP.error, true);
+      this.rxRspProdPvt = (this.rxRspProdPvt + 1) >>> 0;
+      if (st === GNTST.okay) {
+        result.frames++;
+        result.bytes += frame.length;
+        this.stats.rxPackets++;
+        this.stats.rxBytes += frame.length;
+      } else {
+        this.stats.rxDropped++;
+        this.o.warn(`rx grant ${gref}: GNTST ${st}`);
+      }
+    }
+    if (this.rxRspProdPvt !== old) {
+      v.setUint32(SringHeader.rspProd, this.rxRspProdPvt, true);
+      const event = v.getUint32(SringHeader.rspEvent, true);
+      result.notify = ((this.rxRspProdPvt - event) >>> 0) < ((this.rxRspProdPvt - old) >>> 0);
+      if (result.notify) this.notifyPending = true;
+    }
+    // Ask to hear of new rx buffers while frames wait for them.
+    if (queue.length > 0) v.setUint32(SringHeader.reqEvent, (this.rxReqCons + 1) >>> 0, true);
+  };
 }

@@ -9,6 +9,7 @@ import {
   NETIF_RSP, NETRXF, NET_RX_RING_SIZE, NET_TX_RING_SIZE, NetifRxRequest, NetifRxResponse, NetifTxRequest, NetifTxResponse, PAGE_SIZE, SringHeader, XenbusState,
   xenbusStateName,
 } from '../../../../../../core/public/index.js';
+import { allocFrame } from '../../../net/frame-alloc.js';
 import { emptyIfnetStats, type IfnetDriver } from '../../../net/if.js';
 import { netAttach, netDeadline, netDetach, netTimers } from '../../../net/kern_net.js';
 import { XenbusFrontend, type GrantedPage } from '../frontend.js';
@@ -238,7 +239,9 @@ export class Netfront extends XenbusFrontend implements IfnetDriver {
           continue;
         }
         if (status > 0 && offset + status <= PAGE_SIZE) {
-          const frame = m.read(this.rxBufs[id]!.addr + offset, status);
+          // Into a slab view (the stack keeps views of received frames, so each needs its own bytes).
+          const frame = allocFrame(status);
+          m.readInto(this.rxBufs[id]!.addr + offset, frame);
           this.stats.ipackets++;
           this.stats.ibytes += status;
           this.k.netInput?.(this.name, frame, (flags & NETRXF.dataValidated) !== 0);
