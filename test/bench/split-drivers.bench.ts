@@ -48,11 +48,6 @@ async function rig(domains: Record<string, (dir: string) => string>, plugins: st
 
 const REQUESTS = Number(process.env.BENCH_BLK_REQUESTS ?? 100_000);
 
-/** Set by a profiling script: called around the measured part only. */
-export let profileHook: { start(): Promise<void>; stop(): Promise<void> } | undefined;
-export function setProfileHook(hook: typeof profileHook): void {
-  profileHook = hook;
-}
 
 export const benchmarks: Benchmark[] = [
   {
@@ -72,9 +67,7 @@ export const benchmarks: Benchmark[] = [
       );
       try {
         r.shell('disk', 'diskbench xbd0 -n 4096', 'IOPS'); // warm: the page cache, the JIT
-        await profileHook?.start();
         const { out, ms } = r.shell('disk', `diskbench xbd0 -n ${REQUESTS}`, 'IOPS');
-        await profileHook?.stop();
         const sim = /: ([\d.]+) s, (\d+) IOPS/.exec(out);
         return { value: REQUESTS / ms, detail: `${REQUESTS} reads in ${(ms / 1000).toFixed(2)} s wall; ${sim ? `${sim[2]} IOPS in simulated time` : ''}` };
       } finally {
@@ -99,9 +92,7 @@ export const benchmarks: Benchmark[] = [
         const rxLog = () => consoles.log(toolstack.find('rx')!.domid);
         consoles.input(toolstack.find('rx')!.domid, 'iperf -s -t 0.5\r');
         runUntil(r.host, () => rxLog().includes('Server listening'), 1e9);
-        await profileHook?.start();
         const { out, ms } = r.shell('tx', 'iperf -c 10.1.0.2 -t 0.2 -l 1472', 'datagrams');
-        await profileHook?.stop();
         const sent = Number(/(\d+) datagrams/.exec(out)?.[1] ?? 0);
         const got = r.shell('rx', '', 'datagrams', 5e9).out;
         const received = Number(/(\d+) datagrams/.exec(got)?.[1] ?? 0);
