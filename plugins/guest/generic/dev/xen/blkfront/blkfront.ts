@@ -120,7 +120,7 @@ export class Blkfront extends XenbusFrontend implements DiskDev {
     this.indirectMax = Math.min(Number((yield* read('feature-max-indirect-segments')) ?? '0') || 0, INDIRECT_SEGMENTS);
     if (sectorSize !== SECTOR) {
       this.k.printf(`${this.name}: sector size ${sectorSize} is not supported`);
-      yield* this.close(XenbusState.Closing);
+      yield* this.shutdown(XenbusState.Closing);
       return;
     }
     this.readOnly = (info & VDISK.readonly) !== 0;
