@@ -106,7 +106,6 @@ describe('blkfront and blkback on real images', () => {
     const detach = settle(host, toolstack.blockDetach(domid('pv-disk'), 'xvdc'));
     expect(detach.error).toBeUndefined();
     if (!runUntil(host, () => log('pv-disk').includes('xbd2: detached'), 2e9)) throw new Error(log('pv-disk').slice(-1500));
-    if (process.env.BLOCK_DEBUG) console.log(log('pv-disk').slice(-1200), host.domains.get(domid('pv-disk'))?.state);
     expect(shell('pv-disk', 'diskinfo xbd2')).toMatch(/diskinfo: xbd2: no such disk/);
     expect(blkback.openImages).toBe(open);
     expect(xlBlockListView(host, ['pv-disk']).map((r) => r.vdev)).toEqual([51712, 51728]);
