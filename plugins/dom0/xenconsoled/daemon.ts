@@ -20,6 +20,7 @@ import { domId, evtchnPort, type DomId, type EvtchnPort } from '../../../core/pu
 import { WAKE_CYCLES, chargeService } from './costs.js';
 import { OutputLog, streamDecoder } from './output-log.js';
 import { ConsoleRing, CorruptRingError } from './ring.js';
+import { GuestLogFiles } from './logfile.js';
 import { SerialConsoles } from './serial.js';
 import { ConsoleSocket } from './socket.js';
 import { concat, decimal, errorMessage, fanOut } from './util.js';
@@ -41,6 +42,8 @@ export interface ConsoleDaemonDeps {
   inputLimit?: number;
   /** Bytes queued for one socket client before its output is discarded (default 1 MiB). */
   clientBufferLimit?: number;
+  /** Folder of the guest log files (`guest-<name>.log`), as `xenconsoled --log=guest`; none when unset. */
+  logDir?: string;
 }
 
 /** The ring of an attached console and the Dom0 port bound to the guest's. */
@@ -89,16 +92,19 @@ export class ConsoleDaemon implements Consoles {
   private readonly inputLimit: number;
   private readonly clientBufferLimit: number;
   private readonly serials: SerialConsoles;
+  private readonly files: GuestLogFiles | undefined;
   private readonly onDying = (d: Domain): void => this.forget(d.domid, 'destroyed');
   private readonly onDestroyed = (domid: DomId): void => {
     this.forget(domid, 'destroyed');
     this.serials.forget(domid);
+    this.files?.forget(domid);
   };
 
   constructor(private readonly deps: ConsoleDaemonDeps) {
     this.logLimit = deps.logLimit ?? 1 << 20;
     this.inputLimit = deps.inputLimit ?? 1 << 16;
     this.clientBufferLimit = deps.clientBufferLimit ?? 1 << 20;
+    this.files = deps.logDir === undefined ? undefined : new GuestLogFiles(deps.logDir, (domid) => deps.domains.get(domid)?.name, deps.log);
     this.serials = new SerialConsoles({
       socketDir: deps.socketDir,
       engine: deps.engine,
@@ -106,6 +112,7 @@ export class ConsoleDaemon implements Consoles {
       logLimit: this.logLimit,
       clientBufferLimit: this.clientBufferLimit,
       listeners: (domid) => this.listeners.get(domid) ?? [],
+      tee: (domid, bytes) => this.files?.append(domid, bytes),
     });
   }
 
@@ -434,6 +441,7 @@ export class ConsoleDaemon implements Consoles {
   /** Output to the log, the socket's clients and the listeners; returns the client writes made. */
   private deliver(c: Console, bytes: Uint8Array): number {
     c.log.append(bytes);
+    if (!this.serials.has(c.domid)) this.files?.append(c.domid, bytes); // else the serial's output is teed there
     const clients = c.socket?.connections ?? 0;
     c.socket?.send(bytes);
     // A serial console wins: its output, not the ring's, goes to the listeners.

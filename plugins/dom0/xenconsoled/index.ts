@@ -1,5 +1,5 @@
 /** The xenconsoled plugin's manifest: guest consoles over the console ring, one Unix socket per domain. */
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { Consoles, Dom0Tasks, DomainRegistry, Engine, EventChannels, PluginError, RunDir, Xenstore, definePlugin } from '../../../core/api/index.js';
 import { ConsoleDaemon } from './daemon.js';
 import { XenconsoledOptions } from './options.js';
@@ -24,7 +24,7 @@ export default definePlugin({
       start() {
         const xenstore = ctx.resolve(Xenstore);
         if (xenstore.dom0 === undefined) throw new PluginError('xenconsoled', 'the XENSTORE provider offers no Dom0 client (Xenstore.dom0)');
-        const { socketDir, logLimit, inputLimit, clientBufferLimit } = ctx.options;
+        const { socketDir, logLimit, inputLimit, clientBufferLimit, logDir } = ctx.options;
         daemon = new ConsoleDaemon({
           xenstore: xenstore.dom0,
           evtchn: ctx.resolve(EventChannels),
@@ -36,6 +36,7 @@ export default definePlugin({
           logLimit,
           inputLimit,
           clientBufferLimit,
+          ...(logDir !== undefined ? { logDir: isAbsolute(logDir) ? logDir : join(ctx.resolve(RunDir), logDir) } : {}),
         });
         ctx.provide(Consoles, daemon);
         daemon.start();

@@ -18,6 +18,8 @@ export interface SerialConsolesDeps {
   readonly clientBufferLimit: number;
   /** Output listeners of the domain (the daemon's `onOutput` set). */
   readonly listeners: (domid: number) => Iterable<(text: string) => void>;
+  /** Where output also goes as it is written (the guest log file), if anywhere. */
+  readonly tee?: (domid: number, bytes: Uint8Array) => void;
 }
 
 interface SerialEntry {
@@ -62,6 +64,7 @@ export class SerialConsoles {
         if (this.entries.get(domid)?.line !== line || text.length === 0) return;
         const bytes = encoder.encode(text);
         log.append(bytes);
+        this.deps.tee?.(domid, bytes);
         socket.send(bytes);
         fanOut(this.deps.listeners(domid), decode(bytes), this.deps.log, `dom${domid}: serial output listener`);
       },
