@@ -3,19 +3,7 @@
  * serves its socket, and moves input and output as Dom0 work.
  */
 import { join } from 'node:path';
-import {
-  GuestError,
-  type Consoles,
-  type Dom0Tasks,
-  type Domain,
-  type DomainRegistry,
-  type Engine,
-  type EventChannels,
-  type Logger,
-  type SerialConsole,
-  type VcpuApi,
-  type XenstoreClient,
-} from '../../../core/api/index.js';
+import { GuestError, type Consoles, type Domain, type SerialConsole, type VcpuApi } from '../../../core/api/index.js';
 import { domId, evtchnPort, type DomId, type EvtchnPort } from '../../../core/public/index.js';
 import { WAKE_CYCLES, chargeService } from './costs.js';
 import { OutputLog, streamDecoder } from './output-log.js';
@@ -25,26 +13,9 @@ import { SerialConsoles } from './serial.js';
 import { ConsoleSocket } from './socket.js';
 import { concat, decimal, errorMessage, fanOut } from './util.js';
 
-/** What {@link ConsoleDaemon} is made from: every dependency explicit, so tests can hand it fakes. */
-export interface ConsoleDaemonDeps {
-  xenstore: XenstoreClient;
-  evtchn: EventChannels;
-  domains: DomainRegistry;
-  tasks: Dom0Tasks;
-  /** Socket input enters the simulation through `external`, at the current virtual time. */
-  engine: Pick<Engine, 'external'>;
-  /** Folder of the `<domid>.sock` sockets. */
-  socketDir: string;
-  log: Logger;
-  /** Bytes of output kept per domain (default 1 MiB). */
-  logLimit?: number;
-  /** Bytes of input waiting for room in a ring (default 64 KiB). */
-  inputLimit?: number;
-  /** Bytes queued for one socket client before its output is discarded (default 1 MiB). */
-  clientBufferLimit?: number;
-  /** Folder of the guest log files (`guest-<name>.log`), as `xenconsoled --log=guest`; none when unset. */
-  logDir?: string;
-}
+import type { ConsoleDaemonDeps } from './deps.js';
+
+export type { ConsoleDaemonDeps };
 
 /** The ring of an attached console and the Dom0 port bound to the guest's. */
 interface Attachment {
