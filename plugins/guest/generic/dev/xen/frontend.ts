@@ -115,11 +115,28 @@ export abstract class XenbusFrontend implements FrontendInstance {
       // The toolstack removed the backend's directory: its parent is Dom0's, so reading it is EACCES.
       if (!(error instanceof XenstoreError)) throw error;
     }
-    yield* this.backendChanged(text === undefined ? XenbusState.Closed : Number(text));
+    const be = text === undefined ? XenbusState.Closed : Number(text);
+    switch (be) {
+      case XenbusState.InitWait:
+      case XenbusState.Initialised:
+        if (this.state === XenbusState.Initialising) yield* this.talkToBackend();
+        break;
+      case XenbusState.Connected:
+        if (this.state === XenbusState.Initialising) yield* this.talkToBackend();
+        yield* this.backendConnected();
+        break;
+      case XenbusState.Closing:
+      case XenbusState.Closed:
+        yield* this.shutdown(be);
+        break;
+    }
   }
 
-  /** The backend moved to `state` (Closed when its directory is gone). */
-  protected abstract backendChanged(state: number): Gen;
+  /** The backend is ready for us: set up the rings, grant them, publish our keys and our next state. */
+  protected abstract talkToBackend(): Gen;
+
+  /** The backend is Connected (on each such event: act only on the first one that finds us ready). */
+  protected abstract backendConnected(): Gen;
 
   /** Release the rings, port and grants; `publish`: write Closing and Closed (not when our node is gone). */
   protected abstract close(backendState: number, publish?: boolean): Gen;

@@ -72,26 +72,13 @@ export class Blkfront extends XenbusFrontend implements DiskDev {
   /** Requests answered with an error (`sysctl dev.xbd.N.errors`). */
   errors = 0;
 
-  /** blkfront_backend_changed. */
-  protected *backendChanged(be: number): Gen {
-    switch (be) {
-      case XenbusState.InitWait:
-      case XenbusState.Initialised:
-        if (this.state === XenbusState.Initialising) yield* this.talkToBackend();
-        break;
-      case XenbusState.Connected:
-        if (this.state === XenbusState.Initialising) yield* this.talkToBackend();
-        if (this.state === XenbusState.Initialised) yield* this.connect();
-        break;
-      case XenbusState.Closing:
-      case XenbusState.Closed:
-        yield* this.shutdown(be);
-        break;
-    }
+  /** blkfront_connect, once the backend is Connected and our keys are published. */
+  protected *backendConnected(): Gen {
+    if (this.state === XenbusState.Initialised) yield* this.connect();
   }
 
   /** setup_blkring and the keys the backend reads: ring-ref, event-channel, protocol, feature-persistent. */
-  private *talkToBackend(): Gen {
+  protected *talkToBackend(): Gen {
     const k = this.k;
     const xs = k.xenstore!;
     const ring = this.grantPage(false);

@@ -58,25 +58,14 @@ export class Netfront extends XenbusFrontend implements IfnetDriver {
     if (Number.isInteger(mtu) && mtu >= 68 && mtu <= PAGE_SIZE - 14) this.mtu = mtu;
   }
 
-  protected *backendChanged(be: number): Gen {
-    switch (be) {
-      case XenbusState.InitWait:
-      case XenbusState.Initialised:
-        if (this.state === XenbusState.Initialising) yield* this.talkToBackend();
-        break;
-      case XenbusState.Connected:
-        if (this.state === XenbusState.Initialising) yield* this.talkToBackend();
-        if (!this.up && this.state === XenbusState.Connected) this.linkUp();
-        break;
-      case XenbusState.Closing:
-      case XenbusState.Closed:
-        yield* this.shutdown(be);
-        break;
-    }
+  /** The link comes up once the backend is Connected (we went Connected when we published our keys). */
+  // eslint-disable-next-line require-yield
+  protected *backendConnected(): Gen {
+    if (!this.up && this.state === XenbusState.Connected) this.linkUp();
   }
 
   /** Rings, buffers and keys; netfront goes Connected at once, as Linux's and FreeBSD's do. */
-  private *talkToBackend(): Gen {
+  protected *talkToBackend(): Gen {
     const k = this.k;
     const m = k.v.memory;
     this.txRing = this.grantPage(false);
