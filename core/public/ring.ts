@@ -16,12 +16,6 @@ export const SringHeader = {
   size: 64,
 } as const;
 
-/** `__CONST_RING_SIZE`: entries of a ring of `pages` pages whose entry (the larger of request and response) is `entrySize` bytes. */
-export function ringEntries(entrySize: number, pages = 1): number {
-  const fit = Math.floor((pages * 4096 - SringHeader.size) / entrySize);
-  return 2 ** Math.floor(Math.log2(fit));
-}
-
 /** `enum xenbus_state`. */
 export const XenbusState = {
   Unknown: 0,
