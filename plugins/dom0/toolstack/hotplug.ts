@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import {
-  GuestError, type DiskSpec, type Dom0Job, type Dom0Tasks, type Engine, type Logger, type VifSpec, type XenstoreClient,
+  GuestError, type DiskSpec, type Dom0Job, type Dom0Tasks, type Engine, type Logger, type VcpuApi, type VifSpec, type XenstoreClient,
 } from '../../../core/api/index.js';
 import { XenbusState } from '../../../core/public/index.js';
 import { xenstoreOps } from './costs.js';
@@ -74,7 +74,7 @@ export class DeviceHotplug {
   }
 
   /** Writes the directories (`write`), then waits for the backend's InitWait or later, or its error. */
-  private add(name: string, domid: number, be: string, write: (v: Parameters<Parameters<Dom0Tasks['submit']>[1]>[0]) => number): Dom0Job<number> {
+  private add(name: string, domid: number, be: string, write: (v: VcpuApi) => number): Dom0Job<number> {
     const { tasks, xenstore: x } = this.deps;
     const waiter = tasks.waiter<number>(name);
     tasks.submit(name, function* (v) {
@@ -102,8 +102,8 @@ export class DeviceHotplug {
     const be = fe === undefined ? undefined : x.read(`${fe}/backend`);
     if (fe === undefined || be === undefined) return tasks.failed(name, new GuestError('ENOENT', `domain ${domid} has no device ${dev}`, { domid }));
     const waiter = tasks.waiter<void>(name);
-    const rm = (v: Parameters<Parameters<Dom0Tasks['submit']>[1]>[0] | undefined) => {
-      if (v !== undefined) xenstoreOps(v, 3);
+    const rm = (v: VcpuApi) => {
+      xenstoreOps(v, 3);
       x.transaction((tx) => {
         tx.rm(fe);
         tx.rm(be);
