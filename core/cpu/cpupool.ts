@@ -137,7 +137,7 @@ export class CpuPoolImpl implements CpuPool, VcpuPool {
     }
   }
 
-  /** An event or interrupt is pending for `v`: end a wait that events end, else remember it for the next block. */
+  /** An event or interrupt is pending for `v`: end a wait that events end, or remember it for the block its running segment may already have asked for. */
   kick(vcpu: Vcpu): void {
     const v = vcpu as VcpuImpl;
     if (v.coroutine === null) return;
@@ -147,9 +147,11 @@ export class CpuPoolImpl implements CpuPool, VcpuPool {
       v.resumeWith = 'event';
       v.waitingOn = null;
       v.setFlag(VPF_BLOCKED, false);
-    } else {
+    } else if (v.runningOn !== undefined) {
+      // Its segment runs ahead of global time: a blocking request it already made may have missed this event.
       v.eventLatch = true;
     }
+    // A vCPU that is not running sees the event in its pending state (port bits, upcall flag, vLAPIC) when next it looks.
   }
 
   /** Ends `v`'s `io` wait (events and interrupts never do), or latches the completion for it. */

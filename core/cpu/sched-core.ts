@@ -6,7 +6,7 @@ import { SHUTDOWN, type ShutdownReason } from '../public/sched.js';
 import { VcpuInfo, VcpuTimeInfo, XEN_PVCLOCK_TSC_STABLE_BIT } from '../public/shared-info.js';
 import { RUNSTATE, VcpuRunstateInfo } from '../public/vcpu.js';
 import { pcpuId } from '../public/types.js';
-import { DEFAULT_BOOT_EPOCH_NS, setTimeScale, wallclockOf, writeVcpuTimeInfo, writeWallclock, type TimeScale, type VcpuTimeSample } from '../timer/pv-time.js';
+import { DEFAULT_BOOT_EPOCH_NS, setTimeScale, wallclockOf, writeVcpuTimeInfo, writeVcpuTimeInfoNumbers, writeWallclock, type TimeScale, type VcpuTimeSample } from '../timer/pv-time.js';
 import { DEFAULT_MAX_PORTS, DomainSchedState, EVENT_CHANNELS_TOKEN, VIRQ_TIMER, type EventChannelHooks, type PvGuestExtras, type SchedOps, type VcpuSchedState } from './sched-state.js';
 import type { VcpuImpl } from './vcpu.js';
 
@@ -115,13 +115,12 @@ export class SchedCore implements SchedOps {
     this.eventChannels()?.sendVirq(v.domid, v.vcpuId, VIRQ_TIMER);
   }
 
-  /** Arms the singleshot timer at absolute `expires` (set in the past, it fires at once). */
+  /** Arms the singleshot timer at absolute `expires` (set in the past, it fires at once); as in Xen, the vCPU's time record is left alone. */
   setSingleshot(v: VcpuImpl, expires: number): void {
     const s = this.vcpuState(v);
     s.singleshot ??= this.ctx.timers.initTimer(() => this.sendTimerEvent(v), v.processor);
     s.singleshot.migrate(v.processor);
     s.singleshot.set(expires);
-    this.updateTime(v, this.nowFor(v.localTime));
   }
 
   stopSingleshot(v: VcpuImpl): void {
@@ -211,20 +210,16 @@ export class SchedCore implements SchedOps {
   updateTime(v: VcpuImpl, at: number): void {
     const shared = this.ctx.sharedInfoOf(v.domid);
     if (shared === undefined) return;
-    const sample = this.sample(v, at);
     const loc = shared.vcpuInfo(v.vcpuId);
     const offset = loc.offset + VcpuInfo.time;
-    writeVcpuTimeInfo(loc.view, offset, sample);
+    const t = Math.max(0, Math.floor(at));
+    const tsc = this.ctx.timers.tsc.readNumber(v.processor, t);
+    if (tsc !== undefined) writeVcpuTimeInfoNumbers(loc.view, offset, tsc, t, this.timeScale, XEN_PVCLOCK_TSC_STABLE_BIT);
+    else writeVcpuTimeInfo(loc.view, offset, this.sample(v, at));
     const area = this.domains.get(v.domid)?.vcpus[v.vcpuId]?.timeArea ?? 0;
-    if (area === 0) return;
-    // The secondary copy is built in a scratch record with the primary's (even) version, then copied in.
-    writeVcpuTimeInfo(this.timeView, 0, sample);
-    this.timeView.setUint32(VcpuTimeInfo.version, loc.view.getUint32(offset + VcpuTimeInfo.version, true), true);
-    this.copyToVcpu(v, area, this.timeScratch);
+    // The secondary copy is the primary record as it now stands (its even version included).
+    if (area !== 0) this.copyToVcpu(v, area, loc.bytes.subarray(offset, offset + VcpuTimeInfo.size));
   }
-
-  private readonly timeScratch = new Uint8Array(VcpuTimeInfo.size);
-  private readonly timeView = new DataView(this.timeScratch.buffer);
 
   /** A runstate record as `VCPUOP_get_runstate_info` returns it, in a scratch buffer valid until the next call. */
   runstateBytes(v: VcpuImpl): Uint8Array {
@@ -244,9 +239,8 @@ export class SchedCore implements SchedOps {
 
   /** Writes into `v`'s address space (its registered areas); a bad address is ignored, as Xen ignores it. */
   copyToVcpu(v: VcpuImpl, addr: number, bytes: Uint8Array): boolean {
-    const access = this.ctx.guestAccessOf(v.domid, v.vcpuId) ?? v.guest;
     try {
-      access.write(addr, bytes);
+      v.guest.write(addr, bytes);
       return true;
     } catch (error) {
       if (error instanceof GuestError) return false;

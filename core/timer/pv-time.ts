@@ -62,6 +62,27 @@ export function writeVcpuTimeInfo(view: DataView, offset: number, sample: VcpuTi
   view.setUint32(offset + VcpuTimeInfo.version, ((version | 1) + 1) >>> 0, true);
 }
 
+/**
+ * {@link writeVcpuTimeInfo} from doubles (the switch-in path, without BigInt): `tscTimestamp` and
+ * `systemTime` must be whole and below 2^53.
+ */
+export function writeVcpuTimeInfoNumbers(view: DataView, offset: number, tscTimestamp: number, systemTime: number, scale: TimeScale, flags: number): void {
+  const version = view.getUint32(offset + VcpuTimeInfo.version, true);
+  view.setUint32(offset + VcpuTimeInfo.version, (version | 1) >>> 0, true);
+  setU64Number(view, offset + VcpuTimeInfo.tscTimestamp, tscTimestamp);
+  setU64Number(view, offset + VcpuTimeInfo.systemTime, systemTime);
+  view.setUint32(offset + VcpuTimeInfo.tscToSystemMul, scale.mulFrac >>> 0, true);
+  view.setInt8(offset + VcpuTimeInfo.tscShift, scale.shift);
+  view.setUint8(offset + VcpuTimeInfo.flags, flags);
+  view.setUint32(offset + VcpuTimeInfo.version, ((version | 1) + 1) >>> 0, true);
+}
+
+function setU64Number(view: DataView, offset: number, value: number): void {
+  const lo = value % 2 ** 32;
+  view.setUint32(offset, lo, true);
+  view.setUint32(offset + 4, (value - lo) / 2 ** 32, true);
+}
+
 /** What a guest reads from a vcpu_time_info (with its version). */
 export function readVcpuTimeInfo(view: DataView, offset: number): VcpuTimeSample & { version: number } {
   return {

@@ -22,8 +22,10 @@ interface TimerQueue {
 export class Timer {
   private expiry: number | undefined;
   private killed = false;
-  /** Bumped on every set/stop/kill so stale queue entries are ignored. @internal */
+  /** Bumped on every set/stop/kill, so a due timer re-set by an earlier callback of its batch is left alone. @internal */
   generation = 0;
+  /** Where the timer sits in the service's heap (−1: not queued). @internal */
+  slot = -1;
 
   /** @internal */
   constructor(
@@ -91,17 +93,11 @@ export class Timer {
   }
 }
 
-/** One queued arming of a timer; stale once the timer's generation moves on. */
-interface Entry {
-  expires: number;
-  cpu: number;
-  id: number;
-  generation: number;
-  timer: Timer;
-}
-
-function before(a: Entry, b: Entry): boolean {
-  if (a.expires !== b.expires) return a.expires < b.expires;
+/** Heap order: by expiry, then CPU, then creation. */
+function before(a: Timer, b: Timer): boolean {
+  const ea = a.expires!;
+  const eb = b.expires!;
+  if (ea !== eb) return ea < eb;
   if (a.cpu !== b.cpu) return a.cpu < b.cpu;
   return a.id < b.id;
 }
@@ -121,8 +117,14 @@ export interface TimerServiceOptions {
 export class TimerService implements TimerQueue {
   readonly platformClock: PlatformClock;
   readonly tsc: Tsc;
-  private heap: Entry[] = [];
-  private readonly armed = new Set<Timer>();
+  /**
+   * Armed timers as a binary heap; each knows its slot, so re-setting or stopping one moves it in place
+   * (no stale entries, no allocation per set).
+   */
+  private readonly heap: Timer[] = [];
+  /** Timers popped as due and not yet run, with their generations then (reused by every run). */
+  private readonly due: Timer[] = [];
+  private readonly dueGeneration: number[] = [];
   private nextId = 0;
   private event: EventHandle | undefined;
   private eventTime = Infinity;
@@ -145,91 +147,102 @@ export class TimerService implements TimerQueue {
     return new Timer(this, fn, cpu, this.nextId++);
   }
 
-  /** Armed timers. */
+  /** Armed timers waiting in the queue. */
   get pending(): number {
-    return this.armed.size;
+    return this.heap.length;
   }
 
   /** @internal */
   arm(timer: Timer): void {
-    this.armed.add(timer);
-    this.push({ expires: timer.expires!, cpu: timer.cpu, id: timer.id, generation: timer.generation, timer });
-    if (this.heap.length > 64 && this.heap.length > 4 * this.armed.size) this.compact();
+    const i = timer.slot;
+    if (i < 0) {
+      timer.slot = this.heap.length;
+      this.heap.push(timer);
+      this.up(timer.slot);
+    } else if (!this.up(i)) this.down(i);
     this.reprogram();
   }
 
   /** @internal */
   disarm(timer: Timer): void {
-    this.armed.delete(timer);
+    const i = timer.slot;
+    if (i < 0) return;
+    timer.slot = -1;
+    const last = this.heap.pop()!;
+    if (last === timer) return;
+    this.heap[i] = last;
+    last.slot = i;
+    if (!this.up(i)) this.down(i);
+    // The engine event may now be early; it finds nothing due and reprograms.
   }
 
   private readonly run = (now: number): void => {
     this.event = undefined;
     this.eventTime = Infinity;
-    const due: Entry[] = [];
-    while (this.heap.length > 0 && this.heap[0]!.expires <= now) {
-      const entry = this.pop();
-      if (entry.generation === entry.timer.generation) due.push(entry);
+    const heap = this.heap;
+    const due = this.due;
+    const generations = this.dueGeneration;
+    const start = due.length;
+    while (heap.length > 0 && heap[0]!.expires! <= now) {
+      const timer = heap[0]!;
+      this.disarm(timer);
+      due.push(timer);
+      generations.push(timer.generation);
     }
-    for (const entry of due) {
+    for (let i = start; i < due.length; i++) {
       // An earlier callback in this batch may have stopped, moved or re-set this timer.
-      if (entry.generation === entry.timer.generation) entry.timer.fire(now);
+      const timer = due[i]!;
+      if (generations[i] === timer.generation) timer.fire(now);
     }
+    due.length = start;
+    generations.length = start;
     this.reprogram();
   };
 
   private reprogram(): void {
-    this.dropStaleTop();
     const top = this.heap[0];
-    const when = top === undefined ? Infinity : Math.max(top.expires, this.engine.now);
+    const when = top === undefined ? Infinity : Math.max(top.expires!, this.engine.now);
     if (when === this.eventTime) return;
     if (this.event !== undefined) this.engine.cancel(this.event);
     this.event = when === Infinity ? undefined : this.engine.at(when, this.run);
     this.eventTime = when;
   }
 
-  private dropStaleTop(): void {
-    while (this.heap.length > 0 && this.heap[0]!.generation !== this.heap[0]!.timer.generation) this.pop();
-  }
-
-  private compact(): void {
-    const live = this.heap.filter((e) => e.generation === e.timer.generation);
-    this.heap = [];
-    for (const e of live) this.push(e);
-  }
-
-  private push(entry: Entry): void {
+  /** Sifts slot `i` towards the root; true when it moved. */
+  private up(i: number): boolean {
     const heap = this.heap;
-    let i = heap.length;
-    heap.push(entry);
+    const timer = heap[i]!;
+    const from = i;
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const p = heap[parent]!;
-      if (!before(entry, p)) break;
+      if (!before(timer, p)) break;
       heap[i] = p;
+      p.slot = i;
       i = parent;
     }
-    heap[i] = entry;
+    heap[i] = timer;
+    timer.slot = i;
+    return i !== from;
   }
 
-  private pop(): Entry {
+  /** Sifts slot `i` towards the leaves. */
+  private down(i: number): void {
     const heap = this.heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
     const n = heap.length;
-    if (n > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        const c = r < n && before(heap[r]!, heap[l]!) ? r : l;
-        if (!before(heap[c]!, last)) break;
-        heap[i] = heap[c]!;
-        i = c;
-      }
-      heap[i] = last;
+    const timer = heap[i]!;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && before(heap[r]!, heap[l]!) ? r : l;
+      const child = heap[c]!;
+      if (!before(child, timer)) break;
+      heap[i] = child;
+      child.slot = i;
+      i = c;
     }
-    return top;
+    heap[i] = timer;
+    timer.slot = i;
   }
 }

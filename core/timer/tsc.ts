@@ -44,7 +44,25 @@ export class Tsc {
 
   /** Counts since virtual time zero at `atNs`, before any offset. */
   ticksAt(atNs: number): bigint {
-    return (BigInt(Math.floor(atNs)) * this.khzBig) / NS_PER_MS;
+    const fast = this.ticksAtNumber(atNs);
+    return fast !== undefined ? BigInt(fast) : (BigInt(Math.floor(atNs)) * this.khzBig) / NS_PER_MS;
+  }
+
+  /**
+   * {@link ticksAt} in a double when it is exact — floor(ns × kHz / 10⁶) as whole milliseconds × kHz
+   * plus the rest, every term below 2^53 — else undefined (beyond ~35 days at 3 GHz).
+   */
+  ticksAtNumber(atNs: number): number | undefined {
+    const ns = Math.floor(atNs);
+    const ms = Math.floor(ns / 1e6);
+    const ticks = ms * this.khz + Math.floor(((ns - ms * 1e6) * this.khz) / 1e6);
+    return ns >= 0 && ticks < Number.MAX_SAFE_INTEGER ? ticks : undefined;
+  }
+
+  /** {@link read} as a double when the counter is exact in one (no offset, below 2^53), else undefined. */
+  readNumber(cpu: PcpuId, atNs: number = this.engine.now): number | undefined {
+    if (this.offsets.size > 0 && (this.offsets.get(cpu) ?? 0n) !== 0n) return undefined;
+    return this.ticksAtNumber(atNs);
   }
 
   /** RDTSC on `cpu`: its counter now (or at `atNs`), modulo 2⁶⁴. */
