@@ -6,7 +6,7 @@ import type { Pcpu } from './pcpu.js';
 
 export function* idleLoop(k: Kernel, cpu: Pcpu): Generator<VcpuRequest, never, unknown> {
   for (;;) {
-    if (yield* runQueued(k, cpu)) continue;
+    if (cpu.runq.length > 0 && (yield* runQueued(k, cpu))) continue;
     if (yield* runIntrOn(cpu)) {
       yield cpu.v.preempt();
       continue;

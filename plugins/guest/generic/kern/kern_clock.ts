@@ -24,16 +24,24 @@ export function* startHardclock(k: Kernel, cpu: Pcpu, name: string): Generator<V
       port: cpu.timerPort,
       // eslint-disable-next-line require-yield
       *handle(pending) {
-        if (pending) cpu.countIntr(source);
+        if (pending) {
+          cpu.countIntr(source);
+          // A one-shot timer that fired is no longer armed (even when it fired a little early, below).
+          cpu.armedDeadline = 0;
+        }
         const now = clock.nanouptime(cpu);
-        if (now < cpu.nextTick) return false;
+        if (now < cpu.nextTick) {
+          armOnce(cpu, cpu.nextTick, arm);
+          return false;
+        }
         if (cpu.id === 0) k.ticks++;
         cpu.nextTick += period;
         if (cpu.nextTick <= now) cpu.nextTick += Math.ceil((now - cpu.nextTick + 1) / period) * period;
         armOnce(cpu, cpu.nextTick, arm);
         return false;
       },
-      deadline: () => cpu.nextTick,
+      // The armed timer's event wakes the CPU for the tick; only an unarmed tick needs the idle wait's timeout.
+      deadline: () => (cpu.armedDeadline === cpu.nextTick ? 0 : cpu.nextTick),
     },
     cpu,
   );

@@ -162,27 +162,35 @@ export class Kernel {
   }
 }
 
-/** Handlers running now (a shell command sleeping inside the console handler must not re-enter it). */
-const running = new WeakSet<IntrHandler>();
-
 /**
  * Runs `cpu`'s due handlers once: those whose port was pending (acknowledged first) and those whose
  * deadline has come. True when any found work.
  */
 export function* runIntrOn(cpu: Pcpu): Generator<VcpuRequest, boolean, unknown> {
-  // Every port is acknowledged before any handler runs; handlers bound meanwhile wait for the next round.
-  const ready: IntrHandler[] = [];
-  const pending: boolean[] = [];
-  for (const h of cpu.intr) {
-    if (running.has(h)) continue;
-    const fired = cpu.events.consume(h.port);
-    if (!fired) {
+  // Every port is acknowledged and every handler's readiness decided before any handler runs (so the
+  // list is not copied: handlers bound meanwhile wait for the next round).
+  const running = cpu.intrRunning;
+  const handlers = running.size === 0 ? cpu.intr : cpu.intr.filter((h) => !running.has(h));
+  const n = handlers.length;
+  const fired: boolean[] = new Array<boolean>(n).fill(false);
+  const events = cpu.events;
+  if (events.consumeAll !== undefined) {
+    const ports = new Array<number>(n);
+    for (let i = 0; i < n; i++) ports[i] = handlers[i]!.port;
+    events.consumeAll(ports, fired);
+  } else for (let i = 0; i < n; i++) fired[i] = events.consume(handlers[i]!.port);
+  let ready: IntrHandler[] | undefined;
+  let pending: boolean[] | undefined;
+  for (let i = 0; i < n; i++) {
+    const h = handlers[i]!;
+    if (!fired[i]) {
       const due = h.deadline?.() ?? 0;
       if (due === 0 || due > cpu.v.now) continue;
     }
-    ready.push(h);
-    pending.push(fired);
+    (ready ??= []).push(h);
+    (pending ??= []).push(fired[i]!);
   }
+  if (ready === undefined || pending === undefined) return false;
   let worked = false;
   for (let i = 0; i < ready.length; i++) {
     const h = ready[i]!;
@@ -205,7 +213,7 @@ export function* waitIntr(cpu: Pcpu, timeout: number, skipRunning: boolean): Gen
   const ports: number[] = [];
   let deadline = timeout > 0 ? timeout : Infinity;
   for (const h of cpu.intr) {
-    if (skipRunning && running.has(h)) continue;
+    if (skipRunning && cpu.intrRunning.has(h)) continue;
     if (!ports.includes(h.port)) ports.push(h.port);
     const d = h.deadline?.() ?? 0;
     if (d > 0 && d < deadline) deadline = d;

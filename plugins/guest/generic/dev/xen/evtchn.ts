@@ -13,6 +13,8 @@ export interface EventWaiter {
   readonly method: string;
   /** Acknowledges `port` before its ring is looked at: clears its pending bit; true when it was set (or cannot be known). */
   consume(port: number): boolean;
+  /** {@link consume} of each of `ports` at once: `fired[i]` says whether `ports[i]` was pending. */
+  consumeAll?(ports: readonly number[], fired: boolean[]): void;
   /** Sleeps until one of `ports` may be pending or virtual time `timeout` (ns; 0 = none). */
   wait(ports: readonly number[], timeout: number): Generator<VcpuRequest, void, unknown>;
   /** Signals the other end of `port`. */
@@ -39,6 +41,10 @@ export class PolledEvents implements EventWaiter {
     if ((byte & bit) === 0) return false;
     this.v.memory.writeU8(at, byte & ~bit);
     return true;
+  }
+
+  consumeAll(ports: readonly number[], fired: boolean[]): void {
+    consumePendingBits(this.v, this.shared, ports, fired);
   }
 
   *wait(ports: readonly number[], timeout: number): Generator<VcpuRequest, void, unknown> {
@@ -74,4 +80,51 @@ export class TickedEvents implements EventWaiter {
   notify(port: number): void {
     this.hv.evtchnSend(port);
   }
+}
+
+/** Bytes of the pending bitmap one {@link consumePendingBits} copies at most in one piece. */
+const SPAN_MAX = 64;
+const span = new Uint8Array(SPAN_MAX);
+
+/**
+ * Acknowledges `ports` in the shared-info page at guest address `shared`: clears each pending bit and
+ * says in `fired[i]` whether `ports[i]`'s was set (left alone for a negative, unbound port). The bytes that hold them are copied out and back in
+ * one piece when they lie close together (an idle kernel's handful of ports do), else one by one.
+ */
+export function consumePendingBits(v: VcpuApi, shared: number, ports: readonly number[], fired: boolean[]): void {
+  let lo = Infinity;
+  let hi = -1;
+  for (const port of ports) {
+    if (port < 0) continue;
+    lo = Math.min(lo, port >> 3);
+    hi = Math.max(hi, port >> 3);
+  }
+  if (hi < 0) return;
+  const base = shared + SharedInfo.evtchnPending;
+  const m = v.memory;
+  if (hi - lo >= SPAN_MAX) {
+    ports.forEach((port, i) => {
+      if (port < 0) return;
+      const at = base + (port >> 3);
+      const byte = m.readU8(at);
+      fired[i] = (byte & (1 << (port & 7))) !== 0;
+      if (fired[i]) m.writeU8(at, byte & ~(1 << (port & 7)));
+    });
+    return;
+  }
+  const bytes = span.subarray(0, hi - lo + 1);
+  m.readInto(base + lo, bytes);
+  let changed = false;
+  for (let i = 0; i < ports.length; i++) {
+    const port = ports[i]!;
+    if (port < 0) continue;
+    const bit = 1 << (port & 7);
+    const at = (port >> 3) - lo;
+    fired[i] = (bytes[at]! & bit) !== 0;
+    if (fired[i]) {
+      bytes[at] = bytes[at]! & ~bit;
+      changed = true;
+    }
+  }
+  if (changed) m.write(base + lo, bytes);
 }

@@ -44,6 +44,9 @@ const PORTS = 0x100;
 const MAX_POLL_PORTS = (4096 - PORTS) / 4;
 
 export class Hypervisor {
+  /** The port list last written for SCHEDOP_poll. */
+  private polled: readonly number[] = [];
+
   /** `page`: guest address of a page the kernel reserved for hypercall arguments. */
   constructor(
     private readonly v: VcpuApi,
@@ -101,7 +104,14 @@ export class Hypervisor {
     if (ports.length > MAX_POLL_PORTS) throw new Error(`poll: ${ports.length} ports do not fit the hypercall page`);
     const at = this.page + ARG;
     const list = this.page + PORTS;
-    ports.forEach((p, i) => this.v.memory.writeU32(list + i * 4, p));
+    // The list stays on its page between polls (nothing else writes there): rewritten only when it changed.
+    if (!samePorts(this.polled, ports)) {
+      const bytes = new Uint8Array(ports.length * 4);
+      const view = new DataView(bytes.buffer);
+      ports.forEach((p, i) => view.setUint32(i * 4, p, true));
+      this.v.memory.write(list, bytes);
+      this.polled = ports.slice();
+    }
     this.v.memory.writeU64(at + SchedPoll.ports, list);
     this.v.memory.writeU32(at + SchedPoll.nrPorts, ports.length);
     this.v.memory.writeU64(at + SchedPoll.timeout, Math.max(0, Math.floor(timeout)));
@@ -114,6 +124,12 @@ export class Hypervisor {
     this.v.memory.writeU32(at, SHUTDOWN[reason]);
     checked(`sched_op(shutdown ${reason})`, yield* this.v.hypercallBlocking(Hypercall.sched_op, SCHEDOP.shutdown, at));
   }
+}
+
+function samePorts(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Text up to the first NUL. */

@@ -121,8 +121,9 @@ export class XenOps {
 
   /** VCPUOP_set_singleshot_timer on the caller: fires VIRQ_TIMER at system time `deadline` (ns). */
   setSingleshot(deadline: number): void {
-    const at = this.zero(VcpuSetSingleshotTimer.size);
+    const at = this.page + ARG;
     this.v.memory.writeU64(at + VcpuSetSingleshotTimer.timeoutAbsNs, Math.floor(deadline));
+    this.v.memory.writeU32(at + VcpuSetSingleshotTimer.flags, 0);
     this.vcpuOp('set_singleshot_timer', VCPUOP.set_singleshot_timer, this.v.vcpuId, at);
   }
 

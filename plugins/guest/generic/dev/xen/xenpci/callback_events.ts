@@ -6,7 +6,7 @@
  */
 import type { VcpuApi, VcpuRequest } from '../../../../../../core/api/index.js';
 import { SharedInfo, VcpuInfo } from '../../../../../../core/public/index.js';
-import type { EventWaiter } from '../evtchn.js';
+import { consumePendingBits, type EventWaiter } from '../evtchn.js';
 import type { Hypervisor } from '../hypervisor.js';
 import type { IntrVectors } from '../../../x86/intr.js';
 
@@ -43,6 +43,10 @@ export class CallbackEvents implements EventWaiter {
 
   private pending(port: number): boolean {
     return (this.v.memory.readU8(this.shared + SharedInfo.evtchnPending + (port >> 3)) & (1 << (port & 7))) !== 0;
+  }
+
+  consumeAll(ports: readonly number[], fired: boolean[]): void {
+    consumePendingBits(this.v, this.shared, ports, fired);
   }
 
   consume(port: number): boolean {
