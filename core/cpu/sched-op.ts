@@ -10,6 +10,7 @@ import { SchedCore, shutdownReasonOf, type SchedOpsOptions } from './sched-core.
 import { SchedOps } from './sched-state.js';
 import { vcpuOp } from './vcpu-op.js';
 import type { VcpuImpl } from './vcpu.js';
+import { copyStructFromGuest, u64Field } from './guest-struct.js';
 
 export { SchedOps, type SchedOpsOptions };
 
@@ -47,9 +48,10 @@ function block(core: SchedCore, ctx: HypercallContext): number {
 
 /** SCHEDOP_poll (Xen's do_poll): returns 0 at once when an event or a polled port is pending, else blocks until one is or `timeout` passes. */
 function poll(core: SchedCore, ctx: HypercallContext, arg: number): number {
-  const portsAddr = ctx.guest.readU64(arg + SchedPoll.ports);
-  const nrPorts = ctx.guest.readU32(arg + SchedPoll.nrPorts);
-  const timeout = ctx.guest.readU64(arg + SchedPoll.timeout);
+  const struct = copyStructFromGuest(ctx, arg, SchedPoll.size);
+  const portsAddr = u64Field(struct, SchedPoll.ports);
+  const nrPorts = struct.getUint32(SchedPoll.nrPorts, true);
+  const timeout = u64Field(struct, SchedPoll.timeout);
   if (nrPorts > SCHED_POLL_MAX_PORTS) throw new GuestError('EINVAL', `poll of ${nrPorts} ports (at most ${SCHED_POLL_MAX_PORTS})`, { domid: ctx.domid });
   const evtchn = core.eventChannels();
   if (evtchn === undefined) throw new GuestError('ENOSYS', 'SCHEDOP_poll needs the event-channel subsystem', { domid: ctx.domid });

@@ -22,6 +22,7 @@ import {
 import type { SchedCore } from './sched-core.js';
 import { loadHvmContext, loadPvContext } from './vcpu-initialise.js';
 import type { VcpuImpl } from './vcpu.js';
+import { copyStructFromGuest, u64Field } from './guest-struct.js';
 
 // --- helpers -------------------------------------------------------------------------------------
 
@@ -96,8 +97,9 @@ function up(core: SchedCore, v: VcpuImpl): number {
 
 function setSingleshot(core: SchedCore, ctx: HypercallContext, v: VcpuImpl, arg: number): number {
   if (!isCaller(ctx, v)) notCaller(ctx, 'set_singleshot_timer');
-  const timeout = readU64(ctx, arg + VcpuSetSingleshotTimer.timeoutAbsNs);
-  const flags = ctx.guest.readU32(arg + VcpuSetSingleshotTimer.flags);
+  const struct = copyStructFromGuest(ctx, arg, VcpuSetSingleshotTimer.size);
+  const timeout = u64Field(struct, VcpuSetSingleshotTimer.timeoutAbsNs);
+  const flags = struct.getUint32(VcpuSetSingleshotTimer.flags, true);
   const now = core.nowFor(ctx.now);
   if (timeout >= 0 && timeout < now) {
     if ((flags & VCPU_SSHOTTMR_future) !== 0) throw new GuestError('ETIME', `singleshot timeout ${timeout} is in the past (now ${Math.floor(now)})`, { domid: ctx.domid });

@@ -40,12 +40,15 @@ export function checked(op: string, rc: number): number {
 
 /** Layout of the kernel's hypercall page: one argument struct, then the poll port list. */
 const ARG = 0;
+/** SCHEDOP_poll's struct, apart from the other calls' so that it stays written between polls. */
+const POLL_ARG = 0x80;
 const PORTS = 0x100;
 const MAX_POLL_PORTS = (4096 - PORTS) / 4;
 
 export class Hypervisor {
-  /** The port list last written for SCHEDOP_poll. */
+  /** The port list and timeout last written for SCHEDOP_poll (−1: its struct not written yet). */
   private polled: readonly number[] = [];
+  private polledTimeout = -1;
 
   /** `page`: guest address of a page the kernel reserved for hypercall arguments. */
   constructor(
@@ -102,19 +105,24 @@ export class Hypervisor {
   /** SCHEDOP_poll: sleeps until one of `ports` is pending or virtual time `timeout` (ns; 0 = none). */
   *poll(ports: readonly number[], timeout: number): Generator<VcpuRequest, void, unknown> {
     if (ports.length > MAX_POLL_PORTS) throw new Error(`poll: ${ports.length} ports do not fit the hypercall page`);
-    const at = this.page + ARG;
+    const at = this.page + POLL_ARG;
     const list = this.page + PORTS;
-    // The list stays on its page between polls (nothing else writes there): rewritten only when it changed.
-    if (!samePorts(this.polled, ports)) {
+    // The struct and the list stay on their page between polls (nothing else writes there): each field is rewritten only when it changed.
+    const first = this.polledTimeout < 0;
+    if (first || !samePorts(this.polled, ports)) {
       const bytes = new Uint8Array(ports.length * 4);
       const view = new DataView(bytes.buffer);
       ports.forEach((p, i) => view.setUint32(i * 4, p, true));
       this.v.memory.write(list, bytes);
+      if (first) this.v.memory.writeU64(at + SchedPoll.ports, list);
+      this.v.memory.writeU32(at + SchedPoll.nrPorts, ports.length);
       this.polled = ports.slice();
     }
-    this.v.memory.writeU64(at + SchedPoll.ports, list);
-    this.v.memory.writeU32(at + SchedPoll.nrPorts, ports.length);
-    this.v.memory.writeU64(at + SchedPoll.timeout, Math.max(0, Math.floor(timeout)));
+    const due = Math.max(0, Math.floor(timeout));
+    if (due !== this.polledTimeout) {
+      this.v.memory.writeU64(at + SchedPoll.timeout, due);
+      this.polledTimeout = due;
+    }
     checked('sched_op(poll)', yield* this.v.hypercallBlocking(Hypercall.sched_op, SCHEDOP.poll, at));
   }
 

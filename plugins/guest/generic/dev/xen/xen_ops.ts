@@ -31,11 +31,15 @@ import { checked } from './hypervisor.js';
 
 /** Layout of the page: the argument struct, then an extent list for memory reservations. */
 const ARG = 0;
+/** VCPUOP_set_singleshot_timer's struct, apart from the other calls' so that its flags stay written. */
+const SINGLESHOT = 0x80;
 const EXTENTS = 0x100;
 /** Frames one reservation call can carry on the page. */
 export const MAX_EXTENTS_PER_CALL = (PAGE_SIZE - EXTENTS) / 8;
 
 export class XenOps {
+  private singleshotFlagsWritten = false;
+
   /** `page`: guest address of a page this CPU reserved for hypercall arguments. */
   constructor(
     private readonly v: VcpuApi,
@@ -121,9 +125,12 @@ export class XenOps {
 
   /** VCPUOP_set_singleshot_timer on the caller: fires VIRQ_TIMER at system time `deadline` (ns). */
   setSingleshot(deadline: number): void {
-    const at = this.page + ARG;
+    const at = this.page + SINGLESHOT;
     this.v.memory.writeU64(at + VcpuSetSingleshotTimer.timeoutAbsNs, Math.floor(deadline));
-    this.v.memory.writeU32(at + VcpuSetSingleshotTimer.flags, 0);
+    if (!this.singleshotFlagsWritten) {
+      this.v.memory.writeU32(at + VcpuSetSingleshotTimer.flags, 0);
+      this.singleshotFlagsWritten = true;
+    }
     this.vcpuOp('set_singleshot_timer', VCPUOP.set_singleshot_timer, this.v.vcpuId, at);
   }
 
