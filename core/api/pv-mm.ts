@@ -49,6 +49,8 @@ export interface PvMm {
   m2p(mfn: MachineFrame): number;
   /** MMU_MACHPHYS_UPDATE on behalf of the builder: the frame's owner must be `domid`. */
   setM2p(domid: number, mfn: MachineFrame, pfn: number): void;
+  /** Forgets the pfn of a frame that left its domain (its M2P entry reads INVALID_M2P_ENTRY again). */
+  clearM2p(mfn: MachineFrame): void;
   stats(domid: number): PvMmStats;
   /**
    * A privileged instruction a PV vCPU executed directly: it traps and is emulated as Xen's

@@ -80,6 +80,11 @@ export function frameNumber(value: bigint): number {
  * `d`; a special frame is only unhooked, an MMIO entry only cleared. Throws (changing nothing) when
  * there is nothing to remove (EINVAL) or the entry is not `d`'s own memory (ENXIO).
  */
+/** The PV memory manager (page types, the M2P), when the host runs one. */
+export function pvMmOf(env: MemoryOpEnv): PvMm | undefined {
+  return env.ctx.container.isRegistered(PvMm) ? env.ctx.container.resolve(PvMm) : undefined;
+}
+
 export function guestRemovePage(env: MemoryOpEnv, d: Domain, p2m: EptP2m, gfn: number): void {
   const where = { domid: d.domid };
   const entry = gfn >= 0 && gfn < GFN_LIMIT ? p2m.lookup(guestFrame(gfn)) : undefined;
@@ -92,7 +97,7 @@ export function guestRemovePage(env: MemoryOpEnv, d: Domain, p2m: EptP2m, gfn: n
     throw new GuestError('ENXIO', `dom${d.domid}: gfn 0x${gfn.toString(16)} is not its own memory`, where);
   }
   // Xen keeps a frame a PV table still maps until the last mapping goes; we refuse to release it instead.
-  if (d.mode === 'pv' && env.ctx.container.isRegistered(PvMm) && env.ctx.container.resolve(PvMm).inUse(entry.mfn)) {
+  if (d.mode === 'pv' && pvMmOf(env)?.inUse(entry.mfn) === true) {
     throw new GuestError('EBUSY', `dom${d.domid}: gfn 0x${gfn.toString(16)} (mfn 0x${entry.mfn.toString(16)}) is still mapped by a page table or used as one`, where);
   }
   p2m.clear(guestFrame(gfn));

@@ -6,8 +6,9 @@ import { GuestError } from '../api/errors.js';
 import type { EptP2m } from './p2m.js';
 import { MEMOP_EXTENT_SHIFT, XENMEM, XENMEMF, XenMemoryReservation } from '../public/memory-op.js';
 import { PAGE_SHIFT } from '../public/memory.js';
-import { guestFrame } from '../public/types.js';
-import { GFN_LIMIT, frameNumber, guestRemovePage, highestMappedGfn, isTranslated, p2mOf, targetDomain, type MemoryOpEnv } from './memory-op-common.js';
+import { guestFrame, machineFrame } from '../public/types.js';
+import { INVALID_M2P_ENTRY } from '../public/pv-mm.js';
+import { GFN_LIMIT, frameNumber, guestRemovePage, highestMappedGfn, isTranslated, p2mOf, pvMmOf, targetDomain, type MemoryOpEnv } from './memory-op-common.js';
 
 /** The largest extent order a domU may ask for (Xen's CONFIG_DOMU_MAX_ORDER) and a privileged domain (CONFIG_CTLDOM_MAX_ORDER). */
 export const DOMU_MAX_ORDER = 9;
@@ -83,7 +84,7 @@ function increaseReservation(caller: HypercallContext, a: MemopArgs): number {
  * call stops there) when its GFN is out of range or misaligned, any of its GFNs is already mapped, or
  * the domain is at max_pages or the host is out of memory. PV callers also get the first MFN back.
  */
-function populatePhysmap(caller: HypercallContext, a: MemopArgs): number {
+function populatePhysmap(env: MemoryOpEnv, caller: HypercallContext, a: MemopArgs): number {
   // Populate-on-demand is not modelled; Xen also refuses it on oneself without doing anything.
   if ((a.memFlags & XENMEMF.populate_on_demand) !== 0) return a.start;
   const pages = 2 ** a.order;
@@ -96,17 +97,56 @@ function populatePhysmap(caller: HypercallContext, a: MemopArgs): number {
     }
     const frames = a.d.allocatePages(pages);
     frames.forEach((mfn, j) => a.p2m.set(guestFrame(gpfn + j), mfn, P2mType.ram_rw));
-    if (!isTranslated(a.d)) caller.guest.writeU64(a.extentList + i * XEN_PFN_SIZE, frames[0]!);
+    if (!isTranslated(a.d)) {
+      // As Xen's populate_physmap for PV: the M2P learns each frame's pfn, the guest the first MFN.
+      const pvMm = pvMmOf(env);
+      frames.forEach((mfn, j) => pvMm?.setM2p(a.d.domid, mfn, gpfn + j));
+      caller.guest.writeU64(a.extentList + i * XEN_PFN_SIZE, frames[0]!);
+    }
   });
 }
 
-/** XENMEM_decrease_reservation: unmaps each extent's GFNs and returns their frames to the host; stops at the first GFN it cannot free. */
+/**
+ * XENMEM_decrease_reservation: unmaps each extent's frames and returns them to the host; stops at the
+ * first it cannot free. The extents name GFNs for a translated domain and machine frames for PV (a PV
+ * guest deals in MFNs, through its own P2M list), as Xen's guest_remove_page takes them.
+ */
 function decreaseReservation(env: MemoryOpEnv, caller: HypercallContext, a: MemopArgs): number {
   const pages = 2 ** a.order;
+  const pv = !isTranslated(a.d);
   return eachExtent(a, (i) => {
     const gmfn = frameNumber(caller.guest.readU64Big(a.extentList + i * XEN_PFN_SIZE));
-    for (let j = 0; j < pages; j++) guestRemovePage(env, a.d, a.p2m, gmfn < 0 ? -1 : gmfn + j);
+    for (let j = 0; j < pages; j++) {
+      const frame = gmfn < 0 ? -1 : gmfn + j;
+      if (pv) pvRemoveFrame(env, a.d, a.p2m, frame);
+      else guestRemovePage(env, a.d, a.p2m, frame);
+    }
   });
+}
+
+/**
+ * A PV domain gives machine frame `mfn` back: it must own it. Found under its pseudo-physical frame
+ * (the M2P, confirmed by the P2M), it goes as a GFN would; a frame it owns outside its P2M (one
+ * increase_reservation gave it) is freed unless a page table still maps it.
+ */
+function pvRemoveFrame(env: MemoryOpEnv, d: Domain, p2m: EptP2m, mfn: number): void {
+  const where = { domid: d.domid };
+  const memory = env.ctx.memory;
+  if (!(mfn >= 0 && mfn < memory.totalFrames) || memory.ownerOf(machineFrame(mfn)) !== d.domid) {
+    throw new GuestError('EINVAL', `dom${d.domid} has no page at mfn 0x${mfn.toString(16)}`, where);
+  }
+  const pvMm = pvMmOf(env);
+  const pfn = pvMm?.m2p(machineFrame(mfn)) ?? INVALID_M2P_ENTRY;
+  if (pfn >= 0 && pfn < GFN_LIMIT && p2m.mfnOf(guestFrame(pfn)) === mfn) {
+    guestRemovePage(env, d, p2m, pfn);
+  } else {
+    if (pvMm?.inUse(machineFrame(mfn)) === true) throw new GuestError('EBUSY', `dom${d.domid}: mfn 0x${mfn.toString(16)} is still mapped by a page table or used as one`, where);
+    if (env.state(d.domid).special.has(machineFrame(mfn)) || env.ctx.sharedInfoOf(d.domid)?.mfn === mfn) {
+      throw new GuestError('EINVAL', `dom${d.domid}: mfn 0x${mfn.toString(16)} is not a page it may give back`, where);
+    }
+    d.freePage(machineFrame(mfn));
+  }
+  if (memory.ownerOf(machineFrame(mfn)) !== d.domid && pvMm !== undefined) pvMm.clearM2p(machineFrame(mfn));
 }
 
 // --- dispatch -------------------------------------------------------------------------------------
@@ -118,7 +158,7 @@ export function doReservationOp(env: MemoryOpEnv, caller: HypercallContext, op: 
   if (a === undefined) return start;
   if (op === XENMEM.increase_reservation) return increaseReservation(caller, a);
   if (op === XENMEM.decrease_reservation) return decreaseReservation(env, caller, a);
-  return populatePhysmap(caller, a);
+  return populatePhysmap(env, caller, a);
 }
 
 /** current_reservation (tot_pages), maximum_reservation (max_pages), maximum_gpfn; the argument is a domid_t. */

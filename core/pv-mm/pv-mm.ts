@@ -70,6 +70,10 @@ export class PvMmImpl implements PvMm {
     this.m2pTable.set(mfn, pfn);
   }
 
+  clearM2p(mfn: MachineFrame): void {
+    this.m2pTable.set(mfn, NaN);
+  }
+
   stats(domid: number): PvMmStats {
     return { ...this.statsOf(domid) };
   }

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Host } from '../../../core/host/host.js';
 import { GrantTables } from '../../../core/api/grant-table.js';
 import { DOMID_SELF, E820, E820Entry, XENMAPSPACE, XENMEM, XenErrno, XenMemoryMap, XenForeignMemoryMap, MEMOP_EXTENT_SHIFT, XENMAPIDX_grant_table_status } from '../../../core/public/index.js';
-import { domId, guestFrame } from '../../../core/public/types.js';
+import { domId, guestFrame, machineFrame } from '../../../core/public/types.js';
+import { PvMm } from '../../../core/api/pv-mm.js';
 import { bootTestHost, vcpuOf, hypercallFrom } from '../../hypervisor/harness.js';
 import { ARG, LIST, memoryOp, snapshot, writeAddToPhysmap, writeRemoveFromPhysmap, writeReservation, framesConserved } from './memory-op-helpers.js';
 
@@ -107,13 +108,38 @@ describe('memory_op reservations', () => {
 
   it('increase_reservation gives a PV guest the MFN it allocated', async () => {
     await boot([{ name: 'p', type: 'pv' }]);
-    writeReservation(host, 1, { extents: [0x800] });
+    writeReservation(host, 1, { extents: [host.p2mOf(1)!.mfnOf(guestFrame(0x800))] });
     expect(memoryOp(host, 1, XENMEM.decrease_reservation)).toBe(1);
     writeReservation(host, 1, { extents: [0] });
     expect(memoryOp(host, 1, XENMEM.increase_reservation)).toBe(1);
     const mfn = vcpuOf(host, 1).guest.readU64(LIST);
     expect(host.memory.ownerOf(mfn as never)).toBe(1);
     expect(tot(1)).toBe(PAGES);
+  });
+
+  it('takes machine frames from a PV guest, as guest_remove_page does, and keeps the M2P in step', async () => {
+    await boot([{ name: 'p', type: 'pv' }, { name: 'q', type: 'pv' }]);
+    const pvMm = host.container.resolve(PvMm);
+    const mfn = host.p2mOf(1)!.mfnOf(guestFrame(0x800));
+    const foreign = host.p2mOf(2)!.mfnOf(guestFrame(0x800));
+    pvMm.setM2p(1, machineFrame(mfn), 0x800);
+    // A pfn is not a frame a PV guest may name (unless it happens to own that machine frame), nor is another domain's frame.
+    writeReservation(host, 1, { extents: [foreign] });
+    expect(memoryOp(host, 1, XENMEM.decrease_reservation)).toBe(0);
+    expect(host.memory.ownerOf(machineFrame(foreign))).toBe(2);
+    writeReservation(host, 1, { extents: [mfn] });
+    expect(memoryOp(host, 1, XENMEM.decrease_reservation)).toBe(1);
+    expect(mapped(1, 0x800)).toBe(false);
+    expect(host.memory.ownerOf(machineFrame(mfn))).not.toBe(1);
+    expect(pvMm.m2p(machineFrame(mfn))).toBe(-1);
+    expect(tot(1)).toBe(PAGES - 1);
+    // populate_physmap takes pfns from PV too, returns the MFN and records the pfn in the M2P.
+    writeReservation(host, 1, { extents: [0x800] });
+    expect(memoryOp(host, 1, XENMEM.populate_physmap)).toBe(1);
+    const fresh = vcpuOf(host, 1).guest.readU64(LIST);
+    expect(host.p2mOf(1)!.mfnOf(guestFrame(0x800))).toBe(fresh);
+    expect(pvMm.m2p(machineFrame(fresh))).toBe(0x800);
+    expect(framesConserved(host)).toBe(true);
   });
 
   it('current_reservation, maximum_reservation and maximum_gpfn report tot_pages, max_pages and the highest mapped GFN', async () => {

@@ -22,6 +22,8 @@ import { addWatch } from '../xenstore/xenbus.js';
 const TARGET_NODE = 'memory/target';
 const AUTO_PERIOD_NS = 1e9;
 const KIB_PER_PAGE = PAGE_SIZE / 1024;
+/** Linux's INVALID_P2M_ENTRY (~0UL): a pfn with no machine frame behind it. */
+const INVALID_P2M_ENTRY = 0xffff_ffff_ffff_ffffn;
 
 export class Balloon {
   /** Frames given to Xen, most recent last (taken back in reverse). */
@@ -75,10 +77,14 @@ export class Balloon {
         batch.push(f);
       }
       if (batch.length === 0) break;
-      // A PV kernel's 1:1 map still maps each frame: Xen would keep a mapped frame, so unmap it first.
+      // A PV kernel names machine frames (its P2M list says which) and its 1:1 map still maps each
+      // frame: Xen would keep a mapped frame, so it unmaps them first.
+      const pv = this.k.initOps?.mode === 'pv';
+      const frames = pv ? batch.map((f) => this.pfnToMfn(f)) : batch;
       if (this.pvPaging) for (const f of batch) this.k.hv.updateVaMapping(f * PAGE_SIZE, 0, UVMF.INVLPG);
-      const r = ops.reservation('decrease_reservation', batch);
-      if (this.pvPaging) for (const f of batch.slice(r.done)) this.remap(f, this.pfnToMfn(f));
+      const r = ops.reservation('decrease_reservation', frames);
+      if (this.pvPaging) batch.slice(r.done).forEach((f, i) => this.remap(f, frames[r.done + i]!));
+      if (pv) this.invalidateP2m(batch.slice(0, r.done));
       for (const f of batch.slice(r.done)) this.k.phys.release(f);
       this.ballooned.push(...batch.slice(0, r.done));
       done += r.done;
@@ -120,6 +126,13 @@ export class Balloon {
   private pfnToMfn(pfn: number): number {
     const m = this.k.v.memory;
     return m.readU64(m.readU64(this.k.preloadStartInfo + PvStartInfo.mfnList) + pfn * 8);
+  }
+
+  /** PV: frames given back map to INVALID_P2M_ENTRY in the P2M list until populate_physmap fills them again. */
+  private invalidateP2m(pfns: number[]): void {
+    const m = this.k.v.memory;
+    const list = m.readU64(this.k.preloadStartInfo + PvStartInfo.mfnList);
+    for (const pfn of pfns) m.writeU64Big(list + pfn * 8, INVALID_P2M_ENTRY);
   }
 
   /** PV: the P2M list at start_info.mfn_list maps each pfn to the machine frame Xen gave. */
