@@ -230,14 +230,17 @@ export class CpuPoolImpl implements CpuPool, VcpuPool {
     this.runSegment(p, next);
   }
 
+  private who(p: Pcpu): string {
+    return `scheduler "${this.scheduler.optName}" on cpu${p.id}`;
+  }
+
   private checkDecision(p: Pcpu, picked: SchedVcpu | null, slice: number): VcpuImpl | null {
-    const who = `scheduler "${this.scheduler.optName}" on cpu${p.id}`;
-    if (!(slice > 0)) throw new HardwareError('sched', `${who}: slice must be positive, got ${slice}`);
+    if (!(slice > 0)) throw new HardwareError('sched', `${this.who(p)}: slice must be positive, got ${slice}`);
     if (picked === null) return null;
-    if (!(picked instanceof VcpuImpl) || picked.pool !== this) throw new HardwareError('sched', `${who}: picked a vCPU that is not in this pool`);
-    if (!picked.runnable) throw new HardwareError('sched', `${who}: picked ${this.describe(picked)}, which is not runnable`);
-    if (!picked.hardAffinity.has(p.id)) throw new HardwareError('sched', `${who}: picked ${this.describe(picked)} outside its hard affinity ${picked.hardAffinity}`);
-    if (picked.runningOn !== undefined && picked.runningOn !== p.id) throw new HardwareError('sched', `${who}: picked ${this.describe(picked)}, already running on cpu${picked.runningOn}`);
+    if (!(picked instanceof VcpuImpl) || picked.pool !== this) throw new HardwareError('sched', `${this.who(p)}: picked a vCPU that is not in this pool`);
+    if (!picked.runnable) throw new HardwareError('sched', `${this.who(p)}: picked ${this.describe(picked)}, which is not runnable`);
+    if (!picked.hardAffinity.has(p.id)) throw new HardwareError('sched', `${this.who(p)}: picked ${this.describe(picked)} outside its hard affinity ${picked.hardAffinity}`);
+    if (picked.runningOn !== undefined && picked.runningOn !== p.id) throw new HardwareError('sched', `${this.who(p)}: picked ${this.describe(picked)}, already running on cpu${picked.runningOn}`);
     return picked;
   }
 
