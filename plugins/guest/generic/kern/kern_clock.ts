@@ -18,12 +18,12 @@ export function* startHardclock(k: Kernel, cpu: Pcpu, name: string): Generator<V
   const arm = (deadline: number): void => clock.arm(cpu, deadline);
   cpu.nextTick = Math.ceil(clock.nanouptime(cpu)) + period;
   armOnce(cpu, cpu.nextTick, arm);
+  // hardclock never blocks: it answers at once rather than as a generator (it runs on every tick).
   k.bindIntr(
     {
       name: `${name}:cpu${cpu.id}`,
       port: cpu.timerPort,
-      // eslint-disable-next-line require-yield
-      *handle(pending) {
+      handle(pending) {
         if (pending) {
           cpu.countIntr(source);
           // A one-shot timer that fired is no longer armed (even when it fired a little early, below).

@@ -21,19 +21,17 @@ import { Pcpu } from './pcpu.js';
 import type { PhysAllocator } from './vm_phys.js';
 
 /**
- * What runs when an event channel may have fired (FreeBSD's intr handlers): looks at its ring and
- * says whether it found work. Handlers run after the port's pending bit is cleared (`pending` says
- * whether it was set), so nothing is lost.
- */
-/**
- * An event-channel (or, natively, vector) handler. It runs when its port was pending, or when its
- * deadline has come — so work a handler has besides its event (output still queued, events a thread
- * already drained from a ring, a periodic policy) must show as a deadline.
+ * An event-channel (or, natively, vector) handler (FreeBSD's intr handlers): looks at its ring and says
+ * whether it found work. It runs after its port's pending bit is cleared (`pending` says whether it
+ * was set, so nothing is lost), or when its deadline has come — so work a handler has besides its
+ * event (output still queued, events a thread already drained from a ring, a periodic policy) must
+ * show as a deadline.
  */
 export interface IntrHandler {
   readonly name: string;
   readonly port: number;
-  handle(pending: boolean): Generator<VcpuRequest, boolean, unknown>;
+  /** Its work, true when it found some; a handler that never blocks may answer at once instead of as a generator. */
+  handle(pending: boolean): Generator<VcpuRequest, boolean, unknown> | boolean;
   /** Absolute virtual time (ns) by which the idle loop should look again even without an event (1: at once); 0 = none. */
   deadline?(): number;
 }
@@ -170,7 +168,7 @@ export function* runIntrOn(cpu: Pcpu): Generator<VcpuRequest, boolean, unknown> 
   // Every port is acknowledged and every handler's readiness decided before any handler runs (so the
   // list is not copied: handlers bound meanwhile wait for the next round).
   const running = cpu.intrRunning;
-  const handlers = running.size === 0 ? cpu.intr : cpu.intr.filter((h) => !running.has(h));
+  const handlers = running.length === 0 ? cpu.intr : cpu.intr.filter((h) => !running.includes(h));
   const n = handlers.length;
   const fired: boolean[] = new Array<boolean>(n).fill(false);
   const events = cpu.events;
@@ -194,11 +192,12 @@ export function* runIntrOn(cpu: Pcpu): Generator<VcpuRequest, boolean, unknown> 
   let worked = false;
   for (let i = 0; i < ready.length; i++) {
     const h = ready[i]!;
-    running.add(h);
+    running.push(h);
     try {
-      if (yield* h.handle(pending[i]!)) worked = true;
+      const r = h.handle(pending[i]!);
+      if (typeof r === 'boolean' ? r : yield* r) worked = true;
     } finally {
-      running.delete(h);
+      running.splice(running.lastIndexOf(h), 1);
     }
   }
   return worked;
@@ -213,7 +212,7 @@ export function* waitIntr(cpu: Pcpu, timeout: number, skipRunning: boolean): Gen
   const ports: number[] = [];
   let deadline = timeout > 0 ? timeout : Infinity;
   for (const h of cpu.intr) {
-    if (skipRunning && cpu.intrRunning.has(h)) continue;
+    if (skipRunning && cpu.intrRunning.includes(h)) continue;
     if (!ports.includes(h.port)) ports.push(h.port);
     const d = h.deadline?.() ?? 0;
     if (d > 0 && d < deadline) deadline = d;

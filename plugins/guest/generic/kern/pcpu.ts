@@ -17,7 +17,7 @@ export const PCPU_TIME = 0x40;
 export class Pcpu {
   readonly intr: IntrHandler[] = [];
   /** Handlers of {@link intr} running now (a shell command sleeping inside the console's must not re-enter it); each leaves in a `finally`. */
-  readonly intrRunning = new Set<IntrHandler>();
+  readonly intrRunning: IntrHandler[] = [];
   /** Kernel threads waiting to run here, oldest first. */
   readonly runq: KThread[] = [];
   /** The thread running now (undefined: the idle loop). */
