@@ -37,6 +37,10 @@ export interface DiskDev {
   write(cpu: Pcpu, lba: number, data: Uint8Array): Gen;
   /** Returns once everything written before is on stable storage (a cache flush). */
   flush(cpu: Pcpu): Gen;
-  /** Optional: reads `sectors` at each of `lbas` as separate requests kept in flight together (a queue depth above one). */
-  readv?(cpu: Pcpu, lbas: readonly number[], sectors: number): Gen<Uint8Array>;
+  /**
+   * Optional: reads `sectors` at each of `lbas` as separate requests kept in flight together (a queue
+   * depth above one), into `into` when given (exactly the bytes asked for: a caller reading in a loop
+   * reuses one buffer), else into a fresh one.
+   */
+  readv?(cpu: Pcpu, lbas: readonly number[], sectors: number, into?: Uint8Array): Gen<Uint8Array>;
 }

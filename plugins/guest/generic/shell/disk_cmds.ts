@@ -214,11 +214,13 @@ const diskbench: ShellCommand = {
     const slots = Math.floor(d.sectors / per);
     if (slots === 0) return fail(io, `diskbench: ${d.name} is smaller than ${bytes} bytes`);
     const t0 = k.v.now;
+    // One buffer for every batch, as a benchmark reading with read(2) would.
+    const buffer = new Uint8Array(Math.min(depth, n) * bytes);
     try {
       for (let done = 0; done < n; ) {
         const batch = Math.min(d.readv !== undefined ? depth : 1, n - done);
         const lbas = Array.from({ length: batch }, (_, i) => (((done + i) * (spread ? 7919 : 1)) % slots) * per);
-        if (d.readv !== undefined) yield* d.readv(k.bsp, lbas, per);
+        if (d.readv !== undefined) yield* d.readv(k.bsp, lbas, per, buffer.subarray(0, batch * bytes));
         else yield* d.read(k.bsp, lbas[0]!, per);
         done += batch;
       }

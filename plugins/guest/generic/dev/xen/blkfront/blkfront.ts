@@ -262,9 +262,9 @@ export class Blkfront extends XenbusFrontend implements DiskDev {
   /**
    * Issues a transfer of `extents` (each split into requests of at most the segments a request may
    * carry), up to a ring-full at a time, and waits for every response; `data` / the result hold the
-   * extents' bytes one after another.
+   * extents' bytes one after another (a read fills `into` when given, else a fresh buffer).
    */
-  private *transfer(cpu: Pcpu, op: number, extents: readonly Extent[], data: Uint8Array | undefined): Gen<Uint8Array> {
+  private *transfer(cpu: Pcpu, op: number, extents: readonly Extent[], data: Uint8Array | undefined, into?: Uint8Array): Gen<Uint8Array> {
     const what = op === BLKIF_OP.read ? 'read' : 'write';
     const first = extents[0]?.lba ?? 0;
     this.connected(what, first);
@@ -273,7 +273,8 @@ export class Blkfront extends XenbusFrontend implements DiskDev {
       if (!(e.lba >= 0 && e.sectors >= 0 && e.lba + e.sectors <= this.sectors)) throw new DiskIoError(this.name, what, e.lba, `sectors ${e.lba}+${e.sectors} are past the end (${this.sectors})`);
       total += e.sectors;
     }
-    const out = new Uint8Array(total * SECTOR);
+    if (into !== undefined && into.length !== total * SECTOR) throw new DiskIoError(this.name, what, first, `a buffer of ${into.length} bytes for ${total * SECTOR}`);
+    const out = into ?? new Uint8Array(total * SECTOR);
     const perRequest = (this.indirectMax > BLKIF_MAX_SEGMENTS_PER_REQUEST ? this.indirectMax : BLKIF_MAX_SEGMENTS_PER_REQUEST) * SECTORS_PER_PAGE;
     const chunks: Chunk[] = [];
     const m = this.k.v.memory;
@@ -335,8 +336,8 @@ export class Blkfront extends XenbusFrontend implements DiskDev {
   }
 
   /** Reads `sectors` at each of `lbas` as separate requests, as many in flight as the ring holds (the I/O benchmark's queue depth). */
-  *readv(cpu: Pcpu, lbas: readonly number[], sectors: number): Gen<Uint8Array> {
-    return yield* this.transfer(cpu, BLKIF_OP.read, lbas.map((lba) => ({ lba, sectors })), undefined);
+  *readv(cpu: Pcpu, lbas: readonly number[], sectors: number, into?: Uint8Array): Gen<Uint8Array> {
+    return yield* this.transfer(cpu, BLKIF_OP.read, lbas.map((lba) => ({ lba, sectors })), undefined, into);
   }
 
   *write(cpu: Pcpu, lba: number, data: Uint8Array): Gen {
