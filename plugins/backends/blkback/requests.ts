@@ -235,12 +235,12 @@ export class VbdRing {
     } else {
       this.o.image.read(start, staging);
     }
-    const failed = new Set<Request>();
+    let failed: Set<Request> | undefined;
     if (!write) {
       for (const s of plan) {
         this.io.set(staging, s.at, s.from, s.to);
-        if (this.o.grant(s.r.grefs[s.k]!, true, this.stageOut) !== GNTST.okay && !failed.has(s.r)) {
-          failed.add(s.r);
+        if (this.o.grant(s.r.grefs[s.k]!, true, this.stageOut) !== GNTST.okay && failed?.has(s.r) !== true) {
+          (failed ??= new Set()).add(s.r);
           this.o.warn(`segment grant ${s.r.grefs[s.k]}: refused`);
         }
       }
@@ -248,8 +248,9 @@ export class VbdRing {
     for (let q = i; q < j; q++) {
       const r = batch[q]!;
       const n = this.sectorsOf(r);
-      statuses[q] = failed.has(r) ? BLKIF_RSP.error : BLKIF_RSP.okay;
-      if (failed.has(r)) this.stats.errors++;
+      const bad = failed?.has(r) === true;
+      statuses[q] = bad ? BLKIF_RSP.error : BLKIF_RSP.okay;
+      if (bad) this.stats.errors++;
       else if (write) {
         this.stats.writes++;
         this.stats.sectorsWritten += n;
@@ -299,7 +300,7 @@ export class VbdRing {
       inner: op,
       idLo: view.getUint32(at + BlkifRequest.id, true),
       idHi: view.getUint32(at + BlkifRequest.id + 4, true),
-      sector: Number(view.getBigUint64(at + BlkifRequest.sectorNumber, true)),
+      sector: view.getUint32(at + BlkifRequest.sectorNumber + 4, true) * 2 ** 32 + view.getUint32(at + BlkifRequest.sectorNumber, true),
       grefs: [],
       first: [],
       last: [],
