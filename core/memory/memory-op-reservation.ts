@@ -126,8 +126,9 @@ function decreaseReservation(env: MemoryOpEnv, caller: HypercallContext, a: Memo
 
 /**
  * A PV domain gives machine frame `mfn` back: it must own it. Found under its pseudo-physical frame
- * (the M2P, confirmed by the P2M), it goes as a GFN would; a frame it owns outside its P2M (one
- * increase_reservation gave it) is freed unless a page table still maps it.
+ * (the M2P, confirmed by the P2M; a P2M search when the guest's M2P entry says otherwise), it goes as
+ * a GFN would; a frame it owns outside its P2M (one increase_reservation gave it) is freed unless a page
+ * table still maps it.
  */
 function pvRemoveFrame(env: MemoryOpEnv, d: Domain, p2m: EptP2m, mfn: number): void {
   const where = { domid: d.domid };
@@ -136,8 +137,8 @@ function pvRemoveFrame(env: MemoryOpEnv, d: Domain, p2m: EptP2m, mfn: number): v
     throw new GuestError('EINVAL', `dom${d.domid} has no page at mfn 0x${mfn.toString(16)}`, where);
   }
   const pvMm = pvMmOf(env);
-  const pfn = pvMm?.m2p(machineFrame(mfn)) ?? INVALID_M2P_ENTRY;
-  if (pfn >= 0 && pfn < GFN_LIMIT && p2m.mfnOf(guestFrame(pfn)) === mfn) {
+  const pfn = pfnOf(p2m, mfn, pvMm?.m2p(machineFrame(mfn)) ?? INVALID_M2P_ENTRY);
+  if (pfn >= 0) {
     guestRemovePage(env, d, p2m, pfn);
   } else {
     if (pvMm?.inUse(machineFrame(mfn)) === true) throw new GuestError('EBUSY', `dom${d.domid}: mfn 0x${mfn.toString(16)} is still mapped by a page table or used as one`, where);
@@ -147,6 +148,13 @@ function pvRemoveFrame(env: MemoryOpEnv, d: Domain, p2m: EptP2m, mfn: number): v
     d.freePage(machineFrame(mfn));
   }
   if (memory.ownerOf(machineFrame(mfn)) !== d.domid && pvMm !== undefined) pvMm.clearM2p(machineFrame(mfn));
+}
+
+/** The pfn the P2M maps to `mfn`: the M2P's `hint` when it holds, else a search (−1: none). */
+function pfnOf(p2m: EptP2m, mfn: number, hint: number): number {
+  if (hint >= 0 && hint < GFN_LIMIT && p2m.mfnOf(guestFrame(hint)) === mfn) return hint;
+  for (const [gfn, frame] of p2m.entries()) if (frame === mfn) return gfn;
+  return -1;
 }
 
 // --- dispatch -------------------------------------------------------------------------------------

@@ -139,6 +139,12 @@ describe('memory_op reservations', () => {
     const fresh = vcpuOf(host, 1).guest.readU64(LIST);
     expect(host.p2mOf(1)!.mfnOf(guestFrame(0x800))).toBe(fresh);
     expect(pvMm.m2p(machineFrame(fresh))).toBe(0x800);
+    // An M2P entry the guest pointed elsewhere does not leave its P2M naming a freed frame.
+    const other = host.p2mOf(1)!.mfnOf(guestFrame(0x801));
+    pvMm.setM2p(1, machineFrame(other), 0x900);
+    writeReservation(host, 1, { extents: [other] });
+    expect(memoryOp(host, 1, XENMEM.decrease_reservation)).toBe(1);
+    expect(mapped(1, 0x801)).toBe(false);
     expect(framesConserved(host)).toBe(true);
   });
 

@@ -19,10 +19,10 @@ afterEach(async () => {
   await host.shutdown();
 });
 
-/** decrease_reservation of pseudo-physical frame `pfn` (our memory_op takes the pseudo-physical frame for PV too); returns the extents done. */
+/** decrease_reservation of pseudo-physical frame `pfn`'s machine frame (a PV guest names MFNs); returns the extents done. */
 function giveBack(pfn: number): number {
   const g = vcpuOf(host, a.domid).guest;
-  g.writeU64(LIST, pfn);
+  g.writeU64(LIST, a.mfns[pfn]!);
   g.write(ARG, new Uint8Array(XenMemoryReservation.size));
   g.writeU64(ARG + XenMemoryReservation.extentStart, LIST);
   g.writeU64(ARG + XenMemoryReservation.nrExtents, 1);
