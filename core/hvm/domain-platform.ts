@@ -14,12 +14,11 @@ import type { Engine } from '../engine/engine.js';
 import type { TscView } from '../timer/tsc.js';
 import type { VcpuImpl } from '../cpu/vcpu.js';
 import { ExitCounters } from './exits.js';
+import { HVM_IOAPIC_ID, hvmLapicId } from '../public/acpi.js';
 import type { IoreqServerImpl } from './ioreq-server.js';
 
 /** Xen's VIOAPIC_NUM_PINS for HVM guests: 48 GSIs. */
 export const HVM_IOAPIC_PINS = 48;
-/** hvmloader's IOAPIC_ID. */
-export const HVM_IOAPIC_ID = 1;
 
 /** ISA IRQ → GSI as hvmloader's MADT interrupt source overrides say: the PIT's IRQ 0 is GSI 2, others identity. */
 export function isaIrqToGsi(irq: number): number {
@@ -117,8 +116,8 @@ export class HvmDomainPlatform implements HvmIrqSink {
     for (const s of this.vcpus) {
       const v = s.vcpu;
       const id = v.vcpuId;
-      // Xen's vlapic_reset: APIC ID = vcpu_id * 2.
-      const lapic = new LocalApic(this.deps.engine, { apicId: id * 2, bsp: id === 0, tsc: this.deps.tsc, name: `dom${this.domid} vcpu${id} vlapic` });
+      // Xen's vlapic_reset: APIC ID = vcpu_id * 2 (what hvmloader's MADT lists).
+      const lapic = new LocalApic(this.deps.engine, { apicId: hvmLapicId(id), bsp: id === 0, tsc: this.deps.tsc, name: `dom${this.domid} vcpu${id} vlapic` });
       s.lapicMade = lapic;
       this.bus.attach(lapic);
       lapic.events.on('interrupt', () => v.kick());

@@ -6,6 +6,7 @@ export { hvmFamilyMode, type HvmModeDeps } from './provider.js';
 export { hvmLayout, hvmMemory } from './layout.js';
 export { hvmInfoTable } from './hvm-info.js';
 export { hvmFirmware, readHvmInfo, type FirmwareReport } from './firmware/firmware.js';
+export { buildAcpiTables, buildMadt, buildDsdt, buildFadt, checksum8, madtOverrides, type AcpiConfig, type AcpiTables } from './firmware/acpi-tables.js';
 export * from './firmware/boot-metadata.js';
 export { pciIntxGsi, PCI_IO_START, PCI_MEM_START } from './firmware/pci.js';
 

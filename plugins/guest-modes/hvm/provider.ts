@@ -51,12 +51,14 @@ function setParams(ctx: GuestBuildContext): void {
 
 /**
  * The keys libxl writes for an HVM guest (libxl__domain_build's HVM case, libxl__spawn_local_dm):
- * platform/acpi* (no ACPI tables here: 0), hvmloader/allow-memory-relocate (qemu-xen cannot relocate),
+ * platform/acpi (1: the firmware builds ACPI tables) and acpi_s3/s4/laptop_slate (0: no SSDTs for them),
+ * hvmloader/allow-memory-relocate (qemu-xen cannot relocate),
  * the device model's disable_pf (the platform PCI device's absence) and the dm-version libxl records.
  */
 function writeXenstore(ctx: GuestBuildContext): void {
   const home = `/local/domain/${ctx.domain.domid}`;
-  for (const key of ['acpi', 'acpi_s3', 'acpi_s4', 'acpi_laptop_slate']) ctx.xenstoreWrite(`${home}/platform/${key}`, '0');
+  ctx.xenstoreWrite(`${home}/platform/acpi`, '1');
+  for (const key of ['acpi_s3', 'acpi_s4', 'acpi_laptop_slate']) ctx.xenstoreWrite(`${home}/platform/${key}`, '0');
   ctx.xenstoreWrite(`${home}/hvmloader/allow-memory-relocate`, '0');
   ctx.xenstoreWrite(`/local/domain/0/device-model/${ctx.domain.domid}/disable_pf`, ctx.config.xenPlatformPci ? '0' : '1');
   ctx.xenstoreWrite(`/libxl/${ctx.domain.domid}/dm-version`, 'qemu_xen');

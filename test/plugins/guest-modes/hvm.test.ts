@@ -110,7 +110,8 @@ describe('the hvm and pvhvm guest modes', () => {
     expect(view.getUint32(HvmInfoTable.highMemPgend, true)).toBe(0);
     expect(view.getUint32(HvmInfoTable.reservedMemPgstart, true)).toBe(0xfeff0);
     const x = xs.dom0;
-    expect(x.read(`/local/domain/${rec.domid}/platform/acpi`)).toBe('0');
+    expect(x.read(`/local/domain/${rec.domid}/platform/acpi`)).toBe('1');
+    expect(x.read(`/local/domain/${rec.domid}/platform/acpi_s3`)).toBe('0');
     expect(x.read(`/local/domain/${rec.domid}/hvmloader/allow-memory-relocate`)).toBe('0');
     expect(x.read(`/local/domain/0/device-model/${rec.domid}/disable_pf`)).toBe('1');
     expect(x.read(`/libxl/${rec.domid}/type`)).toBe('hvm');
@@ -129,6 +130,7 @@ describe('the hvm and pvhvm guest modes', () => {
     expect(e.smap).toEqual([
       { base: 0, length: 0x9f000, type: E820.RAM },
       { base: 0x9f000, length: 0x1000, type: E820.RESERVED },
+      { base: 0xea000, length: 0x1000, type: E820.ACPI },
       { base: 0xf0000, length: 0x10000, type: E820.RESERVED },
       { base: 0x100000, length: 64 * 2 ** 20 - 0x100000, type: E820.RAM },
       { base: 0xfeff0000, length: 0x10000, type: E820.RESERVED },

@@ -23,12 +23,14 @@ const FOUR_GIB = 2 ** 32;
 /**
  * The E820 map from hvm_info_table's memory fields (hvmloader's build_e820_table): RAM below the
  * firmware page, the firmware page and BIOS region reserved, RAM from 1 MiB to low_mem_pgend, the
- * reserved range from reserved_mem_pgstart to the end of the special pages, RAM above 4 GiB.
+ * reserved range from reserved_mem_pgstart to the end of the special pages, RAM above 4 GiB. `acpi`:
+ * the pages holding the ACPI tables, typed ACPI (reclaimable once the OS has read them).
  */
-export function e820Map(lowMemPgend: number, reservedMemPgstart: number, specialEndPfn: number, highMemPgend: number): SmapEntry[] {
+export function e820Map(lowMemPgend: number, reservedMemPgstart: number, specialEndPfn: number, highMemPgend: number, acpi?: { base: number; length: number }): SmapEntry[] {
   const map: SmapEntry[] = [
     { base: 0, length: FIRMWARE_PAGE.base, type: E820.RAM },
     { base: FIRMWARE_PAGE.base, length: FIRMWARE_PAGE.length, type: E820.RESERVED },
+    ...(acpi !== undefined && acpi.length > 0 ? [{ base: acpi.base, length: Math.ceil(acpi.length / 0x1000) * 0x1000, type: E820.ACPI }] : []),
     { base: BIOS_REGION.base, length: BIOS_REGION.length, type: E820.RESERVED },
   ];
   const lowEnd = lowMemPgend * 0x1000;

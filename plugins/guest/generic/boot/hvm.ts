@@ -2,13 +2,15 @@
  * The native/HVM boot path (FreeBSD's hammer_time with x86/xen/hvm.c's xen_hvm_init): no start-info
  * magic in RBX or RSI, so the firmware's hand-off block at RDI gives memory and command line. CPUID
  * finds Xen (its hypercall page is set up through the MSR); the Xen platform PCI device decides HVM
- * (native clock and IPIs) against PVHVM (Xen's PV timer and IPIs, PV drivers under xenpci0). Then the
- * device tree: nexus0 → acpi0 (power button; S5 and 0xCF9 reset on plain HVM), isa0 (uart0 console,
- * attimer0, atrtc0) and pcib0 → pci0 (→ xenpci0 → xenstore0; atapci0 → ata0, ata1 → ada0...; rl0).
+ * (native clock and IPIs) against PVHVM (Xen's PV timer and IPIs, PV drivers under xenpci0). The
+ * firmware's ACPI tables give the CPUs (the MADT) and the PM blocks (the FADT). Then the device tree:
+ * nexus0 → acpi0 (power button; S5 and 0xCF9 reset on plain HVM), isa0 (uart0 console, attimer0,
+ * atrtc0) and pcib0 → pci0 (→ xenpci0 → xenstore0; atapci0 → ata0, ata1 → ada0...; rl0).
  */
 import type { VcpuApi, VcpuRequest } from '../../../../core/api/index.js';
 import { PAGE_SIZE } from '../../../../core/public/index.js';
 import { acpiDriver } from '../dev/acpi/acpi.js';
+import { describeAcpiTables, readAcpiTables, type AcpiTablesFound } from '../dev/acpi/tables.js';
 import { registerClockSysctls, startHardclock } from '../kern/kern_clock.js';
 import { I8254, attimerDriver } from '../dev/attimer/i8254.js';
 import { atrtcDriver } from '../dev/atrtc/atrtc.js';
@@ -19,7 +21,7 @@ import { uartConsoleDriver } from '../dev/uart/uart_console.js';
 import type { Ns8250 } from '../dev/uart/uart_ns8250.js';
 import { Hypervisor } from '../dev/xen/hypervisor.js';
 import { XenOps } from '../dev/xen/xen_ops.js';
-import { isXenPlatformDevice, xenpciPciDriver } from '../dev/xen/xenpci/xenpci.js';
+import { isXenPlatformDevice, xenpciCpuInit, xenpciPciDriver } from '../dev/xen/xenpci/xenpci.js';
 import { Device, deviceAttach, type Driver } from '../kern/bus.js';
 import { hookNames, type KernelHooks } from '../kern/hooks.js';
 import type { Kernel } from '../kern/kernel.js';
@@ -30,7 +32,7 @@ import { IoApicDriver, IsaInterrupts } from '../x86/io_apic.js';
 import { LocalApicDriver } from '../x86/local_apic.js';
 import { hasHvmMetadata, parseHvmMetadata } from '../x86/memmap.js';
 import { NativeEvents } from '../x86/native_events.js';
-import { lapicClock, lapicIpi, lapicNow, nativeApStart, nativeMemmap, nativePmap, type NativeMachine } from '../x86/native_hooks.js';
+import { NativeMachine, lapicClock, lapicIpi, lapicNow, nativeApStart, nativeMemmap, nativePmap } from '../x86/native_hooks.js';
 import { detectXen, type HypervisorId } from './detect.js';
 import { xenClock, xenIpi } from './xen_hooks.js';
 
@@ -78,6 +80,27 @@ export interface HvmBootResult {
   readonly flavour: HvmFlavour;
   readonly intr: IntrVectors;
   readonly uart: Ns8250 | undefined;
+  /** The firmware's ACPI tables, when it built any that passed their checks. */
+  readonly acpi: AcpiTablesFound | undefined;
+}
+
+/** acpi_find_tables: the RSDP and the tables behind it, logged as FreeBSD logs them; a corrupt root means none. */
+function findAcpi(k: Kernel): AcpiTablesFound | undefined {
+  let found;
+  try {
+    found = readAcpiTables((addr, length) => k.v.memory.read(addr, length));
+  } catch (error) {
+    k.printf(`${(error as Error).message}: ACPI tables ignored`);
+    return undefined;
+  }
+  if (found === undefined) {
+    k.printf('ACPI: no RSDP in 0xe0000-0xfffff: no ACPI tables');
+    return undefined;
+  }
+  for (const line of describeAcpiTables(found)) k.printf(line);
+  for (const why of found.skipped) k.printf(`${why}: table ignored`);
+  if (found.madt !== undefined) k.printf(`ACPI APIC Table: <${found.madt.id.oemId} ${found.madt.id.oemTableId}>`);
+  return found;
 }
 
 /** Everything from the banner to the device tree; the caller starts the shell and the idle loop. */
@@ -92,6 +115,7 @@ export function* hvmBoot(k: Kernel): Gen<HvmBootResult> {
   k.printf(`Command line: ${preload.cmdline}`);
   k.phys = new PhysAllocator(preload.ram, preload.reserved);
   k.printf(`real memory  = ${k.phys.ramFrames * PAGE_SIZE} (${Math.floor((k.phys.ramFrames * PAGE_SIZE) / 2 ** 20)} MB)`);
+  const acpi = findAcpi(k);
 
   const bsp = k.bsp;
   if (xen !== undefined) {
@@ -105,7 +129,8 @@ export function* hvmBoot(k: Kernel): Gen<HvmBootResult> {
   const lapic = new LocalApicDriver(v);
   const apicId = yield* lapic.id();
   const intr = new IntrVectors(v, () => lapic.eoi());
-  const m: NativeMachine = { lapic, intr, pit: new I8254(v) };
+  const m = new NativeMachine(lapic, intr, new I8254(v), apicId);
+  if (acpi?.madt !== undefined) m.useMadt(acpi.madt);
   const armLapic = (deadline: number): void => lapicNow(lapic.timerOneShot(Math.max(1, deadline - v.now)), 'timer arm');
   bsp.events = new NativeEvents(v, intr, (deadline) => armOnce(bsp, deadline, armLapic), () => bsp.nextTick);
 
@@ -127,7 +152,7 @@ export function* hvmBoot(k: Kernel): Gen<HvmBootResult> {
   yield* lapic.setup();
   k.printf(`lapic${apicId}: xAPIC at 0x${lapic.base.toString(16)}`);
   k.printf(`ioapic0: ${yield* ioapic.attach()}`);
-  yield* deviceAttach(k, nexus, acpiDriver(isa, flavour === 'hvm'));
+  yield* deviceAttach(k, nexus, acpiDriver(isa, flavour === 'hvm', acpi?.fadt));
   yield* deviceAttach(k, nexus, busDriver('isa', 'ISA bus', () => [
     uartConsoleDriver(isa, (u) => {
       uart = u;
@@ -139,7 +164,9 @@ export function* hvmBoot(k: Kernel): Gen<HvmBootResult> {
   ]));
   for (const info of devices) for (const line of describeBars(info)) k.printf(`pci0:${info.slot}:${info.func}: ${line}`);
   const pciDrivers: PciDriver[] = [
-    ...(flavour === 'pvhvm' && xen !== undefined ? [xenpciPciDriver({ xenBase: xen.base, intr })] : []),
+    ...(flavour === 'pvhvm' && xen !== undefined
+      ? [xenpciPciDriver({ xenBase: xen.base, intr, onAttached: () => m.apSetup.push((kk, cpu, c) => xenpciCpuInit(kk, cpu, xen.base, c.intr)) })]
+      : []),
     ...(k.hasDevice('ata') ? [ataPciDriver({ intr, ioapic, apicId })] : []),
     ...(k.hasDevice('rl') ? [rlPciDriver({ intr, ioapic, apicId })] : []),
   ];
@@ -156,5 +183,5 @@ export function* hvmBoot(k: Kernel): Gen<HvmBootResult> {
     k.cpuStart.push((cpu) => startHardclock(k, cpu, 'lapic'));
     registerClockSysctls(k, 'TSC', 'LAPIC');
   }
-  return { flavour, intr, uart };
+  return { flavour, intr, uart, acpi };
 }

@@ -44,7 +44,10 @@ export interface MemoryMapHooks extends Hook {
 export interface ApStartHooks extends Hook {
   /** How many CPUs the machine offers (Xen: VCPUOP_is_up probing; native: the MADT). */
   countCpus(k: Kernel, max: number): number;
+  /** Runs on the boot CPU: starts CPU `id`, which enters the kernel's AP entry point. */
   startAp(k: Kernel, id: number): Generator<VcpuRequest, void, unknown>;
+  /** Runs on the new AP before its clock and IPIs: the per-CPU platform set-up (native: its own LAPIC and vectors). */
+  apInit?(k: Kernel, cpu: Pcpu): Generator<VcpuRequest, void, unknown>;
 }
 
 /** APIC functions: inter-processor interrupts (Xen: event channels bound with EVTCHNOP_bind_ipi; native: the LAPIC ICR). */

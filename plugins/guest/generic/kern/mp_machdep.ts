@@ -119,6 +119,7 @@ export function* apMain(k: Kernel, v: VcpuApi): Generator<VcpuRequest, void, unk
   k.cpus[cpu.id] = cpu;
   try {
     cpuSetup(k, cpu);
+    if (k.hooks.apStart.apInit !== undefined) yield* k.hooks.apStart.apInit(k, cpu);
     yield* k.hooks.clock.cpuInit(k, cpu);
     k.hooks.ipi.cpuInit(k, cpu);
     for (const start of k.cpuStart) yield* start(cpu);

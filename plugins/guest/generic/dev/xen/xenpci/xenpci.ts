@@ -2,14 +2,15 @@
  * xenpci0, the driver of the Xen platform PCI device (FreeBSD's dev/xen/xenpci/xenpci.c with the HVM
  * half of x86/xen/hvm.c): it unplugs the emulated disks and NICs, maps the shared-info page into BAR1's
  * space and has events delivered by vector callback (the boot CPU's EventWaiter becomes
- * {@link CallbackEvents}), then becomes the parent of the PV devices, as xenpv0 is on PV and PVH.
+ * {@link CallbackEvents}; each AP does the same for itself in {@link xenpciCpuInit}), then becomes the
+ * parent of the PV devices, as xenpv0 is on PV and PVH.
  * The clock and IPI hooks of a PVHVM kernel are Xen's (boot/xen_hooks.ts) and use these events.
  */
-import type { VcpuRequest } from '../../../../../../core/api/index.js';
+import type { VcpuApi, VcpuRequest } from '../../../../../../core/api/index.js';
 import { HVM_PARAM, HVM_PARAM_CALLBACK_TYPE, HVM_PARAM_CALLBACK_TYPE_SHIFT, PAGE_SIZE, XENFEAT, XENMAPSPACE, XEN_HVM_CPUID } from '../../../../../../core/public/index.js';
 import { deviceAttach, type Driver } from '../../../kern/bus.js';
 import type { Kernel } from '../../../kern/kernel.js';
-import { armOnce } from '../../../kern/pcpu.js';
+import { armOnce, type Pcpu } from '../../../kern/pcpu.js';
 import type { IntrVectors } from '../../../x86/intr.js';
 import { HvmHypercalls } from '../../../x86/xen/hvm_hypercalls.js';
 import type { PciDevinfo, PciDriver } from '../../pci/pci.js';
@@ -47,13 +48,45 @@ function hex(n: number): string {
   return `0x${n.toString(16)}`;
 }
 
-/** xen_hvm_set_callback with the vector type, then HVMOP_set_evtchn_upcall_vector for this vCPU when Xen offers it. */
+/** HVMOP_set_evtchn_upcall_vector for the calling vCPU when Xen offers it (CPUID leaf 4); false otherwise. */
+function setUpcallVector(v: VcpuApi, xenBase: number, hc: HvmHypercalls): boolean {
+  if ((v.cpuid(xenBase + 4).eax & XEN_HVM_CPUID.UPCALL_VECTOR) === 0) return false;
+  hc.setEvtchnUpcallVector(v.vcpuId, IDT_EVTCHN);
+  return true;
+}
+
+/** xen_hvm_set_callback with the vector type, then the boot vCPU's own upcall vector. */
 function setCallback(k: Kernel, ctx: XenpciContext, hc: HvmHypercalls, name: string): string {
   hc.setParam(HVM_PARAM.CALLBACK_IRQ, (BigInt(HVM_PARAM_CALLBACK_TYPE.VECTOR) << HVM_PARAM_CALLBACK_TYPE_SHIFT) | BigInt(IDT_EVTCHN));
-  const leaf4 = k.v.cpuid(ctx.xenBase + 4);
-  if ((leaf4.eax & XEN_HVM_CPUID.UPCALL_VECTOR) === 0) return `${name}: callback vector ${hex(IDT_EVTCHN)} (HVM_PARAM_CALLBACK_IRQ)`;
-  hc.setEvtchnUpcallVector(k.v.vcpuId, IDT_EVTCHN);
+  if (!setUpcallVector(k.v, ctx.xenBase, hc)) return `${name}: callback vector ${hex(IDT_EVTCHN)} (HVM_PARAM_CALLBACK_IRQ)`;
   return `${name}: callback vector ${hex(IDT_EVTCHN)} (HVM_PARAM_CALLBACK_IRQ, per-vCPU upcall vector on vCPU ${k.v.vcpuId})`;
+}
+
+/** Binds the callback vector on `intr` to `events`' acknowledgement. */
+function bindUpcall(intr: IntrVectors, name: string, events: CallbackEvents): void {
+  intr.bind(IDT_EVTCHN, {
+    name,
+    *handle() {
+      events.acknowledge();
+    },
+  });
+}
+
+/**
+ * An AP's part of xenpci (xen_hvm_cpu_init): its own {@link CallbackEvents} on its own vector table,
+ * its own upcall vector when Xen offers per-vCPU ones (else the domain-wide callback reaches it), and
+ * its PV timer as the events' timer. Runs on the AP, after its LAPIC is enabled.
+ */
+export function* xenpciCpuInit(k: Kernel, cpu: Pcpu, xenBase: number, intr: IntrVectors): Gen {
+  const shared = k.sharedInfo;
+  if (shared === undefined) throw new Error(`xenpci0: cpu${cpu.id}: no shared-info page for its events`);
+  const events = new CallbackEvents(cpu.v, cpu.hv, shared, intr, IDT_EVTCHN, (deadline) => armOnce(cpu, deadline, (d) => cpu.ops.setSingleshot(d)), () => cpu.nextTick);
+  bindUpcall(intr, `cpu${cpu.id}: evtchn upcall`, events);
+  const own = setUpcallVector(cpu.v, xenBase, new HvmHypercalls(cpu.v, k.phys.allocate() * PAGE_SIZE));
+  cpu.events = events;
+  cpu.armedDeadline = 0;
+  k.printf(`xenpci0: cpu${cpu.id}: callback vector ${hex(IDT_EVTCHN)}${own ? ` (per-vCPU upcall vector on vCPU ${cpu.v.vcpuId})` : ''}`);
+  yield* [];
 }
 
 function xenpciDriver(info: PciDevinfo, ctx: XenpciContext): Driver {
@@ -81,12 +114,7 @@ function xenpciDriver(info: PciDevinfo, ctx: XenpciContext): Driver {
 
       const cpu = k.bsp;
       const events = new CallbackEvents(v, cpu.hv, shared, ctx.intr, IDT_EVTCHN, (deadline) => armOnce(cpu, deadline, (d) => cpu.ops.setSingleshot(d)), () => cpu.nextTick);
-      ctx.intr.bind(IDT_EVTCHN, {
-        name: `${dev.nameunit}: evtchn upcall`,
-        *handle() {
-          events.acknowledge();
-        },
-      });
+      bindUpcall(ctx.intr, `${dev.nameunit}: evtchn upcall`, events);
       k.printf(setCallback(k, ctx, hc, dev.nameunit));
       k.sharedInfo = shared;
       cpu.events = events;
