@@ -10,7 +10,7 @@ import { tsleep, type Kernel } from '../../kern/kernel.js';
 import type { Pcpu } from '../../kern/pcpu.js';
 import { IOAPIC_REDTBL, IOART_DELFIXED } from '../../x86/apicreg.js';
 import type { IntrVectors } from '../../x86/intr.js';
-import { isaIrqToPin, type IoApicDriver } from '../../x86/io_apic.js';
+import { APIC_IO_INTS, isaIrqToPin, type IoApicDriver } from '../../x86/io_apic.js';
 import {
   ATA_ATA_IDENTIFY, ATA_A_RESET, ATA_BMCMD_PORT, ATA_BMCMD_START_STOP, ATA_BMCMD_WRITE_READ, ATA_BMDTP_PORT, ATA_BMSTAT_ERROR, ATA_BMSTAT_INTERRUPT, ATA_BMSTAT_PORT,
   ATA_COMMAND, ATA_COUNT, ATA_CYL_LSB, ATA_CYL_MSB, ATA_DATA, ATA_DEV_SLAVE, ATA_DMA_ENTRY_SIZE, ATA_DMA_EOT, ATA_DRIVE, ATA_D_IBM, ATA_D_LBA, ATA_ERROR,
@@ -36,13 +36,9 @@ export interface AtaIntrContext {
   readonly apicId: number;
 }
 
-/**
- * The IDT vector of ATA IRQ `irq`: above the priority class of the ISA vectors (0x30-0x3f), because on
- * HVM the shell runs its commands inside the console UART's interrupt handler, and a completion in the
- * same class would wait behind that handler's end of interrupt.
- */
+/** The IDT vector of ATA IRQ `irq`: the ISA class, as for every legacy IRQ (APIC_IO_INTS + irq). */
 export function ataVector(irq: number): number {
-  return 0x60 + irq;
+  return APIC_IO_INTS + irq;
 }
 
 /** A command the drive or the controller failed, or one that never completed. */

@@ -90,6 +90,8 @@ describe('HVM guests on the emulated IDE disk and RTL8139', () => {
     expect(host.plugins.resolveAll(Bridges)[0]!.get('xenbr0').ports()).toEqual([`tap${domids.get('emu-a')}.0`, `tap${domids.get('emu-b')}.0`]);
   });
 
+  // The commands run in the serial console's input thread, after the UART's end of interrupt: ATA's
+  // completions (IRQ 14/15, the same priority class as IRQ 4) would otherwise wait behind the command.
   it('diskcheck and dd write through ada0 into the raw image file and flush it; the image layer has each disk open once', () => {
     expect(shell('emu-a', 'diskcheck write ada0 8 40 5 -f 40')).toContain('diskcheck: ada0: flushed through sector 48');
     const file = readFileSync(image('emu-a'));
