@@ -6,20 +6,11 @@ import { SHUTDOWN, type ShutdownReason } from '../public/sched.js';
 import { VcpuInfo, VcpuTimeInfo, XEN_PVCLOCK_TSC_STABLE_BIT } from '../public/shared-info.js';
 import { RUNSTATE, VcpuRunstateInfo } from '../public/vcpu.js';
 import { pcpuId } from '../public/types.js';
-import { DEFAULT_BOOT_EPOCH_NS, setTimeScale, wallclockOf, writeVcpuTimeInfo, writeVcpuTimeInfoNumbers, writeWallclock, type TimeScale, type VcpuTimeSample } from '../timer/pv-time.js';
+import { DEFAULT_BOOT_EPOCH_NS, setTimeScale, setU64, wallclockOf, writeVcpuTimeInfo, writeVcpuTimeInfoNumbers, writeWallclock, type TimeScale, type VcpuTimeSample } from '../timer/pv-time.js';
 import { DEFAULT_MAX_PORTS, DomainSchedState, EVENT_CHANNELS_TOKEN, VIRQ_TIMER, type EventChannelHooks, type PvGuestExtras, type SchedOps, type VcpuSchedState } from './sched-state.js';
 import type { VcpuImpl } from './vcpu.js';
 
 const RUNSTATE_NAMES = Object.keys(RUNSTATE) as RunstateName[];
-
-/** A u64 field from a whole or fractional count of ns (floored), without BigInt: runstates are written on every switch. */
-function setU64(view: DataView, offset: number, ns: number): void {
-  const n = Math.floor(ns);
-  if (!(n >= 0 && n < 2 ** 64)) throw new RangeError(`runstate time ${ns} is not a u64`);
-  const lo = n % 2 ** 32;
-  view.setUint32(offset, lo, true);
-  view.setUint32(offset + 4, (n - lo) / 2 ** 32, true);
-}
 
 /** Options of the scheduling-ops subsystem. */
 export interface SchedOpsOptions {

@@ -75,16 +75,16 @@ export function frameNumber(value: bigint): number {
   return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : -1;
 }
 
-/**
- * Xen's guest_remove_page: unmaps `gfn` and frees its frame back to the host when it is ordinary RAM of
- * `d`; a special frame is only unhooked, an MMIO entry only cleared. Throws (changing nothing) when
- * there is nothing to remove (EINVAL) or the entry is not `d`'s own memory (ENXIO).
- */
 /** The PV memory manager (page types, the M2P), when the host runs one. */
 export function pvMmOf(env: MemoryOpEnv): PvMm | undefined {
   return env.ctx.container.isRegistered(PvMm) ? env.ctx.container.resolve(PvMm) : undefined;
 }
 
+/**
+ * Xen's guest_remove_page: unmaps `gfn` and frees its frame back to the host when it is ordinary RAM of
+ * `d`; a special frame is only unhooked, an MMIO entry only cleared. Throws (changing nothing) when
+ * there is nothing to remove (EINVAL) or the entry is not `d`'s own memory (ENXIO).
+ */
 export function guestRemovePage(env: MemoryOpEnv, d: Domain, p2m: EptP2m, gfn: number): void {
   const where = { domid: d.domid };
   const entry = gfn >= 0 && gfn < GFN_LIMIT ? p2m.lookup(guestFrame(gfn)) : undefined;

@@ -69,18 +69,21 @@ export function writeVcpuTimeInfo(view: DataView, offset: number, sample: VcpuTi
 export function writeVcpuTimeInfoNumbers(view: DataView, offset: number, tscTimestamp: number, systemTime: number, scale: TimeScale, flags: number): void {
   const version = view.getUint32(offset + VcpuTimeInfo.version, true);
   view.setUint32(offset + VcpuTimeInfo.version, (version | 1) >>> 0, true);
-  setU64Number(view, offset + VcpuTimeInfo.tscTimestamp, tscTimestamp);
-  setU64Number(view, offset + VcpuTimeInfo.systemTime, systemTime);
+  setU64(view, offset + VcpuTimeInfo.tscTimestamp, tscTimestamp);
+  setU64(view, offset + VcpuTimeInfo.systemTime, systemTime);
   view.setUint32(offset + VcpuTimeInfo.tscToSystemMul, scale.mulFrac >>> 0, true);
   view.setInt8(offset + VcpuTimeInfo.tscShift, scale.shift);
   view.setUint8(offset + VcpuTimeInfo.flags, flags);
   view.setUint32(offset + VcpuTimeInfo.version, ((version | 1) + 1) >>> 0, true);
 }
 
-function setU64Number(view: DataView, offset: number, value: number): void {
-  const lo = value % 2 ** 32;
+/** A u64 field from a whole or fractional count (floored), without BigInt: these records are written on every switch. */
+export function setU64(view: DataView, offset: number, ns: number): void {
+  const n = Math.floor(ns);
+  if (!(n >= 0 && n < 2 ** 64)) throw new RangeError(`u64 field: ${ns} is out of range`);
+  const lo = n % 2 ** 32;
   view.setUint32(offset, lo, true);
-  view.setUint32(offset + 4, (value - lo) / 2 ** 32, true);
+  view.setUint32(offset + 4, (n - lo) / 2 ** 32, true);
 }
 
 /** What a guest reads from a vcpu_time_info (with its version). */

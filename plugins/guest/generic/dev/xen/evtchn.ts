@@ -88,8 +88,9 @@ const span = new Uint8Array(SPAN_MAX);
 
 /**
  * Acknowledges `ports` in the shared-info page at guest address `shared`: clears each pending bit and
- * says in `fired[i]` whether `ports[i]`'s was set (left alone for a negative, unbound port). The bytes that hold them are copied out and back in
- * one piece when they lie close together (an idle kernel's handful of ports do), else one by one.
+ * says in `fired[i]` whether `ports[i]`'s was set (left alone for a negative, unbound port). The bytes
+ * that hold them are copied out and back in one piece when they lie close together (an idle kernel's
+ * handful of ports do), else one by one.
  */
 export function consumePendingBits(v: VcpuApi, shared: number, ports: readonly number[], fired: boolean[]): void {
   let lo = Infinity;

@@ -38,7 +38,7 @@ export function checked(op: string, rc: number): number {
   return rc;
 }
 
-/** Layout of the kernel's hypercall page: one argument struct, then the poll port list. */
+/** Layout of the kernel's hypercall page: one argument struct, SCHEDOP_poll's own, then the poll port list. */
 const ARG = 0;
 /** SCHEDOP_poll's struct, apart from the other calls' so that it stays written between polls. */
 const POLL_ARG = 0x80;
@@ -107,7 +107,8 @@ export class Hypervisor {
     if (ports.length > MAX_POLL_PORTS) throw new Error(`poll: ${ports.length} ports do not fit the hypercall page`);
     const at = this.page + POLL_ARG;
     const list = this.page + PORTS;
-    // The struct and the list stay on their page between polls (nothing else writes there): each field is rewritten only when it changed.
+    // The struct and the list stay on their page between polls (nothing else writes there): a field is
+    // rewritten only when it changed.
     const first = this.polledTimeout < 0;
     if (first || !samePorts(this.polled, ports)) {
       const bytes = new Uint8Array(ports.length * 4);

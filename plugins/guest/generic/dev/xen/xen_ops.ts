@@ -29,7 +29,7 @@ import {
 } from '../../../../../core/public/index.js';
 import { checked } from './hypervisor.js';
 
-/** Layout of the page: the argument struct, then an extent list for memory reservations. */
+/** Layout of the page: the argument struct, set_singleshot's own, then an extent list for memory reservations. */
 const ARG = 0;
 /** VCPUOP_set_singleshot_timer's struct, apart from the other calls' so that its flags stay written. */
 const SINGLESHOT = 0x80;
