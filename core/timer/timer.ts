@@ -93,14 +93,14 @@ export class Timer {
   }
 }
 
-/** Heap order: by expiry, then CPU, then creation. */
-function before(a: Timer, b: Timer): boolean {
-  const ea = a.expires!;
-  const eb = b.expires!;
-  if (ea !== eb) return ea < eb;
+/** Heap order among timers due at the same instant: by CPU, then creation. */
+function tieBefore(a: Timer, b: Timer): boolean {
   if (a.cpu !== b.cpu) return a.cpu < b.cpu;
   return a.id < b.id;
 }
+
+/** Children per node of the timer heap: a shallow heap moves fewer timers per pop. */
+const ARITY = 4;
 
 export interface TimerServiceOptions {
   /** TSC frequency in kHz; default the cost model's core clock. */
@@ -118,10 +118,12 @@ export class TimerService implements TimerQueue {
   readonly platformClock: PlatformClock;
   readonly tsc: Tsc;
   /**
-   * Armed timers as a binary heap; each knows its slot, so re-setting or stopping one moves it in place
-   * (no stale entries, no allocation per set).
+   * Armed timers as a 4-ary heap ordered by expiry, then CPU, then creation; each knows its slot, so
+   * re-setting or stopping one moves it in place (no stale entries, no allocation per set). The expiries
+   * sit beside it in {@link keys}, so sifting reads one small array rather than every timer it passes.
    */
   private readonly heap: Timer[] = [];
+  private keys = new Float64Array(64);
   /** Timers popped as due and not yet run, with their generations then (reused by every run). */
   private readonly due: Timer[] = [];
   private readonly dueGeneration: number[] = [];
@@ -154,12 +156,19 @@ export class TimerService implements TimerQueue {
 
   /** @internal */
   arm(timer: Timer): void {
-    const i = timer.slot;
+    let i = timer.slot;
     if (i < 0) {
-      timer.slot = this.heap.length;
+      i = this.heap.length;
+      if (i === this.keys.length) {
+        const grown = new Float64Array(i * 2);
+        grown.set(this.keys);
+        this.keys = grown;
+      }
+      timer.slot = i;
       this.heap.push(timer);
-      this.up(timer.slot);
-    } else if (!this.up(i)) this.down(i);
+    }
+    this.keys[i] = timer.expires!;
+    if (!this.up(i)) this.down(i);
     this.reprogram();
   }
 
@@ -171,6 +180,7 @@ export class TimerService implements TimerQueue {
     const last = this.heap.pop()!;
     if (last === timer) return;
     this.heap[i] = last;
+    this.keys[i] = this.keys[this.heap.length]!;
     last.slot = i;
     if (!this.up(i)) this.down(i);
     // The engine event may now be early; it finds nothing due and reprograms.
@@ -183,7 +193,7 @@ export class TimerService implements TimerQueue {
     const due = this.due;
     const generations = this.dueGeneration;
     const start = due.length;
-    while (heap.length > 0 && heap[0]!.expires! <= now) {
+    while (heap.length > 0 && this.keys[0]! <= now) {
       const timer = heap[0]!;
       this.disarm(timer);
       due.push(timer);
@@ -200,49 +210,64 @@ export class TimerService implements TimerQueue {
   };
 
   private reprogram(): void {
-    const top = this.heap[0];
-    const when = top === undefined ? Infinity : Math.max(top.expires!, this.engine.now);
+    const when = this.heap.length === 0 ? Infinity : Math.max(this.keys[0]!, this.engine.now);
     if (when === this.eventTime) return;
     if (this.event !== undefined) this.engine.cancel(this.event);
     this.event = when === Infinity ? undefined : this.engine.at(when, this.run);
     this.eventTime = when;
   }
 
+  /** True when slot `a` goes before slot `b`. */
+  private before(a: number, b: number): boolean {
+    const ka = this.keys[a]!;
+    const kb = this.keys[b]!;
+    return ka !== kb ? ka < kb : tieBefore(this.heap[a]!, this.heap[b]!);
+  }
+
+  /** Puts `timer` with expiry `key` in slot `i`. */
+  private place(i: number, timer: Timer, key: number): void {
+    this.heap[i] = timer;
+    this.keys[i] = key;
+    timer.slot = i;
+  }
+
   /** Sifts slot `i` towards the root; true when it moved. */
   private up(i: number): boolean {
     const heap = this.heap;
+    const keys = this.keys;
     const timer = heap[i]!;
+    const key = keys[i]!;
     const from = i;
     while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const p = heap[parent]!;
-      if (!before(timer, p)) break;
-      heap[i] = p;
-      p.slot = i;
+      const parent = ((i - 1) / ARITY) | 0;
+      const pk = keys[parent]!;
+      if (key > pk || (key === pk && !tieBefore(timer, heap[parent]!))) break;
+      this.place(i, heap[parent]!, pk);
       i = parent;
     }
-    heap[i] = timer;
-    timer.slot = i;
+    if (i !== from) this.place(i, timer, key);
     return i !== from;
   }
 
   /** Sifts slot `i` towards the leaves. */
   private down(i: number): void {
     const heap = this.heap;
+    const keys = this.keys;
     const n = heap.length;
     const timer = heap[i]!;
+    const key = keys[i]!;
+    const from = i;
     for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && before(heap[r]!, heap[l]!) ? r : l;
-      const child = heap[c]!;
-      if (!before(child, timer)) break;
-      heap[i] = child;
-      child.slot = i;
+      const first = ARITY * i + 1;
+      if (first >= n) break;
+      let c = first;
+      const end = Math.min(first + ARITY, n);
+      for (let j = first + 1; j < end; j++) if (this.before(j, c)) c = j;
+      const ck = keys[c]!;
+      if (ck > key || (ck === key && !tieBefore(heap[c]!, timer))) break;
+      this.place(i, heap[c]!, ck);
       i = c;
     }
-    heap[i] = timer;
-    timer.slot = i;
+    if (i !== from) this.place(i, timer, key);
   }
 }

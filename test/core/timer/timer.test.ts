@@ -77,6 +77,42 @@ describe('TimerService', () => {
     );
   });
 
+
+  it('keeps that order through many re-sets, stops and firings of a deep heap', () => {
+    // Op: [timer, expiry step or −1 to stop]; every op runs at its own instant, so timers fire in between.
+    const op = fc.tuple(fc.integer({ min: 0, max: 199 }), fc.integer({ min: -1, max: 40 }));
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 200, maxLength: 200 }), fc.array(op, { minLength: 50, maxLength: 600 }), (cpus, ops) => {
+        const engine = new Engine();
+        const timers = new TimerService(engine);
+        const fired: [number, number][] = [];
+        const model = new Map<number, number>();
+        const ts = cpus.map((cpu, i) => timers.initTimer((now) => (fired.push([now, i]), model.delete(i)), pcpuId(cpu)));
+        const expectFiring = (until: number): [number, number][] =>
+          [...model]
+            .filter(([, e]) => e <= until)
+            .sort(([i, a], [j, b]) => a - b || cpus[i]! - cpus[j]! || i - j)
+            .map(([i, e]) => [e, i]);
+        let now = 0;
+        for (const [i, step] of ops) {
+          const expected = expectFiring(now);
+          fired.length = 0;
+          engine.runUntil(now);
+          expect(fired).toEqual(expected);
+          if (step < 0) {
+            ts[i]!.stop();
+            model.delete(i);
+          } else {
+            ts[i]!.set(now + step * 7);
+            model.set(i, now + step * 7);
+          }
+          expect(timers.pending).toBe(model.size);
+          now += 5;
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
   it('does not run a due timer that an earlier one in the same batch stopped', () => {
     const engine = new Engine();
     const timers = new TimerService(engine);
