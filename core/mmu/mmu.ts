@@ -29,6 +29,18 @@ export interface MmuOptions {
   tlb?: TlbOptions;
 }
 
+/** How many pages' TLB entries {@link Mmu.page} keeps at hand (a hypercall's few pages: arguments, shared info, registered areas). */
+const MEMO_PAGES = 4;
+
+/** A TLB entry {@link Mmu.page} used, with the frame's bytes; good while the TLB's epoch is the one recorded. */
+class PageMemo {
+  vpn = -1;
+  epoch = -1;
+  /** A write went through it (else it answers reads only). */
+  writable = false;
+  bytes: Uint8Array | null = null;
+}
+
 /** Counters of one MMU since it was made. */
 export interface MmuStats {
   hits: number;
@@ -126,13 +138,39 @@ export class Mmu {
   page(vaddr: number, length: number, write: boolean): number {
     const offset = vaddr & PAGE_MASK;
     if (!(vaddr >= 0 && vaddr < CANONICAL_LOW_END && length > 0 && offset + length <= PAGE_SIZE && Number.isInteger(vaddr))) return PAGE_SLOW;
+    const vpn = Math.floor(vaddr / PAGE_SIZE);
+    // The TLB entries of the last few pages, copied here with their frames (valid while the TLB's epoch
+    // holds): a hit answered as the TLB would answer it, without touching the TLB's arrays.
+    const epoch = this.tlb.epoch;
+    const memo = this.memo;
+    for (let i = 0; i < MEMO_PAGES; i++) {
+      const m = memo[i]!;
+      if (m.vpn === vpn && m.epoch === epoch && (m.writable || !write)) {
+        this.hits++;
+        this.pending += this.hitCycles;
+        this.pageBytes = m.bytes;
+        this.pageOffset = offset;
+        return PAGE_OK;
+      }
+    }
     const maddr = this.translateFolded(vaddr, write ? Access.write : Access.read);
     const mfn = Math.floor(maddr / PAGE_SIZE) as MachineFrame;
     if (!write && !this.memory.isBacked(mfn)) return PAGE_ZERO;
-    this.pageBytes = this.memory.frameBytes(mfn);
+    const bytes = this.memory.frameBytes(mfn);
+    this.pageBytes = bytes;
     this.pageOffset = maddr & PAGE_MASK;
+    const m = memo[this.memoNext]!;
+    this.memoNext = (this.memoNext + 1) % MEMO_PAGES;
+    m.vpn = vpn;
+    m.epoch = this.tlb.epoch;
+    m.writable = write;
+    m.bytes = bytes;
     return PAGE_OK;
   }
+
+  /** {@link page}'s copies of TLB entries, replaced round robin. */
+  private readonly memo: PageMemo[] = Array.from({ length: MEMO_PAGES }, () => new PageMemo());
+  private memoNext = 0;
 
   /** After {@link page} returned PAGE_OK: the machine frame's bytes. */
   pageBytes: Uint8Array | null = null;

@@ -110,6 +110,9 @@ export class Tlb {
     this.huge = new TlbArray(HUGE_PAGE_SIZE, options.hugeEntries ?? 16, Math.min(ways, options.hugeEntries ?? 16));
   }
 
+  /** Bumped by every change of the entries (insert, drop, flush): a copy of one entry is good while it holds. */
+  epoch = 0;
+
   /** Entries held, all sizes. */
   get size(): number {
     return this.small.valid + this.large.valid + this.huge.valid;
@@ -130,6 +133,7 @@ export class Tlb {
     }
     if (((tlb.permit[i]! >>> access) & 1) === 0) {
       tlb.drop(i);
+      this.epoch++;
       return -1;
     }
     return tlb.mbase[i]! + (va & (tlb.pageSize - 1));
@@ -139,10 +143,12 @@ export class Tlb {
   insert(va: number, pageSize: number, mbase: number, permit: number, global: boolean): void {
     const tlb = pageSize === PAGE_SIZE ? this.small : pageSize === LARGE_PAGE_SIZE ? this.large : this.huge;
     tlb.insert(Math.floor(va / pageSize), mbase, permit, global);
+    this.epoch++;
   }
 
   /** Drops every entry, or every non-global one when `keepGlobal`. */
   flush(keepGlobal = false): void {
+    this.epoch++;
     this.small.flush(keepGlobal);
     this.large.flush(keepGlobal);
     this.huge.flush(keepGlobal);
@@ -150,6 +156,7 @@ export class Tlb {
 
   /** Drops any translation of `va`, global or not, at every page size. */
   invlpg(va: number): void {
+    this.epoch++;
     this.small.invalidate(va);
     this.large.invalidate(va);
     this.huge.invalidate(va);

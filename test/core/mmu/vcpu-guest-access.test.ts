@@ -84,6 +84,24 @@ describe('VcpuGuestAccess with paging on', () => {
     expect(access.readU32(VA)).toBe(0x2222);
   });
 
+  it('answers a write to a page it has only read through a real translation, which faults when the page is read-only', () => {
+    const { tables, access, byteAt, memory, ram } = setup();
+    tables.map(VA, 0x5000, { writable: false });
+    tables.map(VA + 0x1000, 0x6000);
+    memory.frameBytes(ram[5]!)[0] = 7;
+    access.writeU32(VA + 0x1000, 5);
+    // Several pages in turn, each read again after the others: every read sees its own frame.
+    for (let round = 0; round < 3; round++) {
+      expect(access.readU32(VA)).toBe(7);
+      expect(access.readU32(VA + 0x1000)).toBe(5);
+    }
+    expect(() => access.writeU32(VA, 1)).toThrow(/cannot write 4 bytes at 0x7f0000001000: L1 entry is read-only/);
+    expect(byteAt(0x5000)).toBe(7);
+    // A write through a writable page, after reads of it: lands in its frame.
+    access.writeU32(VA + 0x1004, 9);
+    expect(byteAt(0x6004)).toBe(9);
+  });
+
   it('reads an untouched frame as zeros and turns a page fault into EFAULT', () => {
     const { tables, access, charges } = setup();
     tables.map(VA, 0x9000);
