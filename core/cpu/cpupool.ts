@@ -54,6 +54,10 @@ export class CpuPoolImpl implements CpuPool, VcpuPool {
     if (!(this.quantum > 0)) throw new RangeError(`cpupool: quantum must be positive, got ${this.quantum}`);
     this.cpus = CpuMask.all(options.cpus);
     this.pcpus = this.cpus.toArray().map((id) => new Pcpu(id));
+    for (const p of this.pcpus) {
+      p.onSchedule = () => this.schedule(p);
+      p.onSegmentDone = () => this.segmentDone(p);
+    }
     this.contextSwitchNs = this.engine.cyclesToNs(this.engine.cost.contextSwitch);
     const engine = this.engine;
     const pool = this;
@@ -115,7 +119,7 @@ export class CpuPoolImpl implements CpuPool, VcpuPool {
     }
     if (p.event !== null && p.event.pending && p.event.time <= this.engine.now) return;
     if (p.event !== null) this.engine.cancel(p.event);
-    p.event = this.engine.at(this.engine.now, () => this.schedule(p));
+    p.event = this.engine.at(this.engine.now, p.onSchedule);
   }
 
   /** Reacts to a change of `v`'s runnability (pause flags, pause counts): Xen's `vcpu_wake` / `vcpu_sleep_nosync`. */
@@ -223,7 +227,7 @@ export class CpuPoolImpl implements CpuPool, VcpuPool {
     p.current = next;
     p.sliceEnd = now + decision.slice;
     if (next === null) {
-      if (Number.isFinite(p.sliceEnd)) p.event = this.engine.at(p.sliceEnd, () => this.schedule(p));
+      if (Number.isFinite(p.sliceEnd)) p.event = this.engine.at(p.sliceEnd, p.onSchedule);
       return;
     }
     if (next.clock < now) next.clock = now;
@@ -247,13 +251,14 @@ export class CpuPoolImpl implements CpuPool, VcpuPool {
   /** Runs `v` until its clock reaches the segment's end or it blocks; the pCPU's next event is at `v`'s clock. */
   private runSegment(p: Pcpu, v: VcpuImpl): void {
     const limit = Math.min(p.sliceEnd, v.clock + this.quantum);
-    const { outcome, error } = v.run(limit);
-    if (outcome === 'crashed') this.crash(v, error);
+    const outcome = v.run(limit);
+    if (outcome === 'crashed') this.crash(v, v.crashError);
     else if (outcome === 'ended') this.markIdle(v);
-    p.event = this.engine.at(v.clock, () => this.segmentDone(p));
+    p.event = this.engine.at(v.clock, p.onSegmentDone);
   }
 
   private crash(v: VcpuImpl, error: unknown): void {
+    v.crashError = undefined;
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
     this.log.error(`${this.describe(v)} crashed: ${message}`);
     v.pending = null;

@@ -11,6 +11,8 @@ export interface IdleVcpu {
   readonly vcpuId: VcpuId;
 }
 
+const noop = (): void => {};
+
 export class Pcpu {
   readonly idle: IdleVcpu;
   /** The vCPU running here; `null` while the idle vCPU runs. */
@@ -30,6 +32,9 @@ export class Pcpu {
   switches = 0;
   /** Since when the current busy/idle period runs. */
   since = 0;
+  /** The pool's schedule() and segment end for this pCPU, made once (an engine event per segment allocates no closure). */
+  onSchedule: () => void = noop;
+  onSegmentDone: () => void = noop;
 
   constructor(readonly id: PcpuId) {
     this.idle = { domid: DOMID_IDLE as DomId, vcpuId: id as number as VcpuId };

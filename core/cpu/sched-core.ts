@@ -10,7 +10,7 @@ import { DEFAULT_BOOT_EPOCH_NS, setTimeScale, setU64, wallclockOf, writeVcpuTime
 import { DEFAULT_MAX_PORTS, DomainSchedState, EVENT_CHANNELS_TOKEN, VIRQ_TIMER, type EventChannelHooks, type PvGuestExtras, type SchedOps, type VcpuSchedState } from './sched-state.js';
 import type { VcpuImpl } from './vcpu.js';
 
-const RUNSTATE_NAMES = Object.keys(RUNSTATE) as RunstateName[];
+const RUNSTATE_COUNT = Object.keys(RUNSTATE).length;
 
 /** Options of the scheduling-ops subsystem. */
 export interface SchedOpsOptions {
@@ -79,19 +79,27 @@ export class SchedCore implements SchedOps {
     cancel?.();
   }
 
-  /** A domain's state, made on first use. */
+  /** A domain's state, made on first use (each vCPU then holds its own record: {@link VcpuImpl.schedState}). */
   domain(domid: number): DomainSchedState {
     let s = this.domains.get(domid);
     if (s === undefined) {
       const d = this.ctx.domains.lookup(domid);
-      s = new DomainSchedState(d.vcpus.length);
-      this.domains.set(domid, s);
+      const made = new DomainSchedState(d.vcpus.length);
+      d.vcpus.forEach((v, i) => ((v as VcpuImpl).schedState = made.vcpus[i]));
+      this.domains.set(domid, made);
+      s = made;
     }
     return s;
   }
 
   vcpuState(v: VcpuImpl): VcpuSchedState {
-    return this.domain(v.domid).vcpus[v.vcpuId]!;
+    return v.schedState ?? this.domain(v.domid).vcpus[v.vcpuId]!;
+  }
+
+  /** Drops a domain's state, and its vCPUs' hold on it. */
+  private forget(domid: number): void {
+    this.domains.delete(domid);
+    for (const v of this.ctx.domains.get(domid)?.vcpus ?? []) (v as VcpuImpl).schedState = undefined;
   }
 
   /** Xen's is_initialised: set by VCPUOP_initialise, and true of a vCPU that is up or has run a program. */
@@ -207,7 +215,7 @@ export class SchedCore implements SchedOps {
     const tsc = this.ctx.timers.tsc.readNumber(v.processor, t);
     if (tsc !== undefined) writeVcpuTimeInfoNumbers(loc.view, offset, tsc, t, this.timeScale, XEN_PVCLOCK_TSC_STABLE_BIT);
     else writeVcpuTimeInfo(loc.view, offset, this.sample(v, at));
-    const area = this.domains.get(v.domid)?.vcpus[v.vcpuId]?.timeArea ?? 0;
+    const area = v.schedState?.timeArea ?? 0;
     // The secondary copy is the primary record as it now stands (its even version included).
     if (area !== 0) this.copyToVcpu(v, area, loc.bytes.subarray(offset, offset + VcpuTimeInfo.size));
   }
@@ -217,7 +225,7 @@ export class SchedCore implements SchedOps {
     const view = this.runstateView;
     view.setInt32(VcpuRunstateInfo.state, RUNSTATE[v.runstate], true);
     setU64(view, VcpuRunstateInfo.stateEntryTime, v.stateEntryTime);
-    for (const name of RUNSTATE_NAMES) setU64(view, VcpuRunstateInfo.time + RUNSTATE[name] * 8, v.timeIn(name));
+    for (let code = 0; code < RUNSTATE_COUNT; code++) setU64(view, VcpuRunstateInfo.time + code * 8, v.timeInCode(code));
     return this.runstateScratch;
   }
 
@@ -241,7 +249,7 @@ export class SchedCore implements SchedOps {
 
   /** The runner's hook: PV time on context switch in, and the registered runstate area on every switch in or out. */
   readonly runstateHook = (v: VcpuImpl, from: RunstateName, to: RunstateName, now: number): void => {
-    const s = this.domains.get(v.domid)?.vcpus[v.vcpuId];
+    const s = v.schedState;
     if (to === 'running') {
       this.updateTime(v, now);
       if (s !== undefined && s.pollPorts.length > 0 && !v.isPolling) this.endPoll(s);
@@ -260,7 +268,7 @@ export class SchedCore implements SchedOps {
   // --- lifecycle -------------------------------------------------------------------------------
 
   domainCreated(domid: number): void {
-    this.domains.delete(domid);
+    this.forget(domid);
     this.writeWallclockOf(domid);
     const d = this.ctx.domains.get(domid);
     for (const v of d?.vcpus ?? []) this.updateTime(v as VcpuImpl, this.ctx.engine.now);
@@ -282,7 +290,7 @@ export class SchedCore implements SchedOps {
 
   domainDestroyed(domid: number): void {
     this.domainDying(domid);
-    this.domains.delete(domid);
+    this.forget(domid);
   }
 
   disposeAll(): void {

@@ -9,6 +9,8 @@ import type { HypercallArgs, HypercallContext, HypercallDispatcher } from '../ap
 import { XenoError } from '../api/errors.js';
 import { XenErrno } from '../public/errno.js';
 import type { DomId, PcpuId, VcpuId } from '../public/types.js';
+import { RUNSTATE } from '../public/vcpu.js';
+import type { VcpuSchedState } from './sched-state.js';
 import { VcpuContext } from './vcpu-context.js';
 
 /** `_VPF_blocked`: waiting for an event (or idle: no program). */
@@ -17,6 +19,11 @@ export const VPF_BLOCKED = 1;
 export const VPF_DOWN = 2;
 
 const NO_SOURCES: readonly PendingSource[] = [];
+
+/** RUNSTATE_* of a name, by comparisons (the runstate names are interned: no property lookup). */
+function runstateCode(name: RunstateName): number {
+  return name === 'running' ? RUNSTATE.running : name === 'runnable' ? RUNSTATE.runnable : name === 'blocked' ? RUNSTATE.blocked : RUNSTATE.offline;
+}
 
 /** What a vCPU needs from its domain. */
 export interface VcpuOwner {
@@ -92,7 +99,12 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
   private readonly api: VcpuApi;
   private state: RunstateName = 'offline';
   private stateEntry = 0;
-  private readonly stateTime: Record<RunstateName, number> = { running: 0, runnable: 0, blocked: 0, offline: 0 };
+  /** Time in each runstate before the current stretch, by RUNSTATE_* number. */
+  private readonly stateTime = new Float64Array(4);
+  /** The error a crashed {@link run} ended with. */
+  crashError: unknown = undefined;
+  /** The scheduling ops' record of this vCPU, once they made it (their map's entry, kept here for the hot paths). */
+  schedState: VcpuSchedState | undefined = undefined;
 
   constructor(
     readonly owner: VcpuOwner,
@@ -190,7 +202,7 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
   setRunstate(to: RunstateName, now: number): void {
     const from = this.state;
     if (from === to) return;
-    this.stateTime[from] += now - this.stateEntry;
+    this.stateTime[runstateCode(from)]! += now - this.stateEntry;
     this.state = to;
     this.stateEntry = now;
     this.owner.vcpuRunstateChanged(this, from, to);
@@ -215,14 +227,17 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
 
   /** Time spent in `state` up to now, the current stretch included: runstateInfo without the allocations. */
   timeIn(state: RunstateName): number {
-    const t = this.stateTime[state];
-    return state === this.state ? t + (this.pool?.now ?? this.stateEntry) - this.stateEntry : t;
+    return this.timeInCode(runstateCode(state));
+  }
+
+  /** {@link timeIn} by RUNSTATE_* number. */
+  timeInCode(code: number): number {
+    const t = this.stateTime[code]!;
+    return code === runstateCode(this.state) ? t + ((this.pool?.now ?? this.stateEntry) - this.stateEntry) : t;
   }
 
   runstateInfo(): RunstateInfo {
-    const now = this.pool?.now ?? this.stateEntry;
-    const time = { ...this.stateTime };
-    time[this.state] += now - this.stateEntry;
+    const time = { running: this.timeIn('running'), runnable: this.timeIn('runnable'), blocked: this.timeIn('blocked'), offline: this.timeIn('offline') };
     return { state: this.state, stateEntryTime: this.stateEntry, time };
   }
 
@@ -237,13 +252,16 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
     return false;
   }
 
-  /** Resumes the coroutine until its clock reaches `limit` at a preemption point, it yields a blocking request, ends or throws. */
-  run(limit: number): { outcome: RunOutcome; error?: unknown } {
+  /**
+   * Resumes the coroutine until its clock reaches `limit` at a preemption point, it yields a blocking
+   * request, ends or throws (the error is left in {@link crashError}).
+   */
+  run(limit: number): RunOutcome {
     this.segmentEnd = limit;
     let reply = this.resumeWith;
     this.resumeWith = 'continue';
     const coroutine = this.coroutine;
-    if (coroutine === null) return { outcome: 'ended' };
+    if (coroutine === null) return 'ended';
     for (;;) {
       let step: IteratorResult<VcpuRequest, void>;
       try {
@@ -251,12 +269,13 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
       } catch (error) {
         this.coroutine = null;
         this.deferred = null;
-        return { outcome: 'crashed', error };
+        this.crashError = error;
+        return 'crashed';
       }
       if (step.done === true) {
         this.deferred = null;
         if (this.coroutine === coroutine) this.coroutine = null;
-        return { outcome: 'ended' };
+        return 'ended';
       }
       let request = step.value;
       if (this.deferred !== null) {
@@ -265,12 +284,12 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
         this.deferred = null;
       }
       if (request?.op === 'preempt') {
-        if (this.clock >= limit || !this.runnable) return { outcome: 'preempted' };
+        if (this.clock >= limit || !this.runnable) return 'preempted';
         reply = 'continue';
         continue;
       }
       this.pending = request;
-      return { outcome: 'request' };
+      return 'request';
     }
   }
 
