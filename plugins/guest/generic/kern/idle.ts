@@ -1,7 +1,7 @@
 /** A CPU's idle loop: runs its queued kernel threads, serves its interrupts, then sleeps on its ports. */
 import type { VcpuRequest } from '../../../../core/api/index.js';
 import { runQueued } from './kern_thread.js';
-import { runIntrOn, waitIntr, type Kernel } from './kernel.js';
+import { runIntrOn, startWaitIntr, waitIntr, type Kernel } from './kernel.js';
 import type { Pcpu } from './pcpu.js';
 
 export function* idleLoop(k: Kernel, cpu: Pcpu): Generator<VcpuRequest, never, unknown> {
@@ -12,6 +12,8 @@ export function* idleLoop(k: Kernel, cpu: Pcpu): Generator<VcpuRequest, never, u
       continue;
     }
     if (cpu.runq.length > 0) continue;
-    yield* waitIntr(cpu, 0, false);
+    const wait = startWaitIntr(cpu);
+    if (wait !== undefined) yield wait;
+    else yield* waitIntr(cpu, 0, false);
   }
 }

@@ -170,10 +170,15 @@ export function* runIntrOn(cpu: Pcpu): Generator<VcpuRequest, boolean, unknown> 
   const running = cpu.intrRunning;
   const handlers = running.length === 0 ? cpu.intr : cpu.intr.filter((h) => !running.includes(h));
   const n = handlers.length;
-  const fired: boolean[] = new Array<boolean>(n).fill(false);
+  // The CPU's scratch lists: used only before the first handler runs (a nested round may reuse them).
+  const fired = cpu.intrFired;
+  const ports = cpu.intrPorts;
+  // (Setting an array's length costs a runtime call: done only when the number of handlers changed.)
+  if (fired.length !== n) fired.length = n;
+  fired.fill(false);
   const events = cpu.events;
   if (events.consumeAll !== undefined) {
-    const ports = new Array<number>(n);
+    if (ports.length !== n) ports.length = n;
     for (let i = 0; i < n; i++) ports[i] = handlers[i]!.port;
     events.consumeAll(ports, fired);
   } else for (let i = 0; i < n; i++) fired[i] = events.consume(handlers[i]!.port);
@@ -210,14 +215,39 @@ export function* runIntrOn(cpu: Pcpu): Generator<VcpuRequest, boolean, unknown> 
  */
 export function* waitIntr(cpu: Pcpu, timeout: number, skipRunning: boolean): Generator<VcpuRequest, void, unknown> {
   const ports: number[] = [];
+  const deadline = intrWaitFor(cpu, timeout, skipRunning, ports);
+  yield* cpu.events.wait(ports, deadline);
+}
+
+/**
+ * {@link waitIntr} of the idle loop (nothing running) as one request to yield, where the CPU's event
+ * waiter can start its wait without a generator; undefined where it cannot (use waitIntr).
+ */
+export function startWaitIntr(cpu: Pcpu): VcpuRequest | undefined {
+  const events = cpu.events;
+  if (events.startWait === undefined) return undefined;
+  const ports = cpu.idlePorts;
+  return events.startWait(ports, intrWaitFor(cpu, 0, false, ports));
+}
+
+/** Sets `ports` to the ports to wait on (each once) and returns the wait's timeout (0 = none). */
+function intrWaitFor(cpu: Pcpu, timeout: number, skipRunning: boolean, ports: number[]): number {
   let deadline = timeout > 0 ? timeout : Infinity;
+  let count = 0;
   for (const h of cpu.intr) {
     if (skipRunning && cpu.intrRunning.includes(h)) continue;
-    if (!ports.includes(h.port)) ports.push(h.port);
+    const port = h.port;
+    if (!hasPort(ports, count, port)) ports[count++] = port;
     const d = h.deadline?.() ?? 0;
     if (d > 0 && d < deadline) deadline = d;
   }
-  yield* cpu.events.wait(ports, deadline === Infinity ? 0 : deadline);
+  if (ports.length !== count) ports.length = count;
+  return deadline === Infinity ? 0 : deadline;
+}
+
+function hasPort(ports: readonly number[], count: number, port: number): boolean {
+  for (let i = 0; i < count; i++) if (ports[i] === port) return true;
+  return false;
 }
 
 /**

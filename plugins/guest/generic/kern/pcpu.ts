@@ -18,6 +18,11 @@ export class Pcpu {
   readonly intr: IntrHandler[] = [];
   /** Handlers of {@link intr} running now (a shell command sleeping inside the console's must not re-enter it); each leaves in a `finally`. */
   readonly intrRunning: IntrHandler[] = [];
+  /** runIntrOn's scratch: its handlers' ports and which fired (valid only until a handler runs). */
+  readonly intrPorts: number[] = [];
+  readonly intrFired: boolean[] = [];
+  /** The idle loop's wait list, rebuilt before each wait. */
+  readonly idlePorts: number[] = [];
   /** Kernel threads waiting to run here, oldest first. */
   readonly runq: KThread[] = [];
   /** The thread running now (undefined: the idle loop). */

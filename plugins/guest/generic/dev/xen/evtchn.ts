@@ -17,6 +17,8 @@ export interface EventWaiter {
   consumeAll?(ports: readonly number[], fired: boolean[]): void;
   /** Sleeps until one of `ports` may be pending or virtual time `timeout` (ns; 0 = none). */
   wait(ports: readonly number[], timeout: number): Generator<VcpuRequest, void, unknown>;
+  /** {@link wait} without a generator, where it is one request: starts the wait and returns what to yield. */
+  startWait?(ports: readonly number[], timeout: number): VcpuRequest;
   /** Signals the other end of `port`. */
   notify(port: number): void;
 }
@@ -49,6 +51,11 @@ export class PolledEvents implements EventWaiter {
 
   *wait(ports: readonly number[], timeout: number): Generator<VcpuRequest, void, unknown> {
     yield* this.hv.poll(ports, timeout);
+  }
+
+  startWait(ports: readonly number[], timeout: number): VcpuRequest {
+    this.hv.startPoll(ports, timeout);
+    return this.v.preempt();
   }
 
   notify(port: number): void {

@@ -104,6 +104,15 @@ export class Hypervisor {
 
   /** SCHEDOP_poll: sleeps until one of `ports` is pending or virtual time `timeout` (ns; 0 = none). */
   *poll(ports: readonly number[], timeout: number): Generator<VcpuRequest, void, unknown> {
+    this.startPoll(ports, timeout);
+    yield this.v.preempt();
+  }
+
+  /**
+   * SCHEDOP_poll's hypercall alone: the vCPU blocks at the caller's next `yield v.preempt()` (a plain
+   * hypercall that blocks is honoured there), which saves the idle loop a generator per wait.
+   */
+  startPoll(ports: readonly number[], timeout: number): void {
     if (ports.length > MAX_POLL_PORTS) throw new Error(`poll: ${ports.length} ports do not fit the hypercall page`);
     const at = this.page + POLL_ARG;
     const list = this.page + PORTS;
@@ -124,7 +133,7 @@ export class Hypervisor {
       this.v.memory.writeU64(at + SchedPoll.timeout, due);
       this.polledTimeout = due;
     }
-    checked('sched_op(poll)', yield* this.v.hypercallBlocking(Hypercall.sched_op, SCHEDOP.poll, at));
+    checked('sched_op(poll)', this.v.hypercall(Hypercall.sched_op, SCHEDOP.poll, at));
   }
 
   /** SCHEDOP_shutdown: returns only if Xen refused it. */
