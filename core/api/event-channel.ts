@@ -66,6 +66,7 @@ export interface EventChannels {
   /**
    * SCHEDOP_poll support: until the returned function is called or one fires, vCPU `vcpu` is kicked
    * when one of `ports` becomes pending, masked or not (Xen's evtchn_check_pollers). One set per vCPU.
+   * The list is kept as given: the caller must not change it while the poll lasts.
    */
   pollPorts(domid: DomId, vcpu: number, ports: readonly EvtchnPort[]): () => void;
   /**

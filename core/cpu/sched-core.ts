@@ -7,7 +7,7 @@ import { VcpuInfo, VcpuTimeInfo, XEN_PVCLOCK_TSC_STABLE_BIT } from '../public/sh
 import { RUNSTATE, VcpuRunstateInfo } from '../public/vcpu.js';
 import { pcpuId } from '../public/types.js';
 import { DEFAULT_BOOT_EPOCH_NS, setTimeScale, setU64, wallclockOf, writeVcpuTimeInfo, writeVcpuTimeInfoNumbers, writeWallclock, type TimeScale, type VcpuTimeSample } from '../timer/pv-time.js';
-import { DEFAULT_MAX_PORTS, DomainSchedState, EVENT_CHANNELS_TOKEN, VIRQ_TIMER, type EventChannelHooks, type PvGuestExtras, type SchedOps, type VcpuSchedState } from './sched-state.js';
+import { DEFAULT_MAX_PORTS, DomainSchedState, NO_PORTS, EVENT_CHANNELS_TOKEN, VIRQ_TIMER, type EventChannelHooks, type PvGuestExtras, type SchedOps, type VcpuSchedState } from './sched-state.js';
 import type { VcpuImpl } from './vcpu.js';
 
 const RUNSTATE_COUNT = Object.keys(RUNSTATE).length;
@@ -73,7 +73,7 @@ export class SchedCore implements SchedOps {
 
   /** Ends a vCPU's poll registration (it woke, or polls again). */
   endPoll(s: VcpuSchedState): void {
-    s.pollPorts = [];
+    s.pollPorts = NO_PORTS;
     const cancel = s.pollCancel;
     s.pollCancel = undefined;
     cancel?.();
@@ -217,8 +217,16 @@ export class SchedCore implements SchedOps {
     else writeVcpuTimeInfo(loc.view, offset, this.sample(v, at));
     const area = v.schedState?.timeArea ?? 0;
     // The secondary copy is the primary record as it now stands (its even version included).
-    if (area !== 0) this.copyToVcpu(v, area, loc.bytes.subarray(offset, offset + VcpuTimeInfo.size));
+    if (area !== 0) {
+      const copy = this.timeScratch;
+      const bytes = loc.bytes;
+      for (let i = 0; i < VcpuTimeInfo.size; i++) copy[i] = bytes[offset + i]!;
+      this.copyToVcpu(v, area, copy);
+    }
   }
+
+  /** Where {@link updateTime} copies the record for the secondary area (no view made per switch). */
+  private readonly timeScratch = new Uint8Array(VcpuTimeInfo.size);
 
   /** A runstate record as `VCPUOP_get_runstate_info` returns it, in a scratch buffer valid until the next call. */
   runstateBytes(v: VcpuImpl): Uint8Array {

@@ -9,7 +9,7 @@ import { CpuMask } from '../api/scheduler.js';
 import { SchedCore, shutdownReasonOf, type SchedOpsOptions } from './sched-core.js';
 import { SchedOps } from './sched-state.js';
 import { vcpuOp } from './vcpu-op.js';
-import type { VcpuImpl } from './vcpu.js';
+import { VcpuImpl } from './vcpu.js';
 import { copyStructFromGuest, u64Field } from './guest-struct.js';
 
 export { SchedOps, type SchedOpsOptions };
@@ -21,6 +21,8 @@ const EMPTY = new Uint8Array(0);
 // --- helpers -------------------------------------------------------------------------------------
 
 function callerOf(core: SchedCore, ctx: HypercallContext): VcpuImpl {
+  // A guest's own hypercall runs with its vCPU as the context; the toolstack and tests call in with others.
+  if (ctx instanceof VcpuImpl && ctx.pool !== null) return ctx;
   const v = core.vcpu(ctx.domid, ctx.vcpuId);
   if (v === undefined) throw new GuestError('ESRCH', `no vcpu${ctx.vcpuId} in dom${ctx.domid}`, { domid: ctx.domid });
   return v;

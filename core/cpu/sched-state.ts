@@ -19,7 +19,7 @@ export interface EventChannelHooks {
   /**
    * Kicks vCPU `vcpu` when one of `ports` becomes pending, masked or not, until the returned function
    * is called (Xen's poll_mask + evtchn_check_pollers). Without it, the event-channel code must call
-   * {@link SchedOps.checkPollers}.
+   * {@link SchedOps.checkPollers}. The list is kept as given (not copied).
    */
   pollPorts?(domid: number, vcpu: number, ports: readonly number[]): () => void;
 }
@@ -48,6 +48,9 @@ export interface PvGuestExtras {
   readonly userCr3: number;
 }
 
+/** An empty port list (no poll). */
+export const NO_PORTS: readonly number[] = Object.freeze([]);
+
 /** One vCPU's timers, registered areas and hotplug state. */
 export class VcpuSchedState {
   /** VCPUOP_set_singleshot_timer / set_timer_op. */
@@ -61,7 +64,7 @@ export class VcpuSchedState {
   /** VCPUOP_register_vcpu_time_memory_area: a secondary vcpu_time_info (0 = none). */
   timeArea = 0;
   /** SCHEDOP_poll: the ports being polled (Xen's poll_evtchn: one port, or any for several). */
-  pollPorts: readonly number[] = [];
+  pollPorts: readonly number[] = NO_PORTS;
   /** Ends a poll registered with the event-channel API's `pollPorts`. */
   pollCancel: (() => void) | undefined;
   /** VCPUOP_initialise ran (Xen's is_initialised); vCPUs that are up or have a program count as initialised too. */

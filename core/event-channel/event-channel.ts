@@ -79,10 +79,13 @@ function inCoreApi(core: EvtchnCore): EventChannels & { maxPorts(domid: number):
     onEvent: (domid, port, fn) => core.onEvent(core.table(domid), port, fn),
     pollPorts(domid, vcpu, ports) {
       const t = core.table(domid);
-      const list = [...ports];
-      (t.pollers ??= new Map()).set(vcpu, list);
+      const pollers = (t.pollers ??= []);
+      if (pollers[vcpu] === undefined) t.pollerCount++;
+      pollers[vcpu] = ports;
       return () => {
-        if (t.pollers?.get(vcpu) === list) t.pollers.delete(vcpu);
+        if (pollers[vcpu] !== ports) return;
+        pollers[vcpu] = undefined;
+        t.pollerCount--;
       };
     },
   };

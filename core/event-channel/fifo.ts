@@ -116,7 +116,7 @@ function setPending(t: PortTable, vcpu: number, port: number): void {
       }
     }
   }
-  if (!wasPending && t.pollers !== undefined && t.pollers.size !== 0) checkPollers(t, port);
+  if (!wasPending && t.pollerCount !== 0) checkPollers(t, port);
 }
 
 /** The FIFO ABI: up to 2^17 ports, as many as the event-array pages cover. */

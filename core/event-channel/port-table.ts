@@ -74,8 +74,10 @@ export class PortTable {
   fifoPort: { priority: Uint8Array; pending: Uint8Array; lastVcpu: Uint32Array; lastPriority: Uint8Array } | null = null;
   /** `virqToPort[vcpu * NR_VIRQS + virq]`: Xen's `v->virq_to_evtchn`. */
   virqToPort: Uint32Array;
-  /** vCPU → ports a SCHEDOP_poll waits on; made by the first poll (most domains never poll). */
-  pollers: Map<number, readonly number[]> | undefined;
+  /** By vCPU: the ports a SCHEDOP_poll waits on (Xen's poll_mask with each vCPU's ports); made by the first poll. */
+  pollers: (readonly number[] | undefined)[] | undefined;
+  /** vCPUs in {@link pollers} now. */
+  pollerCount = 0;
   /** PIRQ state, made on first use: most domains have no PIRQ. */
   private pirqs: { toPort: Map<number, number>; granted: Set<number> } | undefined;
   /** The shared-info page's bytes: the pending bitmap at 2048, the mask bitmap at 2560. */

@@ -54,7 +54,7 @@ export const evtchn2l: EvtchnPortOps = {
     if ((bytes[PENDING + at]! & bit) !== 0) return;
     bytes[PENDING + at] = bytes[PENDING + at]! | bit;
     if ((bytes[MASK + at]! & bit) === 0) setSelector(t, vcpu, port);
-    if (t.pollers !== undefined && t.pollers.size !== 0) checkPollers(t, port);
+    if (t.pollerCount !== 0) checkPollers(t, port);
   },
 
   clearPending(t, port) {
@@ -86,10 +86,13 @@ export const evtchn2l: EvtchnPortOps = {
 
 /** Xen's `evtchn_check_pollers`: a vCPU polling `port` is woken (and stops polling). */
 export function checkPollers(t: PortTable, port: number): void {
-  if (t.pollers === undefined) return;
-  for (const [vcpu, ports] of t.pollers) {
-    if (!ports.includes(port)) continue;
-    t.pollers.delete(vcpu);
+  const pollers = t.pollers;
+  if (pollers === undefined) return;
+  for (let vcpu = 0; vcpu < pollers.length; vcpu++) {
+    const ports = pollers[vcpu];
+    if (ports === undefined || !ports.includes(port)) continue;
+    pollers[vcpu] = undefined;
+    t.pollerCount--;
     t.domain.vcpus[vcpu]?.kick();
   }
 }
