@@ -4,37 +4,10 @@
  * disk image through grant accesses, and puts the responses back with Xen's notification rule.
  */
 import { SECTOR_SIZE, type DiskImage } from '../../../core/api/index.js';
-import {
-  BLKIF_MAX_SEGMENTS_PER_REQUEST, BLKIF_OP, BLKIF_RING_SIZE, BLKIF_RSP, BLKIF_SEGS_PER_INDIRECT_FRAME, BlkifRequest, BlkifRequestDiscard,
-  BlkifRequestIndirect, BlkifResponse, BlkifSegment, GNTST, SringHeader,
-} from '../../../core/public/index.js';
+import { BLKIF_OP, BLKIF_RING_SIZE, BLKIF_RSP, BlkifRequest, BlkifResponse, GNTST, SringHeader } from '../../../core/public/index.js';
+import { decodeRequest, emptyRequest, sectorsOf, type GrantPage, type Request } from './blkif-request.js';
 
-/** Sectors of a 4 KiB frame. */
-const SECTORS_PER_PAGE = 4096 / SECTOR_SIZE;
 const SLOT = BlkifRequest.size;
-
-/** What the data path needs of the grant table: one pinned use of a frontend's page (GrantTables.access, bound to the domains). */
-export type GrantPage = (ref: number, write: boolean, fn: (page: Uint8Array) => void) => number;
-
-/** One request as copied out of its slot. */
-interface Request {
-  /** The operation in the slot. */
-  op: number;
-  /** The data operation, echoed in the response: `op`, or an indirect request's READ/WRITE. */
-  inner: number;
-  /** The u64 id's bytes, echoed as they came. */
-  idLo: number;
-  idHi: number;
-  sector: number;
-  /** READ/WRITE (direct or indirect): the segments. */
-  grefs: number[];
-  first: number[];
-  last: number[];
-  /** DISCARD: sectors. */
-  nrSectors: number;
-  /** Set when the request is malformed: why (it gets BLKIF_RSP_ERROR). */
-  bad: string | undefined;
-}
 
 /** Counters a vbd keeps (`xeno block-list -l`, xentop's VBD columns). */
 export interface VbdStats {
@@ -81,7 +54,9 @@ export interface VbdRingOptions {
  * The most bytes merged into one image read or write: 128 KiB, a full ring of 4 KiB requests (Linux's
  * max_sectors_kb is 1280). Larger staging buffers are also slower: here pread fills a 128 KiB buffer
  * at ~13 GB/s and the first 128 KiB of any larger one at ~2.6 GB/s (glibc gives allocations of 128 KiB
- * and more their own mapping), which was a third of the 4 KiB read benchmark.
+ * and more their own mapping), which was a third of the 4 KiB read benchmark. For the same reason a
+ * preadv straight into the granted frames (which live in such mappings) is ~3× slower than pread into
+ * the staging buffer plus a copy per segment.
  */
 const MERGE_MAX = 128 << 10;
 
@@ -114,6 +89,16 @@ export class VbdRing {
     const c = this.io;
     page.set(c.staging.subarray(c.at, c.at + (c.to - c.from)), c.from);
   };
+  /** The requests of the current pass, copied out of the ring: one record per slot, reused pass after pass. */
+  private readonly batch: Request[] = Array.from({ length: BLKIF_RING_SIZE }, emptyRequest);
+  private batchLength = 0;
+  /** What {@link respond} found, set while it runs in the ring's grant access. */
+  private notify = false;
+  private more = false;
+  private readonly respondIn = (page: Uint8Array): void => this.respond(new DataView(page.buffer, page.byteOffset, page.byteLength));
+  private budget = 0;
+  private fault: RingProtocolError | undefined;
+  private readonly takeIn = (page: Uint8Array): void => this.takeFrom(new DataView(page.buffer, page.byteOffset, page.byteLength));
   private reqCons = 0;
   private rspProdPvt = 0;
   readonly stats = emptyVbdStats();
@@ -128,19 +113,20 @@ export class VbdRing {
    * impossible or its ring grant is gone.
    */
   pass(budget: number): PassResult {
-    const batch = this.take(budget);
+    this.take(budget);
+    const batch = this.batch;
+    const n = this.batchLength;
     let bytes = 0;
     let flushes = 0;
-    const statuses: number[] = new Array<number>(batch.length);
-    for (let i = 0; i < batch.length; ) {
+    for (let i = 0; i < n; ) {
       // Requests that continue one another on the disk go to the image as one read or write (the block layer's merging).
-      const j = this.mergeableRun(batch, i);
-      if (j > i + 1 && this.merged(batch, i, j, statuses)) {
-        for (let k = i; k < j; k++) bytes += this.sectorsOf(batch[k]!) * SECTOR_SIZE;
+      const j = this.mergeableRun(i);
+      if (j > i + 1 && this.merged(i, j)) {
+        for (let k = i; k < j; k++) bytes += sectorsOf(batch[k]!) * SECTOR_SIZE;
         i = j;
         continue;
       }
-      const r = batch[i]!;
+      const r = batch[i++]!;
       let s: { status: number; bytes: number; flushes: number };
       try {
         s = this.execute(r);
@@ -152,58 +138,57 @@ export class VbdRing {
       bytes += s.bytes;
       flushes += s.flushes;
       if (s.status !== BLKIF_RSP.okay) this.stats.errors++;
-      statuses[i++] = s.status;
+      r.status = s.status;
     }
-    let notify = false;
-    let more = false;
-    const st = this.o.ringPage((page) => {
-      const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
-      batch.forEach((r, i) => {
-        const at = SringHeader.size + (this.rspProdPvt & (BLKIF_RING_SIZE - 1)) * SLOT;
-        view.setUint32(at + BlkifResponse.id, r.idLo, true);
-        view.setUint32(at + BlkifResponse.id + 4, r.idHi, true);
-        view.setUint8(at + BlkifResponse.operation, r.inner); // an indirect request is answered with its READ/WRITE, as Linux blkback does
-        view.setInt16(at + BlkifResponse.status, statuses[i]!, true);
-        this.rspProdPvt = (this.rspProdPvt + 1) >>> 0;
-      });
-      if (batch.length > 0) {
-        const old = view.getUint32(SringHeader.rspProd, true);
-        view.setUint32(SringHeader.rspProd, this.rspProdPvt, true);
-        const event = view.getUint32(SringHeader.rspEvent, true);
-        notify = ((this.rspProdPvt - event) >>> 0) < ((this.rspProdPvt - old) >>> 0);
-      }
-      // RING_FINAL_CHECK_FOR_REQUESTS: ask for a notification at the next request, then look again.
-      if (this.unconsumed(view) === 0) view.setUint32(SringHeader.reqEvent, (this.reqCons + 1) >>> 0, true);
-      more = this.unconsumed(view) > 0;
-    });
+    this.notify = false;
+    this.more = false;
+    const st = this.o.ringPage(this.respondIn);
     if (st !== GNTST.okay) throw new RingProtocolError(`the ring's grant is no longer usable (GNTST ${st})`);
-    return { requests: batch.length, bytes, flushes, notify, more };
+    return { requests: n, bytes, flushes, notify: this.notify, more: this.more };
   }
 
-  private sectorsOf(r: Request): number {
-    let n = 0;
-    for (let i = 0; i < r.grefs.length; i++) n += r.last[i]! - r.first[i]! + 1;
-    return n;
+  /** Puts the pass's responses in the ring, with Xen's notification rule, and looks for more requests. */
+  private respond(view: DataView): void {
+    const n = this.batchLength;
+    for (let i = 0; i < n; i++) {
+      const r = this.batch[i]!;
+      const at = SringHeader.size + (this.rspProdPvt & (BLKIF_RING_SIZE - 1)) * SLOT;
+      view.setUint32(at + BlkifResponse.id, r.idLo, true);
+      view.setUint32(at + BlkifResponse.id + 4, r.idHi, true);
+      view.setUint8(at + BlkifResponse.operation, r.inner); // an indirect request is answered with its READ/WRITE, as Linux blkback does
+      view.setInt16(at + BlkifResponse.status, r.status, true);
+      this.rspProdPvt = (this.rspProdPvt + 1) >>> 0;
+    }
+    if (n > 0) {
+      const old = view.getUint32(SringHeader.rspProd, true);
+      view.setUint32(SringHeader.rspProd, this.rspProdPvt, true);
+      const event = view.getUint32(SringHeader.rspEvent, true);
+      this.notify = ((this.rspProdPvt - event) >>> 0) < ((this.rspProdPvt - old) >>> 0);
+    }
+    // RING_FINAL_CHECK_FOR_REQUESTS: ask for a notification at the next request, then look again.
+    if (this.unconsumed(view) === 0) view.setUint32(SringHeader.reqEvent, (this.reqCons + 1) >>> 0, true);
+    this.more = this.unconsumed(view) > 0;
   }
 
   /** A plain read or write the image can take as it is (checked here, so a merged run never needs its errors). */
   private plain(r: Request): boolean {
-    if (r.bad !== undefined || (r.inner !== BLKIF_OP.read && r.inner !== BLKIF_OP.write) || r.grefs.length === 0) return false;
+    if (r.bad !== undefined || (r.inner !== BLKIF_OP.read && r.inner !== BLKIF_OP.write) || r.segs === 0) return false;
     if (r.inner === BLKIF_OP.write && this.o.image.readOnly) return false;
-    return r.sector + this.sectorsOf(r) <= this.sectors;
+    return r.sector + sectorsOf(r) <= this.sectors;
   }
 
   /** The end (exclusive) of the run of plain requests from `i` of one direction, each starting where the last ended. */
-  private mergeableRun(batch: readonly Request[], i: number): number {
+  private mergeableRun(i: number): number {
+    const batch = this.batch;
     const first = batch[i]!;
     if (!this.plain(first)) return i + 1;
-    let end = first.sector + this.sectorsOf(first);
+    let end = first.sector + sectorsOf(first);
     let bytes = (end - first.sector) * SECTOR_SIZE;
     let j = i + 1;
-    for (; j < batch.length; j++) {
+    for (; j < this.batchLength; j++) {
       const r = batch[j]!;
       if (r.inner !== first.inner || r.sector !== end || !this.plain(r)) break;
-      const n = this.sectorsOf(r);
+      const n = sectorsOf(r);
       if (bytes + n * SECTOR_SIZE > MERGE_MAX) break;
       end += n;
       bytes += n * SECTOR_SIZE;
@@ -212,50 +197,51 @@ export class VbdRing {
   }
 
   /**
-   * Carries out requests `i..j` as one image read or write through a staging buffer. False, with nothing
-   * written to the disk, when a write's grant fails (the requests then go one by one).
+   * Carries out requests `i..j` of the batch as one image read or write through a staging buffer. False,
+   * with nothing written to the disk, when a write's grant fails (the requests then go one by one).
    */
-  private merged(batch: readonly Request[], i: number, j: number, statuses: number[]): boolean {
+  private merged(i: number, j: number): boolean {
+    const batch = this.batch;
     const write = batch[i]!.inner === BLKIF_OP.write;
     const start = batch[i]!.sector * SECTOR_SIZE;
-    let at = 0;
-    const plan: { r: Request; k: number; from: number; to: number; at: number }[] = [];
-    for (let q = i; q < j; q++) {
-      const r = batch[q]!;
-      for (let k = 0; k < r.grefs.length; k++) {
-        const from = r.first[k]! * SECTOR_SIZE;
-        const to = (r.last[k]! + 1) * SECTOR_SIZE;
-        plan.push({ r, k, from, to, at });
-        at += to - from;
-      }
-    }
+    let length = 0;
+    for (let q = i; q < j; q++) length += sectorsOf(batch[q]!) * SECTOR_SIZE;
     sharedStaging ??= new Uint8Array(MERGE_MAX);
-    const staging = sharedStaging.subarray(0, at);
+    const staging = sharedStaging.subarray(0, length);
+    // Each segment's bytes sit in the staging buffer one after another, in the order of the requests.
     if (write) {
-      for (const s of plan) {
-        this.io.set(staging, s.at, s.from, s.to);
-        if (this.o.grant(s.r.grefs[s.k]!, false, this.stageIn) !== GNTST.okay) return false;
+      for (let q = i, at = 0; q < j; q++) {
+        const r = batch[q]!;
+        for (let k = 0; k < r.segs; k++) {
+          const from = r.first[k]! * SECTOR_SIZE;
+          const to = (r.last[k]! + 1) * SECTOR_SIZE;
+          this.io.set(staging, at, from, to);
+          if (this.o.grant(r.grefs[k]!, false, this.stageIn) !== GNTST.okay) return false;
+          at += to - from;
+        }
       }
       this.o.image.write(start, staging);
     } else {
       this.o.image.read(start, staging);
-    }
-    let failed: Set<Request> | undefined;
-    if (!write) {
-      for (const s of plan) {
-        this.io.set(staging, s.at, s.from, s.to);
-        if (this.o.grant(s.r.grefs[s.k]!, true, this.stageOut) !== GNTST.okay && failed?.has(s.r) !== true) {
-          (failed ??= new Set()).add(s.r);
-          this.o.warn(`segment grant ${s.r.grefs[s.k]}: refused`);
+      for (let q = i, at = 0; q < j; q++) {
+        const r = batch[q]!;
+        for (let k = 0; k < r.segs; k++) {
+          const from = r.first[k]! * SECTOR_SIZE;
+          const to = (r.last[k]! + 1) * SECTOR_SIZE;
+          this.io.set(staging, at, from, to);
+          if (this.o.grant(r.grefs[k]!, true, this.stageOut) !== GNTST.okay && !r.failed) {
+            r.failed = true;
+            this.o.warn(`segment grant ${r.grefs[k]}: refused`);
+          }
+          at += to - from;
         }
       }
     }
     for (let q = i; q < j; q++) {
       const r = batch[q]!;
-      const n = this.sectorsOf(r);
-      const bad = failed?.has(r) === true;
-      statuses[q] = bad ? BLKIF_RSP.error : BLKIF_RSP.okay;
-      if (bad) this.stats.errors++;
+      const n = sectorsOf(r);
+      r.status = r.failed ? BLKIF_RSP.error : BLKIF_RSP.okay;
+      if (r.failed) this.stats.errors++;
       else if (write) {
         this.stats.writes++;
         this.stats.sectorsWritten += n;
@@ -276,88 +262,28 @@ export class VbdRing {
     return Math.min(pending, BLKIF_RING_SIZE - ((this.reqCons - this.rspProdPvt) >>> 0));
   }
 
-  /** Copies up to `budget` requests out of the ring. */
-  private take(budget: number): Request[] {
-    const out: Request[] = [];
-    let fault: RingProtocolError | undefined;
-    const st = this.o.ringPage((page) => {
-      const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
-      try {
-        const n = Math.min(this.unconsumed(view), budget);
-        for (let i = 0; i < n; i++) {
-          out.push(this.decode(view, SringHeader.size + (this.reqCons & (BLKIF_RING_SIZE - 1)) * SLOT));
-          this.reqCons = (this.reqCons + 1) >>> 0;
-        }
-      } catch (error) {
-        if (!(error instanceof RingProtocolError)) throw error;
-        fault = error;
-      }
-    });
+  /** Copies up to `budget` requests out of the ring into the batch. */
+  private take(budget: number): void {
+    this.batchLength = 0;
+    this.budget = budget;
+    this.fault = undefined;
+    const st = this.o.ringPage(this.takeIn);
+    const fault = this.fault;
     if (fault !== undefined) throw fault;
     if (st !== GNTST.okay) throw new RingProtocolError(`the ring's grant is no longer usable (GNTST ${st})`);
-    return out;
   }
 
-  private decode(view: DataView, at: number): Request {
-    const op = view.getUint8(at + BlkifRequest.operation);
-    const r: Request = {
-      op,
-      inner: op,
-      idLo: view.getUint32(at + BlkifRequest.id, true),
-      idHi: view.getUint32(at + BlkifRequest.id + 4, true),
-      sector: view.getUint32(at + BlkifRequest.sectorNumber + 4, true) * 2 ** 32 + view.getUint32(at + BlkifRequest.sectorNumber, true),
-      grefs: [],
-      first: [],
-      last: [],
-      nrSectors: 0,
-      bad: undefined,
-    };
-    if (op === BLKIF_OP.read || op === BLKIF_OP.write || op === BLKIF_OP.writeBarrier) {
-      const n = view.getUint8(at + BlkifRequest.nrSegments);
-      if (op !== BLKIF_OP.writeBarrier && n === 0) r.bad = 'no segments';
-      else if (n > BLKIF_MAX_SEGMENTS_PER_REQUEST) r.bad = `${n} segments (the most is ${BLKIF_MAX_SEGMENTS_PER_REQUEST})`;
-      else for (let i = 0; i < n; i++) this.segment(r, view, at + BlkifRequest.seg + i * BlkifSegment.size);
-    } else if (op === BLKIF_OP.discard) {
-      r.nrSectors = Number(view.getBigUint64(at + BlkifRequestDiscard.nrSectors, true));
-    } else if (op === BLKIF_OP.indirect) {
-      this.decodeIndirect(r, view, at);
-    }
-    return r;
-  }
-
-  private segment(r: Request, view: DataView, at: number): void {
-    const first = view.getUint8(at + BlkifSegment.firstSect);
-    const last = view.getUint8(at + BlkifSegment.lastSect);
-    if (first > last || last >= SECTORS_PER_PAGE) r.bad ??= `segment sectors ${first}..${last} are not within a page`;
-    r.grefs.push(view.getUint32(at + BlkifSegment.gref, true));
-    r.first.push(first);
-    r.last.push(last);
-  }
-
-  /** An indirect request: its segments live in the pages its indirect grants name. */
-  private decodeIndirect(r: Request, view: DataView, at: number): void {
-    const inner = view.getUint8(at + BlkifRequestIndirect.indirectOp);
-    const n = view.getUint16(at + BlkifRequestIndirect.nrSegments, true);
-    r.sector = Number(view.getBigUint64(at + BlkifRequestIndirect.sectorNumber, true));
-    if (inner !== BLKIF_OP.read && inner !== BLKIF_OP.write) {
-      r.bad = `indirect operation ${inner}`;
-      return;
-    }
-    r.inner = inner;
-    if (this.o.maxIndirectSegments === 0) r.bad = 'indirect requests were not offered';
-    else if (n === 0 || n > this.o.maxIndirectSegments) r.bad = `${n} indirect segments (the most is ${this.o.maxIndirectSegments})`;
-    if (r.bad !== undefined) return;
-    for (let p = 0; p * BLKIF_SEGS_PER_INDIRECT_FRAME < n; p++) {
-      const ref = view.getUint32(at + BlkifRequestIndirect.indirectGrefs + p * 4, true);
-      const count = Math.min(BLKIF_SEGS_PER_INDIRECT_FRAME, n - p * BLKIF_SEGS_PER_INDIRECT_FRAME);
-      const st = this.o.grant(ref, false, (page) => {
-        const segs = new DataView(page.buffer, page.byteOffset, page.byteLength);
-        for (let i = 0; i < count; i++) this.segment(r, segs, i * BlkifSegment.size);
-      });
-      if (st !== GNTST.okay) {
-        r.bad = `indirect page grant ${ref}: GNTST ${st}`;
-        return;
+  private takeFrom(view: DataView): void {
+    try {
+      const n = Math.min(this.unconsumed(view), this.budget);
+      for (let i = 0; i < n; i++) {
+        decodeRequest(view, SringHeader.size + (this.reqCons & (BLKIF_RING_SIZE - 1)) * SLOT, this.batch[i]!, this.o);
+        this.batchLength = i + 1;
+        this.reqCons = (this.reqCons + 1) >>> 0;
       }
+    } catch (error) {
+      if (!(error instanceof RingProtocolError)) throw error;
+      this.fault = error;
     }
   }
 
@@ -394,7 +320,7 @@ export class VbdRing {
   private transfer(r: Request, fail: (why: string, status?: number) => { status: number; bytes: number; flushes: number }): { status: number; bytes: number; flushes: number } {
     const write = r.inner === BLKIF_OP.write || r.inner === BLKIF_OP.writeBarrier;
     let total = 0;
-    for (let i = 0; i < r.grefs.length; i++) total += r.last[i]! - r.first[i]! + 1;
+    for (let i = 0; i < r.segs; i++) total += r.last[i]! - r.first[i]! + 1;
     if (r.sector + total > this.sectors) return fail(`${write ? 'write' : 'read'} of sectors ${r.sector}+${total} is past the end of the disk (${this.sectors})`);
     const image = this.o.image;
     if (write && image.readOnly) return fail(`write to sector ${r.sector} of a read-only disk`);
@@ -404,7 +330,7 @@ export class VbdRing {
       flushes++;
     }
     let offset = r.sector * SECTOR_SIZE;
-    for (let i = 0; i < r.grefs.length; i++) {
+    for (let i = 0; i < r.segs; i++) {
       const from = r.first[i]! * SECTOR_SIZE;
       const to = (r.last[i]! + 1) * SECTOR_SIZE;
       const at = offset;

@@ -154,7 +154,6 @@ export class Netback implements XenbusBackendDriver<Vif> {
     }
     const work = this.work;
     const rxQueue = this.deps.rxQueue;
-    const one: Uint8Array[] = [];
     const fail = (error: unknown): void => this.bus.fatal(vif, `disconnected: ${errorMessage(error)}`);
     const netPort: NetPort = {
       name: vif.name,
@@ -164,16 +163,13 @@ export class Netback implements XenbusBackendDriver<Vif> {
         // Straight into a posted rx buffer when the frontend has one and nothing waits before this frame
         // (no copy to keep); the notification goes with the vif's next service.
         if (vif.queue.length === 0) {
-          one[0] = frame;
+          let placed: boolean;
           try {
-            c.rings.receive(one);
+            placed = c.rings.receiveOne(frame);
           } catch (error) {
-            one.length = 0;
             fail(error);
             return false;
           }
-          const placed = one.length === 0;
-          one.length = 0;
           if (placed) {
             vif.directBytes += frame.length;
             work.kick(vif);

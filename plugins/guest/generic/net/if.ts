@@ -27,7 +27,8 @@ export interface IfnetDriver {
   readonly up: boolean;
   /**
    * Queues one Ethernet frame (destination MAC first, no FCS) for transmission; false when it could not
-   * (the ring is full: the caller may retry after the driver's next interrupt).
+   * (the ring is full: the caller may retry after the driver's next interrupt). The frame is lent for the
+   * call only: the driver copies it into its own buffers (as a NIC's DMA would), and the stack reuses it.
    */
   transmit(frame: Uint8Array): boolean;
   readonly stats: IfnetStats;

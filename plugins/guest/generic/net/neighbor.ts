@@ -67,7 +67,10 @@ export class NeighborCache<K, A> {
     return e.mac;
   }
 
-  /** Holds `frame` (destination MAC still to fill in) until `key` resolves; starts resolving it if needed. */
+  /**
+   * Holds a copy of `frame` (destination MAC still to fill in) until `key` resolves; starts resolving it if
+   * needed. The caller may reuse `frame` afterwards.
+   */
   hold(key: K, target: A, frame: Uint8Array): void {
     let e = this.entries.get(key);
     if (e !== undefined && e.mac !== undefined) {
@@ -75,12 +78,13 @@ export class NeighborCache<K, A> {
       this.transmit(frame);
       return;
     }
+    const held = frame.slice();
     if (e === undefined) {
       this.makeRoom();
       e = { target, mac: undefined, expires: 0, tries: 1, nextTry: this.now() + this.options.retryNs, hold: [] };
       this.entries.set(key, e);
       this.incomplete++;
-      e.hold.push(frame);
+      e.hold.push(held);
       this.solicit(target);
       return;
     }
@@ -88,7 +92,7 @@ export class NeighborCache<K, A> {
       e.hold.shift();
       this.counters.dropped++;
     }
-    e.hold.push(frame);
+    e.hold.push(held);
   }
 
   /**

@@ -37,6 +37,8 @@ export interface NetIfHooks {
 
 /** An attached interface: its driver, addresses, caches and the Ethernet groups it listens to. */
 export class NetIf {
+  /** The driver's name, as it was when attached (the stack knows the interface by it). */
+  readonly name: string;
   /** The hardware address (a copy of the driver's). */
   readonly mac: Uint8Array;
   /** fe80::/64 from the MAC by EUI-64. */
@@ -59,6 +61,7 @@ export class NetIf {
     hooks: NetIfHooks,
   ) {
     if (driver.mac.length !== 6) throw new NetError('EINVAL', `${driver.name}: a MAC address has 6 bytes, got ${driver.mac.length}`);
+    this.name = driver.name;
     this.counters = hooks.counters;
     this.loop = hooks.loop;
     this.mac = driver.mac.slice(0, 6);
@@ -70,14 +73,13 @@ export class NetIf {
     this.joinGroups();
   }
 
-  get name(): string {
-    return this.driver.name;
-  }
-
-  /** Hands a frame to the driver (or back to ourselves when it is addressed to our MAC); false when dropped. */
+  /**
+   * Hands a frame to the driver (or a copy back to ourselves when it is addressed to our MAC: the stack
+   * keeps views of what it receives); false when dropped. The caller may reuse `frame` afterwards.
+   */
   transmit(frame: Uint8Array): boolean {
     if (macEquals(frame, 0, this.mac)) {
-      this.loop(this, frame);
+      this.loop(this, frame.slice());
       return true;
     }
     if (!this.driver.up) {

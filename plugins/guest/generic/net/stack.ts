@@ -63,6 +63,8 @@ export interface NeighborInfo {
 
 const DEFAULT_NEIGHBOR: NeighborOptions = { tries: 3, retryNs: 1e9, maxHold: 16, lifetimeNs: 1200e9, maxEntries: 512 };
 const EPHEMERAL_FIRST = 49152;
+/** The transmit buffer's size: a jumbo frame (larger datagrams get a buffer of their own). */
+const TX_BUFFER_BYTES = 9018;
 
 /** One guest's network stack (see the file comment); every interface, socket and counter of the guest. */
 export class NetStack {
@@ -87,6 +89,11 @@ export class NetStack {
   private lastDstText: string | undefined;
   private lastDst: IpAddr | undefined;
   private readonly socketHost = { send: this.udpSend.bind(this), close: (s: UdpSocket) => void this.sockets.delete(s.port) };
+  /** Where {@link udpSend} builds each frame: drivers copy what they transmit (IfnetDriver.transmit), so one buffer serves. */
+  private readonly txBuffer = new Uint8Array(TX_BUFFER_BYTES);
+  private readonly txView = new DataView(this.txBuffer.buffer);
+  private txFrame = this.txBuffer.subarray(0, 0);
+  private frameView: DataView = this.txView;
 
   constructor(options: NetStackOptions) {
     this.now = options.now;
@@ -229,8 +236,8 @@ export class NetStack {
       const r = this.inet4.route(addr.value);
       if (r === undefined) throw this.noRoute(addr);
       if (length > this.inet4.maxPayload(r)) throw tooBig(data.length, r.ifp);
-      const frame = allocFrame(IP4_PAYLOAD_OFF + length);
-      const view = viewOf(frame);
+      const frame = this.frameFor(IP4_PAYLOAD_OFF + length);
+      const view = this.frameView;
       frame.set(data, IP4_PAYLOAD_OFF + UDP_HDR_LEN);
       writeUdpHeader(view, IP4_PAYLOAD_OFF, srcPort, dstPort, data.length, pseudoSum4(r.src, addr.value, IPPROTO_UDP, 0));
       this.inet4.writeHeaders(frame, view, r, addr.value, IPPROTO_UDP, length);
@@ -240,13 +247,25 @@ export class NetStack {
     const r = this.inet6.route(addr.bytes, addr.zone, addr.text);
     if (r === undefined) throw this.noRoute(addr);
     if (length > this.inet6.maxPayload(r)) throw tooBig(data.length, r.ifp);
-    const frame = allocFrame(IP6_PAYLOAD_OFF + length);
-    const view = viewOf(frame);
+    const frame = this.frameFor(IP6_PAYLOAD_OFF + length);
+    const view = this.frameView;
     frame.set(data, IP6_PAYLOAD_OFF + UDP_HDR_LEN);
     writeUdpHeader(view, IP6_PAYLOAD_OFF, srcPort, dstPort, data.length, pseudoSum6(r.src, r.dst, IPPROTO_UDP, 0));
     this.inet6.writeHeaders(frame, view, r, IPPROTO_UDP, length);
     this.counters.udp.opackets++;
     return this.inet6.send(r, frame);
+  }
+
+  /** A frame of `length` bytes to build a datagram in (the transmit buffer when it fits), with {@link frameView} set to a view whose offsets are its. */
+  private frameFor(length: number): Uint8Array {
+    if (length > TX_BUFFER_BYTES) {
+      const frame = allocFrame(length);
+      this.frameView = viewOf(frame);
+      return frame;
+    }
+    if (this.txFrame.length !== length) this.txFrame = this.txBuffer.subarray(0, length);
+    this.frameView = this.txView;
+    return this.txFrame;
   }
 
   /** Absolute virtual ns at which {@link timeout} has work (a resolution to retry or give up); 0 when none. */

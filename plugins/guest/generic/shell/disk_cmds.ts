@@ -216,11 +216,13 @@ const diskbench: ShellCommand = {
     const t0 = k.v.now;
     // One buffer for every batch, as a benchmark reading with read(2) would.
     const buffer = new Uint8Array(Math.min(depth, n) * bytes);
+    const lbas: number[] = [];
     try {
       for (let done = 0; done < n; ) {
         const batch = Math.min(d.readv !== undefined ? depth : 1, n - done);
-        const lbas = Array.from({ length: batch }, (_, i) => (((done + i) * (spread ? 7919 : 1)) % slots) * per);
-        if (d.readv !== undefined) yield* d.readv(k.bsp, lbas, per, buffer.subarray(0, batch * bytes));
+        if (lbas.length !== batch) lbas.length = batch;
+        for (let i = 0; i < batch; i++) lbas[i] = (((done + i) * (spread ? 7919 : 1)) % slots) * per;
+        if (d.readv !== undefined) yield* d.readv(k.bsp, lbas, per, batch * bytes === buffer.length ? buffer : buffer.subarray(0, batch * bytes));
         else yield* d.read(k.bsp, lbas[0]!, per);
         done += batch;
       }

@@ -5,6 +5,7 @@
  */
 import type { VcpuRequest } from '../../../../core/api/index.js';
 import { tsleep } from '../kern/kernel.js';
+import { be32 } from '../net/checksum.js';
 import { netStack } from '../net/kern_net.js';
 import type { EchoReply } from '../net/echo.js';
 import { NetError } from '../net/errors.js';
@@ -181,7 +182,7 @@ const iperf: ShellCommand = {
               last = d.receivedAt;
               bytes += d.data.length;
               n++;
-              if (d.data.length >= 4) maxSeq = Math.max(maxSeq, new DataView(d.data.buffer, d.data.byteOffset, 4).getUint32(0));
+              if (d.data.length >= 4) maxSeq = Math.max(maxSeq, be32(d.data, 0));
             }
           }
         } finally {

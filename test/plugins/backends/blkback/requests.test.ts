@@ -146,6 +146,32 @@ describe('blkback against a hostile frontend', () => {
     expect(f.vbd.stats.sectorsRead).toBe(20);
   });
 
+  it('starts every request afresh: segments or a refusal of the one served before it in a pass do not carry over', () => {
+    const disk = memoryDisk(64);
+    disk.bytes.fill(5);
+    const f = frontend(disk);
+    f.grant(10);
+    f.grant(11, true); // read-only: a read cannot fill it
+    f.request(BLKIF_OP.read, 1, 0, Array.from({ length: 11 }, (_, i) => [10, 0, i === 10 ? 8 : 7] as [number, number, number]));
+    f.request(BLKIF_OP.read, 2, 0, [[10, 0, 7]]);
+    f.request(BLKIF_OP.read, 3, 8, [[11, 0, 7]]);
+    f.push();
+    f.vbd.pass(64);
+    const written = f.grant(12, false, 0xcc);
+    const into = [f.grant(13), f.grant(14)];
+    f.request(BLKIF_OP.write, 4, 16, [[12, 0, 7]]);
+    f.request(BLKIF_OP.read, 5, 0, [[13, 0, 7]]);
+    f.request(BLKIF_OP.read, 6, 8, [[14, 0, 7]]);
+    f.push();
+    expect(f.vbd.pass(64).requests).toBe(3);
+    expect(f.responses().map((x) => [x.id, x.status])).toEqual([[1, BLKIF_RSP.error], [2, BLKIF_RSP.okay], [3, BLKIF_RSP.error], [4, BLKIF_RSP.okay], [5, BLKIF_RSP.okay], [6, BLKIF_RSP.okay]]);
+    expect(disk.bytes.subarray(16 * 512, 24 * 512).every((b) => b === 0xcc)).toBe(true);
+    expect(disk.bytes.subarray(24 * 512).every((b) => b === 5)).toBe(true);
+    expect(into.every((p) => p.every((b) => b === 5))).toBe(true);
+    expect(written.every((b) => b === 0xcc)).toBe(true);
+    expect(f.vbd.stats).toMatchObject({ reads: 3, writes: 1, sectorsRead: 24, sectorsWritten: 8, errors: 2 });
+  });
+
   it('reads an indirect request\'s segments from its indirect page and answers with the inner operation', () => {
     const disk = memoryDisk(512);
     disk.bytes.fill(7);

@@ -76,6 +76,13 @@ describe('netback against a hostile frontend', () => {
     expect(r.txResponses()).toEqual([[10, NETIF_RSP.okay], [11, NETIF_RSP.okay], [12, NETIF_RSP.error], [13, NETIF_RSP.error], [14, NETIF_RSP.error], [15, NETIF_RSP.error]]);
     expect(r.rings.stats).toMatchObject({ txPackets: 1, txErrors: 4 });
     expect(r.warnings).toHaveLength(4);
+    // A later pass: a one-slot packet with an extra-info slot, answered NETIF_RSP_NULL; nothing of the first pass is left over.
+    r.txSlot(2, 0, NETTXF.extraInfo, 16, 60);
+    r.txSlot(0, 0, 0, 0, 0);
+    expect(r.rings.transmit(64, (f) => sent.push(f.slice())).packets).toBe(1);
+    expect(sent[1]!.every((b) => b === 0x22)).toBe(true);
+    expect(sent[1]).toHaveLength(60);
+    expect(r.txResponses().slice(6)).toEqual([[16, NETIF_RSP.okay], [0, NETIF_RSP.null]]);
   });
 
   it('disconnects on impossible indexes or a packet whose slots run past req_prod', () => {
@@ -100,5 +107,23 @@ describe('netback against a hostile frontend', () => {
     expect(r.rxResponses()).toEqual([[7, 60], [8, NETIF_RSP.error]]);
     expect(p[59]).toBe(1);
     expect(r.rings.stats).toMatchObject({ rxPackets: 1, rxDropped: 1 });
+  });
+
+  it('puts a frame handed over alone straight into a posted buffer, or says none is posted and asks to hear of one', () => {
+    const r = rig();
+    r.rx.setUint32(SringHeader.reqEvent, 0, true);
+    expect(r.rings.receiveOne(new Uint8Array(60).fill(3))).toBe(false);
+    expect(r.rx.getUint32(SringHeader.reqEvent, true)).toBe(1);
+    expect(r.rxResponses()).toEqual([]);
+    const p = r.page(5);
+    r.rxSlot(7, 5);
+    r.rxSlot(8, 99); // a buffer it does not own: the frame is taken and answered with an error
+    expect(r.rings.receiveOne(new Uint8Array(60).fill(3))).toBe(true);
+    expect(r.rings.takeNotify()).toBe(true);
+    expect(r.rings.receiveOne(new Uint8Array(70).fill(4))).toBe(true);
+    expect(r.rxResponses()).toEqual([[7, 60], [8, NETIF_RSP.error]]);
+    expect([p[59], p[60]]).toEqual([3, 0]);
+    expect(r.rings.stats).toMatchObject({ rxPackets: 1, rxBytes: 60, rxDropped: 1 });
+    expect(r.rings.receiveOne(new Uint8Array(60))).toBe(false);
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { IpAddr } from '../../../../../plugins/guest/generic/net/addr.js';
 import type { NetStack } from '../../../../../plugins/guest/generic/net/stack.js';
 import type { UdpSocket } from '../../../../../plugins/guest/generic/net/udp-socket.js';
-import { Clock, backToBack } from './helpers.js';
+import { Clock, backToBack, cabled } from './helpers.js';
 
 /** An echo server: every datagram goes back to where it came from. */
 function echoServer(stack: NetStack, port: number): UdpSocket {
@@ -78,6 +78,25 @@ describe('UDP', () => {
     expect(sink.recv()!.data.length).toBe(1452);
     expect(() => a.udpSend(1234, '10.0.0.2', 9, new Uint8Array(1473))).toThrow(expect.objectContaining({ code: 'EMSGSIZE' }));
     expect(() => a.udpSend(1234, 'fd00::2', 9, new Uint8Array(1453))).toThrow(expect.objectContaining({ code: 'EMSGSIZE' }));
+  });
+
+  it('keeps each datagram that waits for its next hop, and each looped back, as it was sent (every frame is built in one buffer)', () => {
+    const clock = new Clock();
+    const cable = cabled(clock);
+    const sink = cable.b.udpBind(9);
+    for (const [dst, words] of [['10.0.0.2', ['one', 'two', 'three']], ['fd00::2', ['four', 'five']]] as const) {
+      for (const w of words) expect(cable.a.udpSend(1234, dst, 9, bytesOf(w))).toBe(true);
+    }
+    expect(sink.pending).toBe(0); // ARP and ND still under way: all five wait
+    cable.drain();
+    const got: string[] = [];
+    for (let d = sink.recv(); d !== undefined; d = sink.recv()) got.push(text(d.data));
+    expect(got).toEqual(['one', 'two', 'three', 'four', 'five']);
+    expect(cable.b.stats().udp.badsum).toBe(0);
+    const self = cable.a.udpBind(7);
+    cable.a.udpSend(1234, '10.0.0.1', 7, bytesOf('to myself'));
+    cable.a.udpSend(1234, '10.0.0.1', 7, bytesOf('and again'));
+    expect([text(self.recv()!.data), text(self.recv()!.data)]).toEqual(['to myself', 'and again']);
   });
 
   it('bounds a socket\'s queue, counts what it drops and what finds no port, and unbinds on close', () => {

@@ -24,24 +24,18 @@ const INDIRECT_SEGMENTS = 32;
 
 type Page = GrantedPage;
 
-/** A request on the ring, until its response comes. */
+/** A ring slot's request, from {@link Blkfront.queue} until its response is reaped (one record per slot, reused). */
 interface InFlight {
   done: boolean;
   status: number;
+  /** The data pages: the first `nPages` of `pages`. */
   readonly pages: Page[];
-  readonly indirect: Page | undefined;
-}
-
-/** A run of sectors a transfer covers. */
-interface Extent {
-  readonly lba: number;
-  readonly sectors: number;
-}
-
-/** One request of a transfer: where it goes on the disk, where its bytes sit in the transfer, its ring slot. */
-interface Chunk extends Extent {
-  readonly at: number;
-  readonly slot: number;
+  nPages: number;
+  indirect: Page | undefined;
+  /** Where the request's bytes sit in its transfer's buffer, and how many sectors it carries. */
+  at: number;
+  sectors: number;
+  lba: number;
 }
 
 export class Blkfront extends XenbusFrontend implements DiskDev {
@@ -54,6 +48,7 @@ export class Blkfront extends XenbusFrontend implements DiskDev {
   private reqProdPvt = 0;
   private rspCons = 0;
   private readonly shadow: (InFlight | undefined)[] = new Array<InFlight | undefined>(BLKIF_RING_SIZE).fill(undefined);
+  private readonly records: InFlight[] = Array.from({ length: BLKIF_RING_SIZE }, () => ({ done: false, status: 0, pages: [], nPages: 0, indirect: undefined, at: 0, sectors: 0, lba: 0 }));
   private readonly freeIds: number[] = Array.from({ length: BLKIF_RING_SIZE }, (_, i) => BLKIF_RING_SIZE - 1 - i);
   /** Responses taken off the ring so far (a waiter compares it with what it saw before sleeping). */
   private completions = 0;
@@ -69,6 +64,9 @@ export class Blkfront extends XenbusFrontend implements DiskDev {
   private readonly segView = new DataView(this.segBytes.buffer);
   private readonly rspBytes = new Uint8Array(BlkifResponse.size);
   private readonly rspView = new DataView(this.rspBytes.buffer);
+  /** The shape of the last request built in `reqBytes` (what it set). */
+  private lastIndirect = false;
+  private lastSegments = 0;
   /** Requests answered with an error (`sysctl dev.xbd.N.errors`). */
   errors = 0;
 
@@ -200,47 +198,70 @@ export class Blkfront extends XenbusFrontend implements DiskDev {
     if (this.gt.endAccess(p.ref)) this.k.phys.release(p.pfn);
   }
 
-  /** Puts one request in the ring (the slot is free): `pages` carry `sectors` from `lba`. Built in a scratch copy, written with one access. */
-  private queue(op: number, lba: number, sectors: number, pages: Page[]): number {
+  /** Takes a free slot (there is one) and readies its record for {@link queue}: no pages yet. */
+  private claimSlot(lba: number, sectors: number, at: number): number {
+    const slot = this.freeIds.pop()!;
+    const f = this.records[slot]!;
+    f.done = false;
+    f.status = 0;
+    f.nPages = 0;
+    f.indirect = undefined;
+    f.lba = lba;
+    f.sectors = sectors;
+    f.at = at;
+    return slot;
+  }
+
+  /** Puts `slot`'s request in the ring: its pages carry its sectors. Built in a scratch copy, written with one access. */
+  private queue(slot: number, op: number): void {
     const ring = this.ring!;
     const m = this.k.v.memory;
-    const slot = this.freeIds.pop()!;
+    const f = this.records[slot]!;
+    const n = f.nPages;
     const at = ring.addr + SringHeader.size + (this.reqProdPvt & (BLKIF_RING_SIZE - 1)) * BlkifRequest.size;
     const req = this.reqView;
-    this.reqBytes.fill(0);
-    let indirect: Page | undefined;
+    // Bytes a request does not set are 0: clear the scratch when the last request set bytes this one does not.
+    const indirect = n > BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    if (indirect !== this.lastIndirect || (!indirect && n < this.lastSegments)) this.reqBytes.fill(0);
+    this.lastIndirect = indirect;
+    this.lastSegments = n;
     let segs: DataView = req;
     let segBase: number = BlkifRequest.seg;
-    if (pages.length > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
-      indirect = this.takePage();
+    // The u64 sector number as two u32 halves (sector numbers stay below 2^53).
+    const lbaHi = Math.floor(f.lba / 2 ** 32);
+    const lbaLo = f.lba - lbaHi * 2 ** 32;
+    if (indirect) {
+      const page = this.takePage();
+      f.indirect = page;
       req.setUint8(BlkifRequestIndirect.operation, BLKIF_OP.indirect);
       req.setUint8(BlkifRequestIndirect.indirectOp, op);
-      req.setUint16(BlkifRequestIndirect.nrSegments, pages.length, true);
+      req.setUint16(BlkifRequestIndirect.nrSegments, n, true);
       req.setUint32(BlkifRequestIndirect.id, slot, true);
-      req.setBigUint64(BlkifRequestIndirect.sectorNumber, BigInt(lba), true);
-      req.setUint32(BlkifRequestIndirect.indirectGrefs, indirect.ref, true);
+      req.setUint32(BlkifRequestIndirect.sectorNumber, lbaLo, true);
+      req.setUint32(BlkifRequestIndirect.sectorNumber + 4, lbaHi, true);
+      req.setUint32(BlkifRequestIndirect.indirectGrefs, page.ref, true);
       segs = this.segView;
       segBase = 0;
     } else {
       req.setUint8(BlkifRequest.operation, op);
-      req.setUint8(BlkifRequest.nrSegments, pages.length);
+      req.setUint8(BlkifRequest.nrSegments, n);
       req.setUint32(BlkifRequest.id, slot, true);
-      req.setBigUint64(BlkifRequest.sectorNumber, BigInt(lba), true);
+      req.setUint32(BlkifRequest.sectorNumber, lbaLo, true);
+      req.setUint32(BlkifRequest.sectorNumber + 4, lbaHi, true);
     }
-    let left = sectors;
-    for (let i = 0; i < pages.length; i++) {
-      const n = Math.min(left, SECTORS_PER_PAGE);
+    let left = f.sectors;
+    for (let i = 0; i < n; i++) {
+      const sectors = Math.min(left, SECTORS_PER_PAGE);
       const s = segBase + i * BlkifSegment.size;
-      segs.setUint32(s + BlkifSegment.gref, pages[i]!.ref, true);
+      segs.setUint32(s + BlkifSegment.gref, f.pages[i]!.ref, true);
       segs.setUint8(s + BlkifSegment.firstSect, 0);
-      segs.setUint8(s + BlkifSegment.lastSect, n - 1);
-      left -= n;
+      segs.setUint8(s + BlkifSegment.lastSect, sectors - 1);
+      left -= sectors;
     }
-    if (indirect !== undefined) m.write(indirect.addr, this.segBytes.subarray(0, pages.length * BlkifSegment.size));
+    if (f.indirect !== undefined) m.write(f.indirect.addr, this.segBytes.subarray(0, n * BlkifSegment.size));
     m.write(at, this.reqBytes);
-    this.shadow[slot] = { done: false, status: 0, pages, indirect };
+    this.shadow[slot] = f;
     this.reqProdPvt = (this.reqProdPvt + 1) >>> 0;
-    return slot;
   }
 
   /** RING_PUSH_REQUESTS_AND_CHECK_NOTIFY. */
@@ -260,97 +281,130 @@ export class Blkfront extends XenbusFrontend implements DiskDev {
   }
 
   /**
-   * Issues a transfer of `extents` (each split into requests of at most the segments a request may
-   * carry), up to a ring-full at a time, and waits for every response; `data` / the result hold the
-   * extents' bytes one after another (a read fills `into` when given, else a fresh buffer).
+   * Frees the answered request in `slot` and its pages, a read's bytes copied into `out` first; returns its
+   * first sector when it failed.
    */
-  private *transfer(cpu: Pcpu, op: number, extents: readonly Extent[], data: Uint8Array | undefined, into?: Uint8Array): Gen<Uint8Array> {
+  private reap(slot: number, out: Uint8Array | undefined): number | undefined {
+    const f = this.shadow[slot]!;
+    this.releaseSlot(slot);
+    let failed: number | undefined;
+    if (f.status !== BLKIF_RSP.okay) {
+      failed = f.lba;
+      this.errors++;
+    } else if (out !== undefined) {
+      const m = this.k.v.memory;
+      const end = f.at + f.sectors * SECTOR;
+      for (let i = 0; i < f.nPages; i++) m.readInto(f.pages[i]!.addr, out.subarray(f.at + i * PAGE_SIZE, Math.min(end, f.at + (i + 1) * PAGE_SIZE)));
+    }
+    for (let i = 0; i < f.nPages; i++) this.givePage(f.pages[i]!);
+    if (f.indirect !== undefined) this.givePage(f.indirect);
+    return failed;
+  }
+
+  /** Whether any of `slots` has its response. */
+  private anyDone(slots: readonly number[]): boolean {
+    for (let i = 0; i < slots.length; i++) if (this.shadow[slots[i]!]?.done === true) return true;
+    return false;
+  }
+
+  /**
+   * Issues a transfer of the extents `lbas[i]` + `counts` (one count for all, or one each), each split
+   * into requests of at most the segments a request may carry, up to a ring-full at a time, and waits
+   * for every response; `data` / the result hold the extents' bytes one after another (a read fills
+   * `into` when given, else a fresh buffer).
+   */
+  private *transfer(cpu: Pcpu, op: number, lbas: readonly number[], counts: number | readonly number[], data: Uint8Array | undefined, into?: Uint8Array): Gen<Uint8Array> {
     const what = op === BLKIF_OP.read ? 'read' : 'write';
-    const first = extents[0]?.lba ?? 0;
+    const first = lbas[0] ?? 0;
     this.connected(what, first);
     let total = 0;
-    for (const e of extents) {
-      if (!(e.lba >= 0 && e.sectors >= 0 && e.lba + e.sectors <= this.sectors)) throw new DiskIoError(this.name, what, e.lba, `sectors ${e.lba}+${e.sectors} are past the end (${this.sectors})`);
-      total += e.sectors;
+    for (let e = 0; e < lbas.length; e++) {
+      const lba = lbas[e]!;
+      const sectors = typeof counts === 'number' ? counts : counts[e]!;
+      if (!(lba >= 0 && sectors >= 0 && lba + sectors <= this.sectors)) throw new DiskIoError(this.name, what, lba, `sectors ${lba}+${sectors} are past the end (${this.sectors})`);
+      total += sectors;
     }
     if (into !== undefined && into.length !== total * SECTOR) throw new DiskIoError(this.name, what, first, `a buffer of ${into.length} bytes for ${total * SECTOR}`);
     const out = into ?? new Uint8Array(total * SECTOR);
     const perRequest = (this.indirectMax > BLKIF_MAX_SEGMENTS_PER_REQUEST ? this.indirectMax : BLKIF_MAX_SEGMENTS_PER_REQUEST) * SECTORS_PER_PAGE;
-    const chunks: Chunk[] = [];
+    /** This transfer's slots in flight. */
+    const mine: number[] = [];
     const m = this.k.v.memory;
     let failed: number | undefined;
-    const reap = (c: Chunk): void => {
-      const f = this.shadow[c.slot]!;
-      this.releaseSlot(c.slot);
-      if (f.status !== BLKIF_RSP.okay) {
-        failed ??= c.lba;
-        this.errors++;
-      } else if (data === undefined) {
-        const end = c.at + c.sectors * SECTOR;
-        for (let i = 0; i < f.pages.length; i++) m.readInto(f.pages[i]!.addr, out.subarray(c.at + i * PAGE_SIZE, Math.min(end, c.at + (i + 1) * PAGE_SIZE)));
-      }
-      for (const p of f.pages) this.givePage(p);
-      if (f.indirect !== undefined) this.givePage(f.indirect);
-    };
     let at = 0;
-    for (const e of extents) {
-      for (let done = 0; done < e.sectors; ) {
-        if (this.freeSlot() < 0) {
+    for (let e = 0; e < lbas.length; e++) {
+      const lba = lbas[e]!;
+      const sectors = typeof counts === 'number' ? counts : counts[e]!;
+      for (let done = 0; done < sectors; ) {
+        if (this.freeIds.length === 0) {
           this.push();
           // Ours to reap, or a slot another transfer gave back.
-          yield* tsleep(cpu, () => this.freeSlot() >= 0 || chunks.some((c) => this.shadow[c.slot]?.done === true));
-          const waiting = chunks.splice(0);
-          for (const c of waiting) if (this.shadow[c.slot]?.done === true) reap(c);
-          else chunks.push(c);
-          this.connected(what, e.lba);
+          yield* tsleep(cpu, () => this.freeIds.length > 0 || this.anyDone(mine));
+          let kept = 0;
+          for (let i = 0; i < mine.length; i++) {
+            const slot = mine[i]!;
+            if (this.shadow[slot]?.done !== true) mine[kept++] = slot;
+            else {
+              const bad = this.reap(slot, data === undefined ? out : undefined);
+              failed ??= bad;
+            }
+          }
+          mine.length = kept;
+          this.connected(what, lba);
           continue;
         }
-        const sectors = Math.min(perRequest, e.sectors - done);
-        const pages: Page[] = [];
-        for (let s = 0; s < sectors; s += SECTORS_PER_PAGE) {
+        const n = Math.min(perRequest, sectors - done);
+        const slot = this.claimSlot(lba + done, n, at);
+        const f = this.records[slot]!;
+        for (let s = 0; s < n; s += SECTORS_PER_PAGE) {
           const p = this.takePage();
-          if (data !== undefined) m.write(p.addr, data.subarray(at + s * SECTOR, at + Math.min(s + SECTORS_PER_PAGE, sectors) * SECTOR));
-          pages.push(p);
+          if (data !== undefined) m.write(p.addr, data.subarray(at + s * SECTOR, at + Math.min(s + SECTORS_PER_PAGE, n) * SECTOR));
+          f.pages[f.nPages++] = p;
         }
-        chunks.push({ lba: e.lba + done, sectors, at, slot: this.queue(op, e.lba + done, sectors, pages) });
-        done += sectors;
-        at += sectors * SECTOR;
+        this.queue(slot, op);
+        mine.push(slot);
+        done += n;
+        at += n * SECTOR;
       }
     }
     this.push();
     // Sleep until at least as many responses came as ours still out (others' count too, so look again after).
     for (;;) {
       let outstanding = 0;
-      for (const c of chunks) if (this.shadow[c.slot]?.done !== true) outstanding++;
+      for (let i = 0; i < mine.length; i++) if (this.shadow[mine[i]!]?.done !== true) outstanding++;
       if (outstanding === 0 || this.ring === undefined) break;
       const target = this.completions + outstanding;
       yield* tsleep(cpu, () => this.completions >= target || this.ring === undefined);
     }
-    for (const c of chunks) reap(c);
+    for (let i = 0; i < mine.length; i++) {
+      const bad = this.reap(mine[i]!, data === undefined ? out : undefined);
+      failed ??= bad;
+    }
     if (failed !== undefined) throw new DiskIoError(this.name, what, failed, 'BLKIF_RSP_ERROR');
     return out;
   }
 
   *read(cpu: Pcpu, lba: number, count: number): Gen<Uint8Array> {
-    return yield* this.transfer(cpu, BLKIF_OP.read, [{ lba, sectors: count }], undefined);
+    return yield* this.transfer(cpu, BLKIF_OP.read, [lba], count, undefined);
   }
 
   /** Reads `sectors` at each of `lbas` as separate requests, as many in flight as the ring holds (the I/O benchmark's queue depth). */
   *readv(cpu: Pcpu, lbas: readonly number[], sectors: number, into?: Uint8Array): Gen<Uint8Array> {
-    return yield* this.transfer(cpu, BLKIF_OP.read, lbas.map((lba) => ({ lba, sectors })), undefined, into);
+    return yield* this.transfer(cpu, BLKIF_OP.read, lbas, sectors, undefined, into);
   }
 
   *write(cpu: Pcpu, lba: number, data: Uint8Array): Gen {
     if (data.length % SECTOR !== 0) throw new DiskIoError(this.name, 'write', lba, `${data.length} bytes is not whole sectors`);
     if (this.readOnly) throw new DiskIoError(this.name, 'write', lba, 'read-only disk');
-    yield* this.transfer(cpu, BLKIF_OP.write, [{ lba, sectors: data.length / SECTOR }], data);
+    yield* this.transfer(cpu, BLKIF_OP.write, [lba], data.length / SECTOR, data);
   }
 
   *flush(cpu: Pcpu): Gen {
     this.connected('flush', 0);
     if (this.flushOp === undefined) return;
     while (this.freeSlot() < 0) yield* tsleep(cpu, () => this.freeSlot() >= 0);
-    const slot = this.queue(this.flushOp, 0, 0, []);
+    const slot = this.claimSlot(0, 0, 0);
+    this.queue(slot, this.flushOp);
     this.push();
     yield* tsleep(cpu, () => this.shadow[slot]?.done === true);
     const f = this.shadow[slot]!;

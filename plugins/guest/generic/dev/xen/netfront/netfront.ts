@@ -32,11 +32,15 @@ export class Netfront extends XenbusFrontend implements IfnetDriver {
   mtu = 1500;
   up = false;
   readonly stats = emptyIfnetStats();
+  /** The interface's name while the link is up (what the stack knows it by; `name` builds it anew each time). */
+  private ifname = '';
   private txRing: Page | undefined;
   private rxRing: Page | undefined;
   private port = -1;
   private readonly txBufs: Page[] = [];
   private readonly txFree: number[] = [];
+  /** Which tx buffers are out on the ring (a response for one that is not is ignored). */
+  private readonly txBusy = new Uint8Array(TX_BUFFERS);
   private readonly rxBufs: Page[] = [];
   private txProdPvt = 0;
   private txCons = 0;
@@ -95,6 +99,7 @@ export class Netfront extends XenbusFrontend implements IfnetDriver {
   }
 
   private linkUp(): void {
+    this.ifname = this.name;
     this.up = true;
     this.k.ifnets.push(this);
     netAttach(this.k, this);
@@ -117,6 +122,7 @@ export class Netfront extends XenbusFrontend implements IfnetDriver {
     this.releasePages([...this.txBufs.splice(0), ...this.rxBufs.splice(0), ...(this.txRing ? [this.txRing] : []), ...(this.rxRing ? [this.rxRing] : [])]);
     this.txRing = this.rxRing = undefined;
     this.txFree.length = 0;
+    this.txBusy.fill(0);
     if (publish) yield* this.setState(XenbusState.Closed);
     else this.state = XenbusState.Closed;
     k.printf(`${this.name}: detached (backend ${xenbusStateName(backendState)})`);
@@ -136,6 +142,7 @@ export class Netfront extends XenbusFrontend implements IfnetDriver {
       this.stats.oerrors++;
       return false;
     }
+    this.txBusy[id] = 1;
     const m = this.k.v.memory;
     const buf = this.txBufs[id]!;
     m.write(buf.addr, frame);
@@ -176,7 +183,10 @@ export class Netfront extends XenbusFrontend implements IfnetDriver {
         const at = ring.addr + SringHeader.size + (this.txCons & (NET_TX_RING_SIZE - 1)) * NetifTxRequest.size;
         const id = m.readU16(at + NetifTxResponse.id);
         const status = (m.readU16(at + NetifTxResponse.status) << 16) >> 16;
-        if (status !== NETIF_RSP.null && id < TX_BUFFERS && !this.txFree.includes(id)) this.txFree.push(id);
+        if (status !== NETIF_RSP.null && id < TX_BUFFERS && this.txBusy[id] === 1) {
+          this.txBusy[id] = 0;
+          this.txFree.push(id);
+        }
         if (status === NETIF_RSP.error || status === NETIF_RSP.dropped) this.stats.oerrors++;
         this.txCons = (this.txCons + 1) >>> 0;
         worked = true;
@@ -233,7 +243,7 @@ export class Netfront extends XenbusFrontend implements IfnetDriver {
           m.readInto(this.rxBufs[id]!.addr + offset, frame);
           this.stats.ipackets++;
           this.stats.ibytes += status;
-          this.k.netInput?.(this.name, frame, (flags & NETRXF.dataValidated) !== 0);
+          this.k.netInput?.(this.ifname, frame, (flags & NETRXF.dataValidated) !== 0);
         } else {
           this.stats.ierrors++;
         }
