@@ -143,6 +143,7 @@ export function* hvmBoot(k: Kernel): Gen<HvmBootResult> {
   k.printf(k.hooks.pmap.describe(k));
 
   const ioapic = new IoApicDriver(v);
+  if (acpi?.madt !== undefined) ioapic.useOverrides(acpi.madt.overrides);
   const isa = new IsaInterrupts(ioapic, intr, apicId);
   let uart: Ns8250 | undefined;
   const nexus = new Device('nexus', 0, 'nexus', undefined);

@@ -8,9 +8,8 @@ import type { VcpuApi, VcpuRequest } from '../../../../../core/api/index.js';
 import { PAGE_SIZE } from '../../../../../core/public/index.js';
 import { tsleep, type Kernel } from '../../kern/kernel.js';
 import type { Pcpu } from '../../kern/pcpu.js';
-import { IOAPIC_REDTBL, IOART_DELFIXED } from '../../x86/apicreg.js';
 import type { IntrVectors } from '../../x86/intr.js';
-import { APIC_IO_INTS, isaIrqToPin, type IoApicDriver } from '../../x86/io_apic.js';
+import { APIC_IO_INTS, type IoApicDriver } from '../../x86/io_apic.js';
 import {
   ATA_ATA_IDENTIFY, ATA_A_RESET, ATA_BMCMD_PORT, ATA_BMCMD_START_STOP, ATA_BMCMD_WRITE_READ, ATA_BMDTP_PORT, ATA_BMSTAT_ERROR, ATA_BMSTAT_INTERRUPT, ATA_BMSTAT_PORT,
   ATA_COMMAND, ATA_COUNT, ATA_CYL_LSB, ATA_CYL_MSB, ATA_DATA, ATA_DEV_SLAVE, ATA_DMA_ENTRY_SIZE, ATA_DMA_EOT, ATA_DRIVE, ATA_D_IBM, ATA_D_LBA, ATA_ERROR,
@@ -87,7 +86,7 @@ export class AtaChannel {
     return yield* v.inPort(port, size);
   }
 
-  /** Routes the channel's ISA IRQ (edge, active high) to {@link ataVector}; its handler only counts: the thread that issued the command does the rest. */
+  /** Routes the channel's ISA IRQ (edge, active high unless the MADT overrides it) to {@link ataVector}; its handler only counts: the thread that issued the command does the rest. */
   *setupInterrupt(ctx: AtaIntrContext): Gen {
     const channel = this;
     const vector = ataVector(this.res.irq);
@@ -98,9 +97,8 @@ export class AtaChannel {
         channel.irqs++;
       },
     });
-    const pin = isaIrqToPin(this.res.irq);
-    yield* ctx.ioapic.write(IOAPIC_REDTBL + 2 * pin + 1, ctx.apicId << 24);
-    yield* ctx.ioapic.write(IOAPIC_REDTBL + 2 * pin, IOART_DELFIXED | vector);
+    const { pin, bits } = ctx.ioapic.isaRoute(this.res.irq);
+    yield* ctx.ioapic.route(pin, vector, ctx.apicId, false, bits);
   }
 
   /** ata_generic_reset: a pulse of SRST; interrupts left enabled. */

@@ -7,7 +7,8 @@ import { I8254 } from '../../../../../plugins/guest/generic/dev/attimer/i8254.js
 import { atrtcGetTime } from '../../../../../plugins/guest/generic/dev/atrtc/atrtc.js';
 import { APIC_TIMER_INT, LocalApicDriver } from '../../../../../plugins/guest/generic/x86/local_apic.js';
 import { IntrVectors } from '../../../../../plugins/guest/generic/x86/intr.js';
-import { IoApicDriver, IsaInterrupts } from '../../../../../plugins/guest/generic/x86/io_apic.js';
+import { IoApicDriver, IsaInterrupts, isaRoute } from '../../../../../plugins/guest/generic/x86/io_apic.js';
+import { IOART_INTALO, IOART_INTMASK, IOART_TRGRLVL } from '../../../../../plugins/guest/generic/x86/apicreg.js';
 
 describe('PCI configuration mechanism #1', () => {
   it('finds the host bridge and the Xen platform device and sizes its BARs without disturbing them', () => {
@@ -68,6 +69,40 @@ describe('ns8250 console', () => {
     expect(got).toEqual(['ls\r']);
     expect(hvm.lapic.pendingVector).toBeUndefined();
     expect(intr.count(isa.vectorOf(4))).toBe(1);
+  });
+});
+
+describe('IO-APIC routing of ISA IRQs', () => {
+  it('follows the MADT interrupt source overrides: pin, polarity and trigger mode', () => {
+    // hvmloader's overrides: IRQ0 on GSI 2 (conforming), its PCI IRQs level-triggered active high (0xd); one active-low level for the polarity.
+    const overrides = [{ source: 0, gsi: 2, flags: 0 }, { source: 10, gsi: 10, flags: 0xd }, { source: 9, gsi: 9, flags: 0xf }];
+    const hvm = new FakeHvm();
+    const lapic = new LocalApicDriver(hvm.v);
+    const intr = new IntrVectors(hvm.v, () => lapic.eoi());
+    const ioapic = new IoApicDriver(hvm.v);
+    ioapic.useOverrides(overrides);
+    const isa = new IsaInterrupts(ioapic, intr, 0);
+    const entries = hvm.run((function* () {
+      yield* lapic.setup();
+      yield* ioapic.attach();
+      for (const irq of [0, 4, 9, 10]) yield* isa.setup(irq, { name: `irq${irq}`, *handle() {} });
+      return [yield* ioapic.entry(2), yield* ioapic.entry(4), yield* ioapic.entry(9), yield* ioapic.entry(10), yield* ioapic.entry(0)];
+    })()).value!;
+    const modes = entries.map((e) => [e & 0xff, (e & IOART_TRGRLVL) !== 0 ? 'level' : 'edge', (e & IOART_INTALO) !== 0 ? 'low' : 'high', (e & IOART_INTMASK) !== 0]);
+    expect(modes).toEqual([
+      [isa.vectorOf(0), 'edge', 'high', false],
+      [isa.vectorOf(4), 'edge', 'high', false],
+      [isa.vectorOf(9), 'level', 'low', false],
+      [isa.vectorOf(10), 'level', 'high', false],
+      [0, 'edge', 'high', true], // pin 0 is not IRQ0's: left masked
+    ]);
+  });
+
+  it('puts IRQ0 on pin 2 and every other IRQ on its own pin without a MADT, and refuses a non-ISA IRQ', () => {
+    expect(isaRoute(0)).toEqual({ pin: 2, bits: 0 });
+    expect(isaRoute(14)).toEqual({ pin: 14, bits: 0 });
+    expect(isaRoute(0, [])).toEqual({ pin: 0, bits: 0 });
+    expect(() => isaRoute(16)).toThrow(/not an ISA IRQ/);
   });
 });
 
