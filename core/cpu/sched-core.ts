@@ -12,6 +12,29 @@ import type { VcpuImpl } from './vcpu.js';
 
 const RUNSTATE_COUNT = Object.keys(RUNSTATE).length;
 
+/** How often each pCPU's time is calibrated (Xen's EPOCH): its stamp is the TSC and system time at a multiple of this. */
+export const CALIBRATION_NS = 1_000_000_000;
+
+/** The system time of the last calibration at `at` (whole ns). */
+function calibrationOf(at: number): number {
+  return Math.max(0, Math.floor(at / CALIBRATION_NS) * CALIBRATION_NS);
+}
+
+/** True when the record at `offset` holds exactly this stamp (its version aside). */
+function holdsStamp(view: DataView, offset: number, tsc: number, systemTime: number, scale: TimeScale, flags: number): boolean {
+  return (
+    u64At(view, offset + VcpuTimeInfo.tscTimestamp) === tsc &&
+    u64At(view, offset + VcpuTimeInfo.systemTime) === systemTime &&
+    view.getUint32(offset + VcpuTimeInfo.tscToSystemMul, true) === scale.mulFrac >>> 0 &&
+    view.getInt8(offset + VcpuTimeInfo.tscShift) === scale.shift &&
+    view.getUint8(offset + VcpuTimeInfo.flags) === flags
+  );
+}
+
+function u64At(view: DataView, at: number): number {
+  return view.getUint32(at + 4, true) * 2 ** 32 + view.getUint32(at, true);
+}
+
 /** Options of the scheduling-ops subsystem. */
 export interface SchedOpsOptions {
   /** The wallclock at system time 0, ns since the Unix epoch; default 2026-01-01T00:00:00Z. Never the host's date. */
@@ -199,22 +222,32 @@ export class SchedCore implements SchedOps {
 
   // --- PV time ---------------------------------------------------------------------------------
 
-  /** The vcpu_time_info sample of `v` at virtual time `at` (whole ns): its pCPU's TSC then, and system time. */
+  /**
+   * The vcpu_time_info sample of `v` at virtual time `at`: its pCPU's calibration stamp then (Xen's
+   * `t->stamp`: the TSC and system time of the last calibration, made every {@link CALIBRATION_NS}).
+   */
   sample(v: VcpuImpl, at: number): VcpuTimeSample {
-    const t = Math.max(0, Math.floor(at));
+    const t = calibrationOf(at);
     return { tscTimestamp: this.ctx.timers.tsc.read(v.processor, t), systemTime: BigInt(t), scale: this.timeScale, flags: XEN_PVCLOCK_TSC_STABLE_BIT };
   }
 
-  /** Xen's update_vcpu_system_time: rewrites `v`'s vcpu_info time (seqlock) and its registered secondary copy. */
-  updateTime(v: VcpuImpl, at: number): void {
+  /**
+   * Xen's __update_vcpu_system_time: `v`'s vcpu_info time becomes its pCPU's calibration stamp at `at`
+   * (seqlock: version odd, fields, version even), then the registered secondary copy. Unless `force`d,
+   * nothing is written when the record already holds that stamp (Xen's memcmp test): a vCPU scheduled in
+   * again on a pCPU of the same calibration sees the same record.
+   */
+  updateTime(v: VcpuImpl, at: number, force = false): void {
     const shared = this.ctx.sharedInfoOf(v.domid);
     if (shared === undefined) return;
     const loc = shared.vcpuInfo(v.vcpuId);
     const offset = loc.offset + VcpuInfo.time;
-    const t = Math.max(0, Math.floor(at));
+    const t = calibrationOf(at);
     const tsc = this.ctx.timers.tsc.readNumber(v.processor, t);
-    if (tsc !== undefined) writeVcpuTimeInfoNumbers(loc.view, offset, tsc, t, this.timeScale, XEN_PVCLOCK_TSC_STABLE_BIT);
-    else writeVcpuTimeInfo(loc.view, offset, this.sample(v, at));
+    if (tsc !== undefined) {
+      if (!force && holdsStamp(loc.view, offset, tsc, t, this.timeScale, XEN_PVCLOCK_TSC_STABLE_BIT)) return;
+      writeVcpuTimeInfoNumbers(loc.view, offset, tsc, t, this.timeScale, XEN_PVCLOCK_TSC_STABLE_BIT);
+    } else writeVcpuTimeInfo(loc.view, offset, this.sample(v, at));
     const area = v.schedState?.timeArea ?? 0;
     // The secondary copy is the primary record as it now stands (its even version included).
     if (area !== 0) {
@@ -279,7 +312,7 @@ export class SchedCore implements SchedOps {
     this.forget(domid);
     this.writeWallclockOf(domid);
     const d = this.ctx.domains.get(domid);
-    for (const v of d?.vcpus ?? []) this.updateTime(v as VcpuImpl, this.ctx.engine.now);
+    for (const v of d?.vcpus ?? []) this.updateTime(v as VcpuImpl, this.ctx.engine.now, true);
   }
 
   /** Kills every timer of a domain that is going away. */
@@ -338,7 +371,16 @@ export class SchedCore implements SchedOps {
   updateVcpuTime(domid: number, vcpu: number): void {
     const v = this.vcpu(domid, vcpu);
     if (v === undefined) throw new GuestError('ESRCH', `no vcpu${vcpu} in dom${domid}`, { domid });
-    this.updateTime(v, Math.max(v.localTime, this.ctx.engine.now));
+    this.updateTime(v, Math.max(v.localTime, this.ctx.engine.now), true);
+  }
+
+  /** Xen's local_time_calibration: each pCPU's new stamp goes to the vCPU running there now (the others get it when scheduled in). */
+  calibrate(now: number): void {
+    const pool = this.ctx.pool;
+    for (const cpu of pool.cpus) {
+      const v = pool.pcpu(cpu).current as VcpuImpl | null;
+      if (v !== null) this.updateTime(v, now);
+    }
   }
 
   takeNmi(domid: number, vcpu: number): boolean {

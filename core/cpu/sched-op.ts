@@ -6,7 +6,8 @@ import type { Subsystem, SubsystemFactory } from '../host/subsystem.js';
 import { NR_DOMAIN_WATCHDOG_TIMERS, SCHEDOP, SCHED_POLL_MAX_PORTS, SchedPinOverride, SchedPoll, SchedRemoteShutdown, SchedWatchdog } from '../public/sched.js';
 import { VcpuInfo } from '../public/shared-info.js';
 import { CpuMask } from '../api/scheduler.js';
-import { SchedCore, shutdownReasonOf, type SchedOpsOptions } from './sched-core.js';
+import { CALIBRATION_NS, SchedCore, shutdownReasonOf, type SchedOpsOptions } from './sched-core.js';
+import { pcpuId } from '../public/types.js';
 import { SchedOps } from './sched-state.js';
 import { vcpuOp } from './vcpu-op.js';
 import { VcpuImpl } from './vcpu.js';
@@ -168,12 +169,19 @@ export function createSchedOpsWith(options: SchedOpsOptions = {}): SubsystemFact
     ctx.domains.events.on('dying', onDying);
     ctx.domains.events.on('destroyed', onDestroyed);
     for (const d of ctx.domains.list()) core.domainCreated(d.domid);
+    // Time calibration every CALIBRATION_NS (Xen's time_calibration timer), on the boot CPU.
+    const calibration = ctx.timers.initTimer((now, t) => {
+      core.calibrate(now);
+      t.set(now + CALIBRATION_NS);
+    }, pcpuId(0));
+    calibration.set(Math.floor(ctx.engine.now / CALIBRATION_NS + 1) * CALIBRATION_NS);
     ctx.container.registerInstance(SchedOps, core);
     return {
       name: 'sched-op',
       dump: () => core.dump(),
       dispose: () => {
         for (const u of undo) u();
+        calibration.kill();
         ctx.domains.events.off('created', onCreated);
         ctx.domains.events.off('dying', onDying);
         ctx.domains.events.off('destroyed', onDestroyed);

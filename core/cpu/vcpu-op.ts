@@ -136,7 +136,7 @@ function registerVcpuInfo(core: SchedCore, ctx: HypercallContext, v: VcpuImpl, a
   // As Xen: make the guest rescan every event word through its new vcpu_info.
   loc.view.setUint8(loc.offset + VcpuInfo.evtchnUpcallPending, 1);
   loc.view.setBigUint64(loc.offset + VcpuInfo.evtchnPendingSel, 0xffff_ffff_ffff_ffffn, true);
-  core.updateTime(v, core.nowFor(ctx.now));
+  core.updateTime(v, core.nowFor(ctx.now), true);
   v.kick();
   return 0;
 }
@@ -208,7 +208,7 @@ export function vcpuOp(core: SchedCore, ctx: HypercallContext, args: HypercallAr
       return getPhysid(core, ctx, v, arg);
     case VCPUOP.register_vcpu_time_memory_area: {
       s.timeArea = readU64(ctx, arg + VcpuRegisterTimeMemoryArea.addr);
-      core.updateTime(v, core.nowFor(ctx.now));
+      core.updateTime(v, core.nowFor(ctx.now), true);
       return 0;
     }
     default:

@@ -54,29 +54,42 @@ describe('PV time in vcpu_time_info', () => {
     expect(info.scale).toEqual(setTimeScale(host.timers.tsc.khz * 1000));
   });
 
-  it('rewrites the record (version += 2) when the vCPU is scheduled in, not when it sets a timer (as do_set_timer_op)', async () => {
+  it("holds its pCPU's calibration stamp, rewritten (version += 2) only when that changed: not on every switch-in, nor on a timer set", async () => {
     ({ host } = await bootTestHost({ guests: [{ name: 'g' }] }));
     const shared = host.sharedInfoOf(1)!;
-    const version = (): number => shared.view.getUint32(VcpuInfo.time, true);
-    const v0 = version();
-    runOnVcpu(host, 1, 0, function* (v) {
-      yield v.sleepFor(MS);
-      return 0;
-    });
-    expect(version()).toBeGreaterThan(v0);
-    const v1 = version();
-    const sampled = readVcpuTimeInfo(shared.view, VcpuInfo.time).systemTime;
-    host.runFor(MS);
+    const vcpu = vcpuOf(host, 1);
+    const record = () => readVcpuTimeInfo(shared.view, VcpuInfo.time);
+    const stampAt = (second: number) => ({ systemTime: BigInt(second * 1e9), tscTimestamp: host.timers.tsc.read(vcpu.processor, second * 1e9) });
+    const sleepTwice = () =>
+      runOnVcpu(host, 1, 0, function* (v) {
+        yield v.sleepFor(MS);
+        yield v.sleepFor(MS);
+        return 0;
+      });
+    host.runFor(0.2e9);
+    sleepTwice();
+    const first = record();
+    const second = Math.floor(host.engine.now / 1e9);
+    expect(first).toMatchObject(stampAt(second));
+    // Scheduled in again (twice) in the same calibration period, and a timer set: the record stays as it is.
+    sleepTwice();
     expect(call(host, 1, 0, Hypercall.set_timer_op, host.engine.now + MS)).toBe(0);
-    expect(version()).toBe(v1);
-    expect(readVcpuTimeInfo(shared.view, VcpuInfo.time).systemTime).toBe(sampled);
-    // The timer's VIRQ wakes nothing here (no program), but the next run schedules the vCPU in: a fresh sample.
-    runOnVcpu(host, 1, 0, function* (v) {
-      yield v.sleepFor(MS);
-      return 0;
-    });
-    expect(version()).toBeGreaterThanOrEqual(v1 + 2);
-    expect(readVcpuTimeInfo(shared.view, VcpuInfo.time).systemTime).toBeGreaterThan(sampled);
+    expect(record()).toEqual(first);
+    // Past the next calibration, the vCPU (not running then) gets the new stamp when it is scheduled in.
+    host.runFor((second + 1) * 1e9 - host.engine.now + MS);
+    expect(record()).toEqual(first);
+    sleepTwice();
+    expect(record()).toMatchObject({ ...stampAt(second + 1), version: first.version + 2 });
+    // A vCPU running across a calibration gets the new stamp there, without being scheduled out.
+    const seen = runOnVcpu(host, 1, 0, function* (v) {
+      const until = (second + 2) * 1e9 + MS;
+      while (v.now < until) {
+        v.compute(300_000);
+        yield v.preempt();
+      }
+      return record().systemTime;
+    }, 3e9);
+    expect(seen).toBe(BigInt((second + 2) * 1e9));
   });
 
   it('keeps a secondary copy registered with register_vcpu_time_memory_area', async () => {
