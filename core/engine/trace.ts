@@ -27,6 +27,7 @@ export interface TraceRecord {
   c: number;
 }
 
+/** Gets every record as it is made; the record is valid only during the call (copy it to keep it). */
 export type TraceSink = (record: Readonly<TraceRecord>) => void;
 
 const KINDS = Object.values(TraceKind).filter((v): v is TraceKind => typeof v === 'number');
@@ -42,6 +43,7 @@ export class Trace {
   private readonly counts = new Float64Array(32);
   private readonly sinks: TraceSink[] = [];
   private recent: TraceRecord[] | null = null;
+  private readonly scratch: TraceRecord = { time: 0, kind: TraceKind.Hypercall, domid: 0, vcpu: 0, a: 0, b: 0, c: 0 };
   private recentNext = 0;
 
   /** Keep the last `n` records for inspection (`xeno` dumps and test diagnostics). */
@@ -52,7 +54,7 @@ export class Trace {
   }
   private recentCapacity = 0;
 
-  /** Calls `sink` for every later record. Returns a function that removes it. */
+  /** Calls `sink` for every later record (a reused object: copy what you keep). Returns a function that removes it. */
   subscribe(sink: TraceSink): () => void {
     this.sinks.push(sink);
     return () => {
@@ -78,7 +80,17 @@ export class Trace {
     this.h1 = h1;
     this.h2 = h2;
     if (this.recent !== null || this.sinks.length > 0) {
-      const rec: TraceRecord = { time, kind, domid, vcpu, a, b, c };
+      // Sinks get one reused record (no allocation per event); only the ring of recent records keeps its own.
+      const rec: TraceRecord = this.recent !== null ? { time, kind, domid, vcpu, a, b, c } : this.scratch;
+      if (rec === this.scratch) {
+        rec.time = time;
+        rec.kind = kind;
+        rec.domid = domid;
+        rec.vcpu = vcpu;
+        rec.a = a;
+        rec.b = b;
+        rec.c = c;
+      }
       if (this.recent !== null) {
         if (this.recent.length < this.recentCapacity) this.recent.push(rec);
         else this.recent[this.recentNext] = rec;

@@ -107,6 +107,21 @@ describe('Trace', () => {
     expect(t.counters()).toEqual({ Interrupt: 5, VmExit: 1 });
     expect(t.recentRecords().map((r) => r.time)).toEqual([4, 9]);
   });
+
+  it('hands every record to its sinks with its fields, and keeps its own copies of the recent ones', () => {
+    const t = new Trace();
+    const seen: string[] = [];
+    const stop = t.subscribe((r) => seen.push(`${r.time}:${r.kind}:${r.domid}:${r.vcpu}:${r.a}:${r.b}:${r.c}`));
+    t.record(1, TraceKind.Hypercall, 3, 1, 29, 4, -2);
+    t.record(2, TraceKind.Timer, 4, 0);
+    t.keepRecent(4);
+    t.record(3, TraceKind.Ipi, 5, 2, 7);
+    t.record(4, TraceKind.VmExit, 6, 3, 8, 9);
+    stop();
+    t.record(5, TraceKind.Trap, 7, 0);
+    expect(seen).toEqual(['1:1:3:1:29:4:-2', '2:10:4:0:0:0:0', '3:11:5:2:7:0:0', '4:2:6:3:8:9:0']);
+    expect(t.recentRecords().map((r) => [r.time, r.domid, r.a])).toEqual([[3, 5, 7], [4, 6, 8], [5, 7, 0]]);
+  });
 });
 
 describe('RealtimePacer', () => {
