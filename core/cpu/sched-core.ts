@@ -6,7 +6,7 @@ import { SHUTDOWN, type ShutdownReason } from '../public/sched.js';
 import { VcpuInfo, VcpuTimeInfo, XEN_PVCLOCK_TSC_STABLE_BIT } from '../public/shared-info.js';
 import { RUNSTATE, VcpuRunstateInfo } from '../public/vcpu.js';
 import { pcpuId } from '../public/types.js';
-import { DEFAULT_BOOT_EPOCH_NS, setTimeScale, setU64, wallclockOf, writeVcpuTimeInfo, writeVcpuTimeInfoNumbers, writeWallclock, type TimeScale, type VcpuTimeSample } from '../timer/pv-time.js';
+import { DEFAULT_BOOT_EPOCH_NS, setTimeScale, setU64, vcpuTimeInfoHolds, wallclockOf, writeVcpuTimeInfo, writeVcpuTimeInfoNumbers, writeWallclock, type TimeScale, type VcpuTimeSample } from '../timer/pv-time.js';
 import { DEFAULT_MAX_PORTS, DomainSchedState, NO_PORTS, EVENT_CHANNELS_TOKEN, VIRQ_TIMER, type EventChannelHooks, type PvGuestExtras, type SchedOps, type VcpuSchedState } from './sched-state.js';
 import type { VcpuImpl } from './vcpu.js';
 
@@ -18,21 +18,6 @@ export const CALIBRATION_NS = 1_000_000_000;
 /** The system time of the last calibration at `at` (whole ns). */
 function calibrationOf(at: number): number {
   return Math.max(0, Math.floor(at / CALIBRATION_NS) * CALIBRATION_NS);
-}
-
-/** True when the record at `offset` holds exactly this stamp (its version aside). */
-function holdsStamp(view: DataView, offset: number, tsc: number, systemTime: number, scale: TimeScale, flags: number): boolean {
-  return (
-    u64At(view, offset + VcpuTimeInfo.tscTimestamp) === tsc &&
-    u64At(view, offset + VcpuTimeInfo.systemTime) === systemTime &&
-    view.getUint32(offset + VcpuTimeInfo.tscToSystemMul, true) === scale.mulFrac >>> 0 &&
-    view.getInt8(offset + VcpuTimeInfo.tscShift) === scale.shift &&
-    view.getUint8(offset + VcpuTimeInfo.flags) === flags
-  );
-}
-
-function u64At(view: DataView, at: number): number {
-  return view.getUint32(at + 4, true) * 2 ** 32 + view.getUint32(at, true);
 }
 
 /** Options of the scheduling-ops subsystem. */
@@ -245,7 +230,7 @@ export class SchedCore implements SchedOps {
     const t = calibrationOf(at);
     const tsc = this.ctx.timers.tsc.readNumber(v.processor, t);
     if (tsc !== undefined) {
-      if (!force && holdsStamp(loc.view, offset, tsc, t, this.timeScale, XEN_PVCLOCK_TSC_STABLE_BIT)) return;
+      if (!force && vcpuTimeInfoHolds(loc.view, offset, tsc, t, this.timeScale, XEN_PVCLOCK_TSC_STABLE_BIT)) return;
       writeVcpuTimeInfoNumbers(loc.view, offset, tsc, t, this.timeScale, XEN_PVCLOCK_TSC_STABLE_BIT);
     } else writeVcpuTimeInfo(loc.view, offset, this.sample(v, at));
     const area = v.schedState?.timeArea ?? 0;

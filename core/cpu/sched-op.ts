@@ -10,7 +10,7 @@ import { CALIBRATION_NS, SchedCore, shutdownReasonOf, type SchedOpsOptions } fro
 import { pcpuId } from '../public/types.js';
 import { SchedOps } from './sched-state.js';
 import { vcpuOp } from './vcpu-op.js';
-import { VcpuImpl } from './vcpu.js';
+import { ownVcpu, type VcpuImpl } from './vcpu.js';
 import { copyStructFromGuest, u64Field } from './guest-struct.js';
 
 export { SchedOps, type SchedOpsOptions };
@@ -22,9 +22,7 @@ const EMPTY = new Uint8Array(0);
 // --- helpers -------------------------------------------------------------------------------------
 
 function callerOf(core: SchedCore, ctx: HypercallContext): VcpuImpl {
-  // A guest's own hypercall runs with its vCPU as the context; the toolstack and tests call in with others.
-  if (ctx instanceof VcpuImpl && ctx.pool !== null) return ctx;
-  const v = core.vcpu(ctx.domid, ctx.vcpuId);
+  const v = ownVcpu(ctx) ?? core.vcpu(ctx.domid, ctx.vcpuId);
   if (v === undefined) throw new GuestError('ESRCH', `no vcpu${ctx.vcpuId} in dom${ctx.domid}`, { domid: ctx.domid });
   return v;
 }

@@ -21,7 +21,7 @@ import {
 } from '../public/vcpu.js';
 import type { SchedCore } from './sched-core.js';
 import { loadHvmContext, loadPvContext } from './vcpu-initialise.js';
-import { VcpuImpl } from './vcpu.js';
+import { ownVcpu, type VcpuImpl } from './vcpu.js';
 import { copyStructFromGuest, u64Field } from './guest-struct.js';
 
 // --- helpers -------------------------------------------------------------------------------------
@@ -160,9 +160,9 @@ export function vcpuOp(core: SchedCore, ctx: HypercallContext, args: HypercallAr
   const cmd = args[0] ?? -1;
   const vcpuid = args[1] ?? -1;
   const arg = args[2] ?? 0;
-  // Most calls name the caller itself (the timer of every tick): its context is that vCPU.
-  const self = ctx instanceof VcpuImpl && ctx.pool !== null && ctx.vcpuId === vcpuid;
-  const v = self ? ctx : Number.isInteger(vcpuid) && vcpuid >= 0 ? (core.ctx.domains.lookup(ctx.domid).vcpus[vcpuid] as VcpuImpl | undefined) : undefined;
+  // Most calls name the caller itself (the timer of every tick): then its context is that vCPU.
+  const own = ownVcpu(ctx);
+  const v = own !== undefined && own.vcpuId === vcpuid ? own : Number.isInteger(vcpuid) && vcpuid >= 0 ? (core.ctx.domains.lookup(ctx.domid).vcpus[vcpuid] as VcpuImpl | undefined) : undefined;
   if (v === undefined) throw new GuestError('ENOENT', `dom${ctx.domid} has no vcpu ${vcpuid}`, { domid: ctx.domid });
   const s = core.vcpuState(v);
   switch (cmd) {

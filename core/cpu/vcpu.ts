@@ -25,6 +25,11 @@ function runstateCode(name: RunstateName): number {
   return name === 'running' ? RUNSTATE.running : name === 'runnable' ? RUNSTATE.runnable : name === 'blocked' ? RUNSTATE.blocked : RUNSTATE.offline;
 }
 
+/** The vCPU a hypercall runs on when its context is that vCPU itself (a guest's own call), else undefined (the toolstack, tests). */
+export function ownVcpu(ctx: HypercallContext): VcpuImpl | undefined {
+  return ctx instanceof VcpuImpl && ctx.pool !== null ? ctx : undefined;
+}
+
 /** What a vCPU needs from its domain. */
 export interface VcpuOwner {
   readonly domid: DomId;

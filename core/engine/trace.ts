@@ -81,8 +81,9 @@ export class Trace {
     this.h2 = h2;
     if (this.recent !== null || this.sinks.length > 0) {
       // Sinks get one reused record (no allocation per event); only the ring of recent records keeps its own.
-      const rec: TraceRecord = this.recent !== null ? { time, kind, domid, vcpu, a, b, c } : this.scratch;
-      if (rec === this.scratch) {
+      let rec: TraceRecord;
+      if (this.recent === null) {
+        rec = this.scratch;
         rec.time = time;
         rec.kind = kind;
         rec.domid = domid;
@@ -90,8 +91,8 @@ export class Trace {
         rec.a = a;
         rec.b = b;
         rec.c = c;
-      }
-      if (this.recent !== null) {
+      } else {
+        rec = { time, kind, domid, vcpu, a, b, c };
         if (this.recent.length < this.recentCapacity) this.recent.push(rec);
         else this.recent[this.recentNext] = rec;
         this.recentNext = (this.recentNext + 1) % this.recentCapacity;

@@ -77,6 +77,22 @@ export function writeVcpuTimeInfoNumbers(view: DataView, offset: number, tscTime
   view.setUint32(offset + VcpuTimeInfo.version, ((version | 1) + 1) >>> 0, true);
 }
 
+/** True when the record at `offset` holds exactly these fields, its version aside (Xen's memcmp before a rewrite). */
+export function vcpuTimeInfoHolds(view: DataView, offset: number, tscTimestamp: number, systemTime: number, scale: TimeScale, flags: number): boolean {
+  return (
+    getU64(view, offset + VcpuTimeInfo.tscTimestamp) === tscTimestamp &&
+    getU64(view, offset + VcpuTimeInfo.systemTime) === systemTime &&
+    view.getUint32(offset + VcpuTimeInfo.tscToSystemMul, true) === scale.mulFrac >>> 0 &&
+    view.getInt8(offset + VcpuTimeInfo.tscShift) === scale.shift &&
+    view.getUint8(offset + VcpuTimeInfo.flags) === flags
+  );
+}
+
+/** A u64 field as a number (exact below 2^53). */
+function getU64(view: DataView, offset: number): number {
+  return view.getUint32(offset + 4, true) * 2 ** 32 + view.getUint32(offset, true);
+}
+
 /** A u64 field from a whole or fractional count (floored), without BigInt: these records are written on every switch. */
 export function setU64(view: DataView, offset: number, ns: number): void {
   const n = Math.floor(ns);

@@ -210,32 +210,11 @@ export class VbdRing {
     const staging = sharedStaging.subarray(0, length);
     // Each segment's bytes sit in the staging buffer one after another, in the order of the requests.
     if (write) {
-      for (let q = i, at = 0; q < j; q++) {
-        const r = batch[q]!;
-        for (let k = 0; k < r.segs; k++) {
-          const from = r.first[k]! * SECTOR_SIZE;
-          const to = (r.last[k]! + 1) * SECTOR_SIZE;
-          this.io.set(staging, at, from, to);
-          if (this.o.grant(r.grefs[k]!, false, this.stageIn) !== GNTST.okay) return false;
-          at += to - from;
-        }
-      }
+      if (!this.stageSegments(i, j, staging, true)) return false;
       this.o.image.write(start, staging);
     } else {
       this.o.image.read(start, staging);
-      for (let q = i, at = 0; q < j; q++) {
-        const r = batch[q]!;
-        for (let k = 0; k < r.segs; k++) {
-          const from = r.first[k]! * SECTOR_SIZE;
-          const to = (r.last[k]! + 1) * SECTOR_SIZE;
-          this.io.set(staging, at, from, to);
-          if (this.o.grant(r.grefs[k]!, true, this.stageOut) !== GNTST.okay && !r.failed) {
-            r.failed = true;
-            this.o.warn(`segment grant ${r.grefs[k]}: refused`);
-          }
-          at += to - from;
-        }
-      }
+      this.stageSegments(i, j, staging, false);
     }
     for (let q = i; q < j; q++) {
       const r = batch[q]!;
@@ -248,6 +227,31 @@ export class VbdRing {
       } else {
         this.stats.reads++;
         this.stats.sectorsRead += n;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Copies requests `i..j`'s segments into `staging` (a write: from the granted pages) or out of it (a
+   * read: into them). A write stops at the first refused grant (false); a read marks that request failed.
+   */
+  private stageSegments(i: number, j: number, staging: Uint8Array, write: boolean): boolean {
+    for (let q = i, at = 0; q < j; q++) {
+      const r = this.batch[q]!;
+      for (let k = 0; k < r.segs; k++) {
+        const from = r.first[k]! * SECTOR_SIZE;
+        const to = (r.last[k]! + 1) * SECTOR_SIZE;
+        this.io.set(staging, at, from, to);
+        // Reading the disk means writing the frontend's page, and the other way round.
+        if (this.o.grant(r.grefs[k]!, !write, write ? this.stageIn : this.stageOut) !== GNTST.okay) {
+          if (write) return false;
+          if (!r.failed) {
+            r.failed = true;
+            this.o.warn(`segment grant ${r.grefs[k]}: refused`);
+          }
+        }
+        at += to - from;
       }
     }
     return true;
