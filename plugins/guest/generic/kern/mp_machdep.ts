@@ -15,7 +15,7 @@ import {
   VcpuHvmX86_32,
   CpuUserRegs,
 } from '../../../../core/public/index.js';
-import { PolledEvents, TickedEvents } from '../dev/xen/evtchn.js';
+import { BlockingEvents, PolledEvents, TickedEvents } from '../dev/xen/evtchn.js';
 import { Hypervisor } from '../dev/xen/hypervisor.js';
 import { XenOps } from '../dev/xen/xen_ops.js';
 import { idleLoop } from './idle.js';
@@ -35,7 +35,8 @@ const X86_CR0_ET = 0x10;
 export function cpuSetup(k: Kernel, cpu: Pcpu): void {
   if ((cpu.hv as Hypervisor | undefined) === undefined) cpu.hv = new Hypervisor(cpu.v, k.phys.allocate() * PAGE_SIZE);
   cpu.ops = new XenOps(cpu.v, k.phys.allocate() * PAGE_SIZE);
-  cpu.events = k.sharedInfo !== undefined ? new PolledEvents(cpu.v, cpu.hv, k.sharedInfo) : new TickedEvents(cpu.v, cpu.hv, k.options.tickUs * 1000);
+  if (k.sharedInfo === undefined) cpu.events = new TickedEvents(cpu.v, cpu.hv, k.options.tickUs * 1000);
+  else cpu.events = k.initOps?.mode === 'pv' ? new BlockingEvents(cpu.v, cpu.hv, k.sharedInfo) : new PolledEvents(cpu.v, cpu.hv, k.sharedInfo);
 }
 
 /** The machine frame of our frame `pfn` (PV: the P2M list of start_info; PVH: frames are guest-physical). */

@@ -1,6 +1,8 @@
 /** The generic kernel booted by the toolstack: its boot log on the console ring, its xenstore nodes, control/shutdown and the shell, for PVH and PV. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Host } from '../../../../core/host/host.js';
+import { TraceKind } from '../../../../core/engine/index.js';
+import { Hypercall, SCHEDOP, VcpuInfo } from '../../../../core/public/index.js';
 import { ConsoleBackend, bootHost, dom0Store, record, runUntil, watchShutdowns } from './helpers.js';
 
 let host: Host | undefined;
@@ -131,12 +133,27 @@ describe('generic kernel, idling and back-pressure', () => {
     expect(info.state).toBe('blocked');
   });
 
-  it('a PV kernel with nothing to do sleeps too: a second of idle costs little CPU', async () => {
-    const { host: h, domid } = await booted('pv');
+  it('a PV kernel with nothing to do idles in SCHEDOP_block, upcalls unmasked, once per tick: a second of idle costs little CPU', async () => {
+    const { host: h, domid, console } = await booted('pv');
     const vcpu = h.domains.lookup(domid).vcpus[0]!;
     const before = vcpu.runstateInfo().time.running;
+    const calls = new Map<number, number>();
+    const stop = h.engine.trace.subscribe((r) => {
+      if (r.kind === TraceKind.Hypercall && r.domid === domid && r.a === Hypercall.sched_op) calls.set(r.b, (calls.get(r.b) ?? 0) + 1);
+    });
     h.runFor(1e9);
+    stop();
     expect(vcpu.runstateInfo().time.running - before).toBeLessThan(1e7);
+    // hardclock at 100 Hz wakes it; nothing polls.
+    expect(calls.get(SCHEDOP.block)).toBeGreaterThanOrEqual(99);
+    expect(calls.get(SCHEDOP.block)).toBeLessThanOrEqual(101);
+    expect(calls.get(SCHEDOP.poll)).toBeUndefined();
+    expect(vcpu.runstate).toBe('blocked');
+    const info = h.sharedInfoOf(domid)!.vcpuInfo(0);
+    expect(info.bytes[info.offset + VcpuInfo.evtchnUpcallMask]).toBe(0);
+    // An event on another port (console input) still wakes it, and the upcall was taken (masked, acknowledged).
+    expect(command(h, console, 'echo awake')).toContain('awake');
+    expect(console.output).toContain('waiting for events with SCHEDOP_block when idle');
   });
 
   it('holds output the backend has no room for and delivers all of it, in order, as the backend catches up', async () => {

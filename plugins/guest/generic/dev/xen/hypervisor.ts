@@ -136,6 +136,14 @@ export class Hypervisor {
     checked('sched_op(poll)', this.v.hypercall(Hypercall.sched_op, SCHEDOP.poll, at));
   }
 
+  /**
+   * SCHEDOP_block's hypercall alone: Xen unmasks upcalls and blocks the vCPU (at the caller's next
+   * `yield v.preempt()`) unless an upcall is already pending.
+   */
+  startBlock(): void {
+    checked('sched_op(block)', this.v.hypercall(Hypercall.sched_op, SCHEDOP.block, 0));
+  }
+
   /** SCHEDOP_shutdown: returns only if Xen refused it. */
   *shutdown(reason: ShutdownReason): Generator<VcpuRequest, void, unknown> {
     const at = this.page + ARG;
