@@ -92,14 +92,17 @@ export class Hypervisor {
 
   /** update_va_mapping: the L1 entry mapping `va` becomes `pte` (machine address | flags), then `flags` (UVMF_*) flushes. */
   updateVaMapping(va: number, pte: number, flags: number): void {
-    checked(`update_va_mapping(0x${va.toString(16)})`, this.v.hypercall(Hypercall.update_va_mapping, va, pte, flags));
+    const rc = this.v.hypercall(Hypercall.update_va_mapping, va, pte, flags);
+    if (rc < 0) throw new HypercallError(`update_va_mapping(0x${va.toString(16)})`, rc);
   }
 
   /** EVTCHNOP_send. */
   evtchnSend(port: number): void {
     const at = this.page + ARG;
     this.v.memory.writeU32(at + EvtchnSend.port, port);
-    checked(`event_channel_op(send ${port})`, this.v.hypercall(Hypercall.event_channel_op, EVTCHNOP.send, at));
+    const rc = this.v.hypercall(Hypercall.event_channel_op, EVTCHNOP.send, at);
+    // (The name is made only on failure: every notify comes here.)
+    if (rc < 0) throw new HypercallError(`event_channel_op(send ${port})`, rc);
   }
 
   /** SCHEDOP_poll: sleeps until one of `ports` is pending or virtual time `timeout` (ns; 0 = none). */

@@ -27,7 +27,7 @@ import {
   XenMemoryDomain,
   XenMemoryReservation,
 } from '../../../../../core/public/index.js';
-import { checked } from './hypervisor.js';
+import { checked, HypercallError } from './hypervisor.js';
 
 /** Layout of the page: the argument struct, set_singleshot's own, then an extent list for memory reservations. */
 const ARG = 0;
@@ -114,7 +114,10 @@ export class XenOps {
 
   /** vcpu_op(cmd, vcpu, arg): the raw result, errors thrown. */
   vcpuOp(name: string, cmd: number, vcpu: number, arg = 0): number {
-    return checked(`vcpu_op(${name}, vcpu${vcpu})`, this.v.hypercall(Hypercall.vcpu_op, cmd, vcpu, arg));
+    const rc = this.v.hypercall(Hypercall.vcpu_op, cmd, vcpu, arg);
+    // (The name is made only on failure: the timer comes here every tick.)
+    if (rc < 0) throw new HypercallError(`vcpu_op(${name}, vcpu${vcpu})`, rc);
+    return rc;
   }
 
   /** VCPUOP_is_up: true/false, or undefined when there is no such vCPU (−ENOENT). */
