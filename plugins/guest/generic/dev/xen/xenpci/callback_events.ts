@@ -6,7 +6,7 @@
  */
 import type { VcpuApi, VcpuRequest } from '../../../../../../core/api/index.js';
 import { SharedInfo, VcpuInfo } from '../../../../../../core/public/index.js';
-import { consumePendingBits, type EventWaiter } from '../evtchn.js';
+import { consumePendingBits, pendingAmong, type EventWaiter } from '../evtchn.js';
 import type { Hypervisor } from '../hypervisor.js';
 import type { IntrVectors } from '../../../x86/intr.js';
 
@@ -61,7 +61,7 @@ export class CallbackEvents implements EventWaiter {
    * timer at the earlier of it and the hardclock deadline, so hardclock keeps running.
    */
   *wait(ports: readonly number[], timeout: number): Generator<VcpuRequest, void, unknown> {
-    if (ports.some((p) => this.pending(p))) return;
+    if (pendingAmong(this.v, this.shared, ports)) return;
     // An upcall flagged before the vector was bound (or raced with its EOI) brings no vector: take it
     // here, or HLT would return at once forever on the pending flag.
     if (this.v.memory.readU8(this.vcpuInfo + VcpuInfo.evtchnUpcallPending) !== 0) {
