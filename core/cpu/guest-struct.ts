@@ -8,11 +8,14 @@ import type { HypercallContext } from '../api/hypercall.js';
 const MAX_STRUCT = 64;
 const scratch = new Uint8Array(MAX_STRUCT);
 const view = new DataView(scratch.buffer);
+/** The scratch's first `size` bytes for each size, made once (a hypercall per timer tick copies one struct). */
+const prefixes = Array.from({ length: MAX_STRUCT + 1 }, (_, size) => scratch.subarray(0, size));
 
 /** Copies `size` (≤ 64) bytes at guest address `addr` of the caller. */
 export function copyStructFromGuest(ctx: HypercallContext, addr: number, size: number): DataView {
-  if (size > MAX_STRUCT) throw new RangeError(`argument struct of ${size} bytes: at most ${MAX_STRUCT}`);
-  ctx.guest.readInto(addr, scratch.subarray(0, size));
+  const into = prefixes[size];
+  if (into === undefined) throw new RangeError(`argument struct of ${size} bytes: at most ${MAX_STRUCT}`);
+  ctx.guest.readInto(addr, into);
   return view;
 }
 

@@ -155,6 +155,8 @@ export class TickedEvents implements EventWaiter {
 /** Bytes of the pending bitmap read in one piece at most ({@link readPendingSpan}). */
 const SPAN_MAX = 64;
 const span = new Uint8Array(SPAN_MAX);
+/** {@link span}'s first n bytes for each n, made once (the idle loop reads a span on every round). */
+const spanPrefixes = Array.from({ length: SPAN_MAX + 1 }, (_, n) => span.subarray(0, n));
 /** How many bytes of {@link span} the last {@link readPendingSpan} filled. */
 let spanLength = 0;
 /** {@link readPendingSpan}'s answers besides a first byte: no port given, or ports too far apart for one piece. */
@@ -177,7 +179,7 @@ function readPendingSpan(v: VcpuApi, shared: number, ports: readonly number[]): 
   if (hi < 0) return NO_PORT;
   if (hi - lo >= SPAN_MAX) return SCATTERED;
   spanLength = hi - lo + 1;
-  v.memory.readInto(shared + SharedInfo.evtchnPending + lo, span.subarray(0, spanLength));
+  v.memory.readInto(shared + SharedInfo.evtchnPending + lo, spanPrefixes[spanLength]!);
   return lo;
 }
 
