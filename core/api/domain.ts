@@ -263,6 +263,10 @@ export interface DomainCreateOptions {
 /** Events of the domain registry. */
 export interface DomainEvents {
   created: [domain: Domain];
+  /**
+   * A change of lifecycle, pause or shutdown (traced as `TraceKind.DomainState`). A live domain going
+   * between `running` and `blocked` is not one: as in Xen, its `state` just says which it is when read.
+   */
   stateChanged: [domain: Domain, from: DomainState, to: DomainState];
   /** Being destroyed, before its vCPUs stop and its memory is freed: relinquish what refers to it (Xen's domain_kill). */
   dying: [domain: Domain];

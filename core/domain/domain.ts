@@ -27,6 +27,8 @@ export interface DomainInit {
 }
 
 const isActive = (s: RunstateName): boolean => s === 'running' || s === 'runnable';
+/** The two states of a live, unpaused domain that has not shut down. */
+const isLive = (s: DomainState): boolean => s === 'running' || s === 'blocked';
 
 /** The hypervisor-side state the core gives a domain at creation ({@link DomainImpl.attachState}). */
 export interface DomainArchState {
@@ -114,13 +116,17 @@ export class DomainImpl implements Domain, VcpuOwner {
     return this.activeVcpus > 0 ? 'running' : 'blocked';
   }
 
-  /** Recomputes the state and reports a change. */
+  /**
+   * Recomputes the state and reports a change of lifecycle, pause or shutdown. Running and blocked are
+   * one state for reporting: Xen raises nothing when a domain's vCPUs go to sleep or wake (`xl list`
+   * reads their flags when asked), and here that happens twice per timer tick of every idle guest.
+   */
   refreshState(): void {
     const next = this.computeState();
     if (next === this.current) return;
     const from = this.current;
     this.current = next;
-    this.host.stateChanged(this, from, next);
+    if (!(isLive(from) && isLive(next))) this.host.stateChanged(this, from, next);
   }
 
   // --- VcpuOwner -------------------------------------------------------------------------------
@@ -129,7 +135,8 @@ export class DomainImpl implements Domain, VcpuOwner {
     const delta = (isActive(to) ? 1 : 0) - (isActive(from) ? 1 : 0);
     if (delta === 0) return;
     this.activeVcpus += delta;
-    this.refreshState();
+    // While live, unpaused and not shut down, the state follows the vCPUs without a report (see refreshState).
+    if (isLive(this.current)) this.current = this.activeVcpus > 0 ? 'running' : 'blocked';
   }
 
   vcpuCrashed(v: VcpuImpl, error: unknown): void {
