@@ -102,6 +102,12 @@ export interface SchedVcpu {
   readonly runnable: boolean;
   /** The pCPU it is running on now, or `undefined`. */
   readonly runningOn: PcpuId | undefined;
+  /**
+   * The scheduler's own record of this vCPU (Xen's `sched_unit->priv`), set by the scheduler in
+   * `insertVcpu` and cleared in `removeVcpu`; the core never reads it. A field, so the record is found
+   * without a lookup on every wake, sleep and schedule.
+   */
+  schedPriv: unknown;
 }
 
 /** A scheduler's answer to "what runs next on this pCPU": a vCPU (or `null` for the idle vCPU) and for how long. */

@@ -76,6 +76,7 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
   /** `vcpu_pause` count, separate from the domain's. */
   pauseCount = 0;
   runningOn: PcpuId | undefined = undefined;
+  schedPriv: unknown = undefined;
   /** Local clock, ns: ahead of global time while running. */
   clock = 0;
   /** Where the current run segment ends; the runaway guard and `burn` use it. */

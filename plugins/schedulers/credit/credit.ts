@@ -24,6 +24,8 @@ interface CreditDom {
 }
 
 interface CreditVcpu {
+  /** The scheduler whose record this is (a vCPU's `schedPriv` is only ever its own pool's). */
+  readonly sched: CreditScheduler;
   readonly v: SchedVcpu;
   readonly dom: CreditDom;
   credit: number;
@@ -70,9 +72,15 @@ export class CreditScheduler implements SchedulerOps {
   // --- helpers ---------------------------------------------------------------------------------
 
   private svc(v: SchedVcpu): CreditVcpu {
-    const s = this.svcs.get(v);
+    const s = this.record(v);
     if (s === undefined) throw new Error(`credit: dom${v.domid} vcpu${v.vcpuId} was never inserted`);
     return s;
+  }
+
+  /** `v`'s record, when this scheduler has one. */
+  private record(v: SchedVcpu): CreditVcpu | undefined {
+    const s = v.schedPriv as CreditVcpu | undefined;
+    return s !== undefined && s.sched === this ? s : undefined;
   }
 
   private dom(domid: DomId): CreditDom {
@@ -83,7 +91,7 @@ export class CreditScheduler implements SchedulerOps {
 
   private curPri(cpu: PcpuId): number {
     const cur = this.host.current(cpu);
-    return cur === null ? CSCHED_PRI.IDLE : (this.svcs.get(cur)?.pri ?? CSCHED_PRI.IDLE);
+    return cur === null ? CSCHED_PRI.IDLE : (this.record(cur)?.pri ?? CSCHED_PRI.IDLE);
   }
 
   /** `__runq_insert`: at the tail of its priority class; a yielder goes behind one lower-priority vCPU. */
@@ -92,7 +100,9 @@ export class CreditScheduler implements SchedulerOps {
     let i = 0;
     while (i < q.length && q[i]!.pri >= s.pri) i++;
     if (s.yielded && i < q.length) i++;
-    q.splice(i, 0, s);
+    // Shifted by hand: splice would make an array of the removed elements on every wake.
+    for (let j = q.length; j > i; j--) q[j] = q[j - 1]!;
+    q[i] = s;
     s.queuedOn = cpu;
   }
 
@@ -100,7 +110,10 @@ export class CreditScheduler implements SchedulerOps {
     if (s.queuedOn < 0) return;
     const q = this.runqs[s.queuedOn]!;
     const i = q.indexOf(s);
-    if (i >= 0) q.splice(i, 1);
+    if (i >= 0) {
+      for (let j = i + 1; j < q.length; j++) q[j - 1] = q[j]!;
+      q.pop();
+    }
     s.queuedOn = -1;
   }
 
@@ -173,7 +186,7 @@ export class CreditScheduler implements SchedulerOps {
     this.inAcct = true;
     for (const cpu of this.host.cpus) {
       const cur = this.host.current(cpu);
-      const s = cur === null ? undefined : this.svcs.get(cur);
+      const s = cur === null ? undefined : this.record(cur);
       if (s !== undefined) this.burn(s, now);
     }
     const doms = [...this.activeDoms].sort((a, b) => a.domid - b.domid);
@@ -247,6 +260,7 @@ export class CreditScheduler implements SchedulerOps {
   deinit(): void {
     this.acctTimer?.cancel();
     this.acctTimer = null;
+    for (const v of this.svcs.keys()) v.schedPriv = undefined;
     this.svcs.clear();
     this.doms.clear();
     this.activeDoms.clear();
@@ -265,8 +279,9 @@ export class CreditScheduler implements SchedulerOps {
   insertVcpu(v: SchedVcpu): void {
     const dom = this.dom(v.domid);
     const now = this.host.now;
-    const s: CreditVcpu = { v, dom, credit: 0, pri: CSCHED_PRI.UNDER, active: false, parked: false, yielded: false, queuedOn: -1, burnFrom: now, schedIn: now };
+    const s: CreditVcpu = { sched: this, v, dom, credit: 0, pri: CSCHED_PRI.UNDER, active: false, parked: false, yielded: false, queuedOn: -1, burnFrom: now, schedIn: now };
     this.svcs.set(v, s);
+    v.schedPriv = s;
     dom.vcpus.push(s);
   }
 
@@ -275,6 +290,7 @@ export class CreditScheduler implements SchedulerOps {
     if (s === undefined) return;
     this.runqRemove(s);
     this.svcs.delete(v);
+    v.schedPriv = undefined;
     const i = s.dom.vcpus.indexOf(s);
     if (i >= 0) s.dom.vcpus.splice(i, 1);
     if (!s.dom.vcpus.some((x) => x.active)) this.activeDoms.delete(s.dom);
