@@ -39,14 +39,14 @@ export const xenIpi: IpiHooks = {
   name: 'xen_ipi (EVTCHNOP_bind_ipi, EVTCHNOP_send)',
   cpuInit(k, cpu) {
     cpu.ipiPort = cpu.ops.bindIpi(cpu.id);
-    const source = `cpu${cpu.id}:ipi (evtchn ${cpu.ipiPort})`;
+    const counter = cpu.intrCounter(`cpu${cpu.id}:ipi (evtchn ${cpu.ipiPort})`);
     k.bindIntr(
       {
         name: `ipi${cpu.id}`,
         port: cpu.ipiPort,
         // eslint-disable-next-line require-yield
         *handle(pending) {
-          if (pending) cpu.countIntr(source);
+          if (pending) counter.count++;
           return false;
         },
       },

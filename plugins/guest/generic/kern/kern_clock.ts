@@ -14,7 +14,7 @@ export function* startHardclock(k: Kernel, cpu: Pcpu, name: string): Generator<V
   // Whole nanoseconds: Xen's timer takes integer ns, so a fractional deadline would wake the CPU a
   // fraction early — before the tick it was armed for — and cost a second wake-up per tick.
   const period = Math.round(1e9 / k.hz);
-  const source = clock.source(cpu);
+  const counter = cpu.intrCounter(clock.source(cpu));
   const arm = (deadline: number): void => clock.arm(cpu, deadline);
   cpu.nextTick = Math.ceil(clock.nanouptime(cpu)) + period;
   armOnce(cpu, cpu.nextTick, arm);
@@ -25,7 +25,7 @@ export function* startHardclock(k: Kernel, cpu: Pcpu, name: string): Generator<V
       port: cpu.timerPort,
       handle(pending) {
         if (pending) {
-          cpu.countIntr(source);
+          counter.count++;
           // A one-shot timer that fired is no longer armed (even when it fired a little early, below).
           cpu.armedDeadline = 0;
         }

@@ -17,23 +17,62 @@ import type { KernelHooks } from './hooks.js';
 import type { KThread } from './kern_thread.js';
 import { SysctlTree } from './kern_sysctl.js';
 import { MsgBuf } from './msgbuf.js';
-import { Pcpu } from './pcpu.js';
+import { Pcpu, type IntrRound } from './pcpu.js';
 import type { PhysAllocator } from './vm_phys.js';
 
 /**
- * An event-channel (or, natively, vector) handler (FreeBSD's intr handlers): looks at its ring and says
- * whether it found work. It runs after its port's pending bit is cleared (`pending` says whether it
- * was set, so nothing is lost), or when its deadline has come — so work a handler has besides its
- * event (output still queued, events a thread already drained from a ring, a periodic policy) must
- * show as a deadline.
+ * What a driver binds: an event-channel (or, natively, vector) handler (FreeBSD's intr handlers) that
+ * looks at its ring and says whether it found work. It runs after its port's pending bit is cleared
+ * (`pending` says whether it was set, so nothing is lost), or when it is due — so work a handler has
+ * besides its event (output still queued, events a thread already drained from a ring, a periodic
+ * policy) must make it due: through the bound handler's {@link IntrHandler.due}, or a `deadline`.
  */
-export interface IntrHandler {
+export interface IntrHandlerSpec {
   readonly name: string;
   readonly port: number;
   /** Its work, true when it found some; a handler that never blocks may answer at once instead of as a generator. */
   handle(pending: boolean): Generator<VcpuRequest, boolean, unknown> | boolean;
-  /** Absolute virtual time (ns) by which the idle loop should look again even without an event (1: at once); 0 = none. */
+  /**
+   * For work whose time moves with state the kernel does not see change (the network stack's timers):
+   * absolute virtual time (ns) by which to run the handler even without an event (1: at once; 0 =
+   * none), asked on every idle round. Other drivers set {@link IntrHandler.due} when their work changes.
+   */
   deadline?(): number;
+}
+
+/** A bound handler as the kernel keeps it: one shape for all, so the idle loop's reads stay cheap. */
+export class IntrHandler {
+  readonly name: string;
+  readonly port: number;
+  /**
+   * Absolute virtual time (ns) by which the idle loop runs the handler even without an event (1: at
+   * once; 0 = none). Its driver sets it when its work changes, as a FreeBSD driver arms a callout: the
+   * idle loop reads a field rather than asking every driver on every round.
+   */
+  due = 0;
+  private readonly spec: IntrHandlerSpec;
+  private readonly run: IntrHandlerSpec['handle'];
+  private readonly pull: (() => number) | undefined;
+
+  constructor(spec: IntrHandlerSpec) {
+    this.spec = spec;
+    this.name = spec.name;
+    this.port = spec.port;
+    this.run = spec.handle;
+    this.pull = spec.deadline;
+  }
+
+  handle(pending: boolean): Generator<VcpuRequest, boolean, unknown> | boolean {
+    return this.run.call(this.spec, pending);
+  }
+
+  /** When it is next due without an event: the earlier of {@link due} and the spec's deadline (0 = none). */
+  nextDue(): number {
+    const pushed = this.due;
+    if (this.pull === undefined) return pushed;
+    const pulled = this.pull.call(this.spec);
+    return pushed === 0 ? pulled : pulled === 0 ? pushed : Math.min(pushed, pulled);
+  }
 }
 
 /** The kernel's version, as the banner and kern.osrelease show it. */
@@ -155,8 +194,10 @@ export class Kernel {
   }
 
   /** Adds an event-channel handler to CPU `cpu`'s idle loop (the boot CPU by default). */
-  bindIntr(handler: IntrHandler, cpu: Pcpu = this.bsp): void {
+  bindIntr(spec: IntrHandlerSpec, cpu: Pcpu = this.bsp): IntrHandler {
+    const handler = new IntrHandler(spec);
     cpu.intr.push(handler);
+    return handler;
   }
 }
 
@@ -175,37 +216,49 @@ export function* runIntrOn(cpu: Pcpu): Generator<VcpuRequest, boolean, unknown> 
   const ports = cpu.intrPorts;
   // (Setting an array's length costs a runtime call: done only when the number of handlers changed.)
   if (fired.length !== n) fired.length = n;
-  fired.fill(false);
+  for (let i = 0; i < n; i++) fired[i] = false;
   const events = cpu.events;
   if (events.consumeAll !== undefined) {
     if (ports.length !== n) ports.length = n;
     for (let i = 0; i < n; i++) ports[i] = handlers[i]!.port;
     events.consumeAll(ports, fired);
   } else for (let i = 0; i < n; i++) fired[i] = events.consume(handlers[i]!.port);
-  let ready: IntrHandler[] | undefined;
-  let pending: boolean[] | undefined;
+  // The due handlers go into this nesting depth's lists (a nested round, run by a handler that sleeps,
+  // is one deeper: it has lists of its own).
+  const round = intrRound(cpu, running.length);
+  const ready = round.ready;
+  const pending = round.pending;
+  let count = 0;
   for (let i = 0; i < n; i++) {
     const h = handlers[i]!;
     if (!fired[i]) {
-      const due = h.deadline?.() ?? 0;
+      const due = h.nextDue();
       if (due === 0 || due > cpu.v.now) continue;
     }
-    (ready ??= []).push(h);
-    (pending ??= []).push(fired[i]!);
+    ready[count] = h;
+    pending[count] = fired[i]!;
+    count++;
   }
-  if (ready === undefined || pending === undefined) return false;
   let worked = false;
-  for (let i = 0; i < ready.length; i++) {
+  for (let i = 0; i < count; i++) {
     const h = ready[i]!;
     running.push(h);
     try {
       const r = h.handle(pending[i]!);
       if (typeof r === 'boolean' ? r : yield* r) worked = true;
     } finally {
-      running.splice(running.lastIndexOf(h), 1);
+      if (running[running.length - 1] === h) running.pop();
+      else running.splice(running.lastIndexOf(h), 1);
     }
   }
   return worked;
+}
+
+/** The due-handler lists of a round of `cpu` at nesting `depth` (handlers running when it began). */
+function intrRound(cpu: Pcpu, depth: number): IntrRound {
+  const rounds = cpu.intrRounds;
+  while (rounds.length <= depth) rounds.push({ ready: [], pending: [] });
+  return rounds[depth]!;
 }
 
 /**
@@ -238,7 +291,7 @@ function intrWaitFor(cpu: Pcpu, timeout: number, skipRunning: boolean, ports: nu
     if (skipRunning && cpu.intrRunning.includes(h)) continue;
     const port = h.port;
     if (!hasPort(ports, count, port)) ports[count++] = port;
-    const d = h.deadline?.() ?? 0;
+    const d = h.nextDue();
     if (d > 0 && d < deadline) deadline = d;
   }
   if (ports.length !== count) ports.length = count;

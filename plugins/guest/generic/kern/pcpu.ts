@@ -14,6 +14,20 @@ import type { KThread } from './kern_thread.js';
 export const PCPU_RUNSTATE = 0;
 export const PCPU_TIME = 0x40;
 
+/**
+ * One round's due handlers: a round fills them before its first handler runs and reads them while they
+ * run; a handler that sleeps serves interrupts in a round one deeper, with lists of its own.
+ */
+export interface IntrRound {
+  readonly ready: IntrHandler[];
+  readonly pending: boolean[];
+}
+
+/** Interrupts taken from one source (a line of `vmstat -i`). */
+export interface IntrCounter {
+  count: number;
+}
+
 export class Pcpu {
   readonly intr: IntrHandler[] = [];
   /** Handlers of {@link intr} running now (a shell command sleeping inside the console's must not re-enter it); each leaves in a `finally`. */
@@ -21,6 +35,8 @@ export class Pcpu {
   /** runIntrOn's scratch: its handlers' ports and which fired (valid only until a handler runs). */
   readonly intrPorts: number[] = [];
   readonly intrFired: boolean[] = [];
+  /** runIntrOn's due handlers and whether each one's port fired, per nesting depth of rounds (see {@link IntrRound}). */
+  readonly intrRounds: IntrRound[] = [];
   /** The idle loop's wait list, rebuilt before each wait. */
   readonly idlePorts: number[] = [];
   /** Kernel threads waiting to run here, oldest first. */
@@ -40,7 +56,7 @@ export class Pcpu {
   /** The deadline this CPU's one-shot event timer is armed for (0 = none known); see {@link armOnce}. */
   armedDeadline = 0;
   /** Interrupts taken, by source name (`vmstat -i`). */
-  readonly intrCount = new Map<string, number>();
+  readonly intrCount = new Map<string, IntrCounter>();
   /** Set once the CPU runs its idle loop. */
   online = false;
 
@@ -49,9 +65,14 @@ export class Pcpu {
     readonly v: VcpuApi,
   ) {}
 
-  /** Counts one interrupt from `source`. */
-  countIntr(source: string): void {
-    this.intrCount.set(source, (this.intrCount.get(source) ?? 0) + 1);
+  /** The counter of interrupts from `source`, made at the first ask: a handler keeps its own and bumps it per interrupt. */
+  intrCounter(source: string): IntrCounter {
+    let counter = this.intrCount.get(source);
+    if (counter === undefined) {
+      counter = { count: 0 };
+      this.intrCount.set(source, counter);
+    }
+    return counter;
   }
 }
 

@@ -103,7 +103,9 @@ const vmstat: ShellCommand = {
     io.print(`${'interrupt'.padEnd(40)} ${'total'.padStart(12)} ${'rate'.padStart(8)}\n`);
     let total = 0;
     for (const cpu of k.cpus) {
-      for (const [source, n] of cpu?.intrCount ?? []) {
+      for (const [source, { count: n }] of cpu?.intrCount ?? []) {
+        // As vmstat -i without -a: sources that never interrupted are left out.
+        if (n === 0) continue;
         total += n;
         io.print(`${source.padEnd(40)} ${String(n).padStart(12)} ${String(Math.round(n / secs)).padStart(8)}\n`);
       }

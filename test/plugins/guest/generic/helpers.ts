@@ -77,6 +77,8 @@ export class ConsoleBackend {
   chunk = Infinity;
   /** While false, `out` is left alone (a backend that is not there yet). */
   reading = true;
+  /** While false, taking output is not notified: the guest learns of the room only when it looks again. */
+  notifying = true;
   private again = false;
   private readonly engine;
 
@@ -124,7 +126,7 @@ export class ConsoleBackend {
     if (bytes.length === 0) return;
     this.output += Buffer.from(bytes).toString('latin1');
     this.set(XenconsInterface.outCons, cons);
-    this.evtchn.notify(domId(0), evtchnPort(this.local));
+    if (this.notifying) this.evtchn.notify(domId(0), evtchnPort(this.local));
     if (cons !== prod && !this.again) {
       this.again = true;
       this.engine.at(this.engine.now + 10_000, () => {

@@ -1,6 +1,7 @@
 /** The reference kernel's drivers, SMP, locks and shell, booted by the toolstack (PVH and PV). */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CpuMask } from '../../../../core/api/index.js';
+import { XENCONS_OUT_SIZE } from '../../../../core/public/index.js';
 import type { Host } from '../../../../core/host/host.js';
 import { ConsoleBackend, bootHost, record, runUntil, watchShutdowns, type GuestSpec } from './helpers.js';
 
@@ -75,6 +76,38 @@ describe.each(['pvh', 'pv'] as const)('%s guest', (type) => {
     expect(runUntil(h, () => dom('big').totPages === before.big, 1e9)).toBe(true);
     expect(sysctl(h, big!, 'hw.balloon.low_mem')).toBe('0');
     expect(command(h, big!, 'uptime')).toMatch(/up \d/);
+  });
+
+  it('console output the ring had no room for goes out on the retry timer when the backend takes it without notifying', async () => {
+    const { h, consoles: [c] } = await boot([{ name: 'g', type }]);
+    const log = command(h, c!, 'dmesg');
+    // Three commands' output while the backend is away: more than the 2 KiB ring holds, the rest queued in the kernel.
+    c!.reading = false;
+    const mark = c!.output.length;
+    for (let i = 0; i < 3; i++) {
+      c!.type('dmesg\r');
+      runUntil(h, () => false, 20e6);
+    }
+    expect(3 * log.length).toBeGreaterThan(2 * XENCONS_OUT_SIZE);
+    // The backend comes back but never notifies: only the handler's retry (10 ms after its last try) finds the room.
+    c!.reading = true;
+    c!.notifying = false;
+    const start = h.engine.now;
+    c!.drain();
+    expect(runUntil(h, () => c!.since(mark).replace(/\r\n/g, '\n') === log.repeat(3), 1e9)).toBe(true);
+    expect(h.engine.now - start).toBeGreaterThanOrEqual(10e6);
+  });
+
+  it('hw.balloon.auto=1: once a second the balloon gives Xen the free memory past its reserve, with no event to wake it', async () => {
+    const { h, consoles: [c] } = await boot([{ name: 'g', type }]);
+    const d = h.domains.lookup(record(h, 'g').domid);
+    const before = d.totPages;
+    command(h, c!, 'sysctl hw.balloon.auto=1');
+    expect(runUntil(h, () => d.totPages < before - 1024, 2e9)).toBe(true);
+    expect(Number(sysctl(h, c!, 'hw.balloon.low_mem'))).toBeGreaterThan(4096);
+    const held = d.totPages;
+    runUntil(h, () => false, 1.5e9);
+    expect(d.totPages).toBe(held);
   });
 
   it('SMP: brings its APs up with VCPUOP_initialise + VCPUOP_up; each runs its own 100 Hz xentimer', async () => {

@@ -6,7 +6,7 @@
 import type { VcpuRequest } from '../../../../../core/api/index.js';
 import { PAGE_SIZE, XenbusState } from '../../../../../core/public/index.js';
 import type { Device, Driver } from '../../kern/bus.js';
-import type { IntrHandler, Kernel } from '../../kern/kernel.js';
+import type { IntrHandler, IntrHandlerSpec, Kernel } from '../../kern/kernel.js';
 import { gnttab, type GrantTableClient } from './gnttab.js';
 import { addWatch, removeWatch } from './xenstore/xenbus.js';
 import { XenstoreError } from './xenstore/xenstore.js';
@@ -161,12 +161,11 @@ export abstract class XenbusFrontend implements FrontendInstance {
   }
 
   /** Offers the backend an unbound port and handles its events on the boot CPU. */
-  protected bindEvents(handler: Omit<IntrHandler, 'name' | 'port'>): number {
+  protected bindEvents(handler: Omit<IntrHandlerSpec, 'name' | 'port'>): number {
     const k = this.k;
     const port = k.bsp.ops.allocUnbound(this.backendId);
-    this.handler = { name: this.name, port, ...handler } as IntrHandler;
+    this.handler = k.bindIntr({ name: this.name, port, ...handler } as IntrHandlerSpec);
     this.handlerPort = port;
-    k.bindIntr(this.handler);
     return port;
   }
 

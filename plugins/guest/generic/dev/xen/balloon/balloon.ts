@@ -32,7 +32,11 @@ export class Balloon {
   targetPages: number | undefined;
   /** RAM pages we hold: the RAM the boot memory map gave (as FreeBSD's and Linux's balloons count), then kept by our own changes. */
   currentPages = 0;
-  auto = false;
+  /** The automatic policy is on ({@link setAuto}). */
+  get auto(): boolean {
+    return this.autoOn;
+  }
+  private autoOn = false;
   autoReservePct = 25;
   private nextAuto = 0;
 
@@ -147,15 +151,22 @@ export class Balloon {
     return this.auto ? this.nextAuto : 0;
   }
 
+  /** Called whenever {@link deadline} changed (the driver makes its handler due then). */
+  onDeadline: (() => void) | undefined = undefined;
+
   /** Runs the automatic policy when its second came. */
   tick(now: number): boolean {
     if (!this.auto || now < this.nextAuto) return false;
     this.nextAuto = now + AUTO_PERIOD_NS;
+    this.onDeadline?.();
     return this.adjust() !== 0;
   }
 
-  startAuto(now: number): void {
-    this.nextAuto = now;
+  /** Turns the automatic policy on (its first look at once) or off. */
+  setAuto(on: boolean, now: number): void {
+    this.autoOn = on;
+    if (on) this.nextAuto = now;
+    this.onDeadline?.();
   }
 }
 
@@ -186,9 +197,8 @@ export const balloonDriver: Driver = {
       description: 'Automatic policy: keep in-use memory plus auto_reserve_pct free, at most memory/target',
       get: () => (b.auto ? 1 : 0),
       set: (value) => {
-        b.auto = parseCount('hw.balloon.auto', value, 1) === 1;
-        if (b.auto) b.startAuto(k.v.now);
-        else b.adjust();
+        b.setAuto(parseCount('hw.balloon.auto', value, 1) === 1, k.v.now);
+        if (!b.auto) b.adjust();
       },
     });
     s.add({
@@ -199,15 +209,18 @@ export const balloonDriver: Driver = {
         b.autoReservePct = parseCount('hw.balloon.auto_reserve_pct', value, 100);
       },
     });
-    k.bindIntr({
+    const intr = k.bindIntr({
       name: dev.nameunit,
       port: k.xenstore!.port,
       // eslint-disable-next-line require-yield
       *handle() {
         return b.tick(k.v.now);
       },
-      deadline: () => b.deadline(),
     });
+    b.onDeadline = () => {
+      intr.due = b.deadline();
+    };
+    b.onDeadline();
     k.printf(`${dev.nameunit}: holding ${b.currentPages} pages (Xen counts ${k.bsp.ops.currentReservation()} with its special pages)`);
     yield* addWatch(k, TARGET_NODE, dev.nameunit, () => onTarget(k, b, dev.nameunit));
   },

@@ -17,6 +17,8 @@ export class XenConsole {
   private queue: Uint8Array = new Uint8Array(0);
   /** Bytes dropped because the queue overflowed. */
   dropped = 0;
+  /** Called whenever {@link backlog} may have changed (the driver makes its handler due while output waits). */
+  onBacklog: (() => void) | undefined = undefined;
 
   constructor(
     private readonly v: VcpuApi,
@@ -45,6 +47,7 @@ export class XenConsole {
     }
     this.queue = next;
     this.flush();
+    this.onBacklog?.();
   }
 
   /** Moves queued output into `out` as far as there is room; notifies the backend when it wrote any. */
@@ -68,6 +71,7 @@ export class XenConsole {
     m.writeU32(base + XenconsInterface.outProd, prod);
     this.queue = this.queue.slice(n);
     this.events.notify(this.ring.port);
+    this.onBacklog?.();
   }
 
   /** Takes whatever the backend put in `in`; notifies it when it consumed any. */

@@ -17,20 +17,25 @@ export function xcDriver(ring: RingLocation): Driver {
       k.printf(`${dev.nameunit}: ring at frame 0x${ring.frame.toString(16)}, event channel ${ring.port}`);
       // Output the ring had no room for is tried again RETRY_NS after the last try (or at once, when queued since).
       let retryAt = 0;
-      k.bindIntr({
+      const intr = k.bindIntr({
         name: dev.nameunit,
         port: ring.port,
         *handle() {
           xc.flush();
           retryAt = xc.backlog > 0 ? k.v.now + RETRY_NS : 0;
+          due();
           if (k.shell === undefined) return false;
           const input = xc.read();
           if (input.length === 0) return false;
           yield* k.shell.input(input);
           return true;
         },
-        deadline: () => (xc.backlog > 0 ? retryAt || 1 : 0),
       });
+      const due = (): void => {
+        intr.due = xc.backlog > 0 ? retryAt || 1 : 0;
+      };
+      xc.onBacklog = due;
+      due();
     },
   };
 }

@@ -111,7 +111,12 @@ export function xenstoreDriver(ring: RingLocation): Driver {
       k.xenstore = xs;
       k.printf(`${dev.nameunit}: ring at frame 0x${ring.frame.toString(16)}, event channel ${ring.port}`);
       // A request waiting for its reply drains the ring itself and may queue watch events: they are due at once.
-      k.bindIntr({ name: dev.nameunit, port: ring.port, handle: () => storeHandler(k, xs), deadline: () => (xs.pendingWatchEvents > 0 ? 1 : 0) });
+      const intr = k.bindIntr({ name: dev.nameunit, port: ring.port, handle: () => storeHandler(k, xs) });
+      // Watch events waiting (a request's wait for its reply may queue some) make the handler due at once.
+      xs.onWatchQueue = () => {
+        intr.due = xs.pendingWatchEvents > 0 ? 1 : 0;
+      };
+      xs.onWatchQueue();
       const name = yield* xs.read('name');
       const domid = yield* xs.read('domid');
       k.printf(`${dev.nameunit}: domain "${name ?? '?'}", domid ${domid ?? '?'}`);

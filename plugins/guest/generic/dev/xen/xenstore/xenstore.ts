@@ -41,6 +41,8 @@ export class Xenstore {
   private rx = new Uint8Array(0);
   /** Requests sent, replies and watch events received. */
   readonly stats = { requests: 0, replies: 0, watchEvents: 0 };
+  /** Called whenever {@link pendingWatchEvents} changed (the driver makes its handler due while events wait). */
+  onWatchQueue: (() => void) | undefined = undefined;
 
   constructor(
     private readonly v: VcpuApi,
@@ -59,7 +61,9 @@ export class Xenstore {
 
   /** Takes the oldest queued watch event. */
   nextWatchEvent(): WatchEvent | undefined {
-    return this.watchQueue.shift();
+    const event = this.watchQueue.shift();
+    if (event !== undefined) this.onWatchQueue?.();
+    return event;
   }
 
   /** Drains `rsp` into replies and watch events; true when anything arrived. */
@@ -102,6 +106,7 @@ export class Xenstore {
         const [path = '', token = ''] = decoder.decode(payload).split('\0');
         this.watchQueue.push({ path, token });
         this.stats.watchEvents++;
+        this.onWatchQueue?.();
       } else {
         this.replies.set(reqId, { type, payload });
         this.stats.replies++;
