@@ -1,5 +1,5 @@
 /** The machinery under sched_op / vcpu_op / set_timer_op: per-domain state, vCPU timers raising VIRQ_TIMER, PV time, wallclock and runstate areas. */
-import type { RunstateName, VcpuProgram } from '../api/domain.js';
+import type { RunstateName, SharedInfoPage, VcpuProgram } from '../api/domain.js';
 import { GuestError } from '../api/errors.js';
 import type { HypervisorContext } from '../host/subsystem.js';
 import { SHUTDOWN, type ShutdownReason } from '../public/sched.js';
@@ -98,6 +98,13 @@ export class SchedCore implements SchedOps {
       s = made;
     }
     return s;
+  }
+
+  /** `v`'s domain's shared-info page, kept in its sched state once found (switch-in and SCHEDOP_block ask for it every tick). */
+  sharedOf(v: VcpuImpl): SharedInfoPage | undefined {
+    const s = v.schedState;
+    if (s === undefined) return this.ctx.sharedInfoOf(v.domid);
+    return (s.shared ??= this.ctx.sharedInfoOf(v.domid));
   }
 
   vcpuState(v: VcpuImpl): VcpuSchedState {
@@ -223,7 +230,7 @@ export class SchedCore implements SchedOps {
    * again on a pCPU of the same calibration sees the same record.
    */
   updateTime(v: VcpuImpl, at: number, force = false): void {
-    const shared = this.ctx.sharedInfoOf(v.domid);
+    const shared = this.sharedOf(v);
     if (shared === undefined) return;
     const loc = shared.vcpuInfo(v.vcpuId);
     const offset = loc.offset + VcpuInfo.time;

@@ -38,7 +38,8 @@ function eventsNeedDelivery(core: SchedCore, ctx: HypercallContext): boolean {
 
 /** SCHEDOP_block: re-enable event delivery (clear upcall_mask), then block unless an event is pending. */
 function block(core: SchedCore, ctx: HypercallContext): number {
-  const loc = core.ctx.sharedInfoOf(ctx.domid)?.vcpuInfo(ctx.vcpuId);
+  const own = ownVcpu(ctx);
+  const loc = (own !== undefined ? core.sharedOf(own) : core.ctx.sharedInfoOf(ctx.domid))?.vcpuInfo(ctx.vcpuId);
   if (loc !== undefined) {
     loc.view.setUint8(loc.offset + VcpuInfo.evtchnUpcallMask, 0);
     if (loc.view.getUint8(loc.offset + VcpuInfo.evtchnUpcallPending) !== 0) return 0;

@@ -4,6 +4,7 @@ import type { VcpuProgram } from '../api/domain.js';
 import type { CpuMask } from '../api/scheduler.js';
 import type { Timer } from '../timer/timer.js';
 import type { TimeScale } from '../timer/pv-time.js';
+import type { SharedInfoPage } from '../api/domain.js';
 
 /**
  * What scheduling ops need from the event-channel subsystem, resolved lazily (at call time) from the
@@ -76,6 +77,8 @@ export class VcpuSchedState {
   /** VCPUOP_send_nmi: an NMI waits for the vCPU. */
   nmiPending = false;
   pvExtras: PvGuestExtras | undefined;
+  /** The domain's shared-info page, found once (it lives as long as the domain; this state is dropped with it). */
+  shared: SharedInfoPage | undefined;
 }
 
 /** One domain's scheduling-ops state. */

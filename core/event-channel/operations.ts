@@ -35,11 +35,6 @@ export class EvtchnCore {
   /** Tables by domid (a sparse array: the send path looks one up per call). */
   private readonly byDomid: (PortTable | undefined)[] = [];
   private readonly live = new Set<PortTable>();
-  /**
-   * In-process listeners by table and port (Dom0 services hearing their ports): see {@link onEvent}.
-   * A port's one listener is kept as is, several in a set: Dom0 holds a port per guest ring.
-   */
-  private readonly listeners = new Map<PortTable, Map<number, (() => void) | Set<() => void>>>();
 
   /**
    * @param mapFrame how Xen maps a guest frame for itself (FIFO control blocks and event arrays); without
@@ -79,7 +74,7 @@ export class EvtchnCore {
     const t = this.byDomid[domid];
     if (t === undefined) return;
     this.live.delete(t);
-    this.listeners.delete(t);
+    t.listeners = undefined;
     this.byDomid[domid] = undefined;
   }
 
@@ -121,7 +116,7 @@ export class EvtchnCore {
   /** Sets `port` pending (the ABI's job), then calls the port's in-process listeners. */
   private raise(t: PortTable, vcpu: number, port: number): void {
     t.ops.setPending(t, vcpu, port);
-    const heard = this.listeners.get(t)?.get(port);
+    const heard = t.listeners?.get(port);
     if (typeof heard === 'function') heard();
     else if (heard !== undefined) for (const fn of [...heard]) fn();
   }
@@ -132,14 +127,12 @@ export class EvtchnCore {
    */
   onEvent(t: PortTable, port: number, fn: () => void): () => void {
     if (!t.isValid(port) || t.state[port] === ECS.FREE) throw einval(t, `port ${port} of dom${t.domid} is not open`);
-    let ports = this.listeners.get(t);
-    if (ports === undefined) this.listeners.set(t, (ports = new Map()));
+    const ports = (t.listeners ??= new Map());
     const had = ports.get(port);
     ports.set(port, had === undefined ? fn : (typeof had === 'function' ? new Set([had]) : had).add(fn));
-    const mine = ports;
     return () => {
-      const now = mine.get(port);
-      if (now === fn) mine.delete(port);
+      const now = ports.get(port);
+      if (now === fn) ports.delete(port);
       else if (typeof now === 'object') now.delete(fn);
     };
   }
@@ -226,7 +219,7 @@ export class EvtchnCore {
       peer.peer[rport] = undefined;
     }
     t.ops.clearPending(t, port);
-    this.listeners.get(t)?.delete(port);
+    t.listeners?.delete(port);
     t.release(port);
   }
 

@@ -78,6 +78,12 @@ export class PortTable {
   pollers: (readonly number[] | undefined)[] | undefined;
   /** vCPUs in {@link pollers} now. */
   pollerCount = 0;
+  /**
+   * In-process listeners by port (Dom0 services hearing their ports; see `EvtchnCore.onEvent`),
+   * made by the first: a guest's table has none, so raising its ports looks nothing up. A port's one
+   * listener is kept as is, several in a set: Dom0 holds a port per guest ring.
+   */
+  listeners: Map<number, (() => void) | Set<() => void>> | undefined = undefined;
   /** PIRQ state, made on first use: most domains have no PIRQ. */
   private pirqs: { toPort: Map<number, number>; granted: Set<number> } | undefined;
   /** The shared-info page's bytes: the pending bitmap at 2048, the mask bitmap at 2560. */
