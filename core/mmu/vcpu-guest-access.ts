@@ -49,10 +49,23 @@ export class VcpuGuestAccess extends GuestAccessBase {
   /** After {@link page} returned PAGE_OK: the frame's bytes and where the access starts in them. */
   private bytes: Uint8Array = EMPTY;
   private at = 0;
+  // The options' fields, held here: every access reads them, and one object is one cache line fewer.
+  private readonly regs: ControlRegisters;
+  private readonly phys: DomainGuestMemory;
+  private readonly payer: VcpuGuestAccessOptions['payer'];
+  private readonly mmuSource: MmuSource | undefined;
+  private readonly domid: number;
+  private readonly vcpu: number;
 
-  constructor(private readonly o: VcpuGuestAccessOptions) {
+  constructor(o: VcpuGuestAccessOptions) {
     super();
     this.copyCost = o.cost.copyPerByte;
+    this.regs = o.regs;
+    this.phys = o.phys;
+    this.payer = o.payer;
+    this.mmuSource = o.mmu;
+    this.domid = o.domid;
+    this.vcpu = o.vcpu;
   }
 
   /** The MMU, once a paged access has made it. */
@@ -105,13 +118,13 @@ export class VcpuGuestAccess extends GuestAccessBase {
   }
 
   override readU32(addr: number): number {
-    if ((this.o.regs.cr0 & X86_CR0_PG) === 0) {
+    if ((this.regs.cr0 & X86_CR0_PG) === 0) {
       // Paging off (ring indexes, grant entries): one P2M lookup; an untouched page reads as 0 uncharged, as it always has.
-      const phys = this.o.phys;
+      const phys = this.phys;
       const k = phys.page(addr, 4, false);
       if (k === PAGE_ZERO) return 0;
       if (k === PAGE_SLOW) return super.readU32(addr);
-      this.o.payer.charge(4 * this.copyCost);
+      this.payer.charge(4 * this.copyCost);
       return u32(phys.pageBytes!, addr & PAGE_MASK);
     }
     const k = this.page(addr, 4, false);
@@ -167,11 +180,11 @@ export class VcpuGuestAccess extends GuestAccessBase {
    * (nothing charged). A translation fault charges the walk and throws EFAULT.
    */
   private page(addr: number, length: number, write: boolean): number {
-    if ((this.o.regs.cr0 & X86_CR0_PG) === 0) {
-      const phys = this.o.phys;
+    if ((this.regs.cr0 & X86_CR0_PG) === 0) {
+      const phys = this.phys;
       const k = phys.page(addr, length, write);
       if (k === PAGE_SLOW) return k;
-      this.o.payer.charge(length * this.copyCost);
+      this.payer.charge(length * this.copyCost);
       if (k === PAGE_OK) {
         this.bytes = phys.pageBytes!;
         this.at = addr & PAGE_MASK;
@@ -184,11 +197,11 @@ export class VcpuGuestAccess extends GuestAccessBase {
     try {
       k = mmu.page(addr, length, write);
     } catch (error) {
-      this.o.payer.charge(mmu.takeCycles() + length * this.copyCost);
+      this.payer.charge(mmu.takeCycles() + length * this.copyCost);
       throw this.efault(error, write ? 'write' : 'read', length, addr);
     }
     if (k === PAGE_SLOW) return k;
-    this.o.payer.charge(mmu.takeCycles() + length * this.copyCost);
+    this.payer.charge(mmu.takeCycles() + length * this.copyCost);
     if (k === PAGE_OK) {
       this.bytes = mmu.pageBytes!;
       this.at = mmu.pageOffset;
@@ -200,32 +213,32 @@ export class VcpuGuestAccess extends GuestAccessBase {
   private slow(addr: number, length: number, data: Uint8Array | null): Uint8Array {
     const what = data === null ? 'read' : 'write';
     if (!Number.isFinite(addr) || !Number.isInteger(length) || length < 0) {
-      throw new GuestError('EFAULT', `vcpu${this.o.vcpu}: bad guest ${what} of ${length} bytes at ${addr}`, { domid: this.o.domid });
+      throw new GuestError('EFAULT', `vcpu${this.vcpu}: bad guest ${what} of ${length} bytes at ${addr}`, { domid: this.domid });
     }
     try {
       const mmu = this.paging();
-      if (data === null) return mmu ? mmu.readVirt(addr, length) : this.o.phys.read(guestPhysAddr(addr), length);
+      if (data === null) return mmu ? mmu.readVirt(addr, length) : this.phys.read(guestPhysAddr(addr), length);
       if (mmu) mmu.writeVirt(addr, data);
-      else this.o.phys.write(guestPhysAddr(addr), data);
+      else this.phys.write(guestPhysAddr(addr), data);
       return data;
     } catch (error) {
       throw this.efault(error, what, length, addr);
     } finally {
-      this.o.payer.charge((this.mmuInstance?.takeCycles() ?? 0) + length * this.copyCost);
+      this.payer.charge((this.mmuInstance?.takeCycles() ?? 0) + length * this.copyCost);
     }
   }
 
   /** A translation or P2M failure as the guest sees it (EFAULT); other errors pass through. */
   private efault(error: unknown, what: string, length: number, addr: number): unknown {
     if (error instanceof GuestError || !(error instanceof XenoError)) return error;
-    return new GuestError('EFAULT', `vcpu${this.o.vcpu}: cannot ${what} ${length} bytes at 0x${addr.toString(16)}: ${error.detail}`, { domid: this.o.domid });
+    return new GuestError('EFAULT', `vcpu${this.vcpu}: cannot ${what} ${length} bytes at 0x${addr.toString(16)}: ${error.detail}`, { domid: this.domid });
   }
 
   /** The MMU brought in step with the register file, or undefined while paging is off. */
   private paging(): Mmu | undefined {
-    const { regs } = this.o;
-    if ((regs.cr0 & X86_CR0_PG) === 0 || this.o.mmu === undefined) return undefined;
-    const mmu = (this.mmuInstance ??= this.o.mmu.makeMmu(this.o.vcpu));
+    const regs = this.regs;
+    if ((regs.cr0 & X86_CR0_PG) === 0 || this.mmuSource === undefined) return undefined;
+    const mmu = (this.mmuInstance ??= this.mmuSource.makeMmu(this.vcpu));
     if (mmu.cr0 !== regs.cr0) mmu.writeCr0(regs.cr0);
     if (mmu.cr4 !== regs.cr4) mmu.writeCr4(regs.cr4);
     if (mmu.efer !== regs.efer) mmu.writeEfer(regs.efer);
