@@ -202,8 +202,24 @@ export class Kernel {
 }
 
 /**
- * Runs `cpu`'s due handlers once: those whose port was pending (acknowledged first) and those whose
- * deadline has come. True when any found work.
+ * {@link runIntrOn}'s scratch by number of handlers: their ports and which fired. Used only before the
+ * first handler runs, with no yield between, so one pair per length serves every CPU of every kernel
+ * (and stays in cache as a thousand idle guests tick in turn).
+ */
+const INTR_SCRATCH: { readonly ports: number[]; readonly fired: boolean[] }[] = [];
+
+function intrScratch(n: number): { readonly ports: number[]; readonly fired: boolean[] } {
+  let scratch = INTR_SCRATCH[n];
+  if (scratch === undefined) {
+    scratch = { ports: new Array<number>(n).fill(0), fired: new Array<boolean>(n).fill(false) };
+    INTR_SCRATCH[n] = scratch;
+  }
+  return scratch;
+}
+
+/**
+ * Runs `cpu`'s due handlers once: those whose port was pending (acknowledged first) and those that
+ * are due. True when any found work.
  */
 export function* runIntrOn(cpu: Pcpu): Generator<VcpuRequest, boolean, unknown> {
   // Every port is acknowledged and every handler's readiness decided before any handler runs (so the
@@ -211,15 +227,10 @@ export function* runIntrOn(cpu: Pcpu): Generator<VcpuRequest, boolean, unknown> 
   const running = cpu.intrRunning;
   const handlers = running.length === 0 ? cpu.intr : cpu.intr.filter((h) => !running.includes(h));
   const n = handlers.length;
-  // The CPU's scratch lists: used only before the first handler runs (a nested round may reuse them).
-  const fired = cpu.intrFired;
-  const ports = cpu.intrPorts;
-  // (Setting an array's length costs a runtime call: done only when the number of handlers changed.)
-  if (fired.length !== n) fired.length = n;
+  const { ports, fired } = intrScratch(n);
   for (let i = 0; i < n; i++) fired[i] = false;
   const events = cpu.events;
   if (events.consumeAll !== undefined) {
-    if (ports.length !== n) ports.length = n;
     for (let i = 0; i < n; i++) ports[i] = handlers[i]!.port;
     events.consumeAll(ports, fired);
   } else for (let i = 0; i < n; i++) fired[i] = events.consume(handlers[i]!.port);

@@ -32,9 +32,6 @@ export class Pcpu {
   readonly intr: IntrHandler[] = [];
   /** Handlers of {@link intr} running now (a shell command sleeping inside the console's must not re-enter it); each leaves in a `finally`. */
   readonly intrRunning: IntrHandler[] = [];
-  /** runIntrOn's scratch: its handlers' ports and which fired (valid only until a handler runs). */
-  readonly intrPorts: number[] = [];
-  readonly intrFired: boolean[] = [];
   /** runIntrOn's due handlers and whether each one's port fired, per nesting depth of rounds (see {@link IntrRound}). */
   readonly intrRounds: IntrRound[] = [];
   /** The idle loop's wait list, rebuilt before each wait. */

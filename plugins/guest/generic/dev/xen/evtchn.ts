@@ -228,5 +228,5 @@ export function consumePendingBits(v: VcpuApi, shared: number, ports: readonly n
       changed = true;
     }
   }
-  if (changed) m.write(base + lo, span.subarray(0, spanLength));
+  if (changed) m.write(base + lo, spanPrefixes[spanLength]!);
 }
