@@ -11,7 +11,9 @@ export type TimerFn = (now: number, timer: Timer) => void;
 
 /** The scheduling side of {@link TimerService} that a {@link Timer} talks to. */
 interface TimerQueue {
-  arm(timer: Timer): void;
+  /** Queues the timer at its expiry; `wasArmed` says whether it was armed before (moved rather than armed). */
+  arm(timer: Timer, wasArmed: boolean): void;
+  /** The timer stopped or fired: it no longer counts as armed. */
   disarm(timer: Timer): void;
 }
 
@@ -22,10 +24,11 @@ interface TimerQueue {
 export class Timer {
   private expiry: number | undefined;
   private killed = false;
-  /** Bumped on every set/stop/kill, so a due timer re-set by an earlier callback of its batch is left alone. @internal */
+  /**
+   * Bumped on every set/stop/migrate/fire: a queued entry made at another generation is stale, and a
+   * due timer re-set by an earlier callback of its batch is left alone. @internal
+   */
   generation = 0;
-  /** Where the timer sits in the service's heap (−1: not queued). @internal */
-  slot = -1;
 
   /** @internal */
   constructor(
@@ -55,9 +58,10 @@ export class Timer {
   set(expires: number): void {
     if (this.killed) throw new HardwareError('timer-killed', `timer ${this.id} on cpu${this.owner}: set after kill`);
     if (!Number.isFinite(expires)) throw new HardwareError('timer-expiry', `timer ${this.id} on cpu${this.owner}: expiry must be finite, got ${expires}`);
+    const wasArmed = this.expiry !== undefined;
     this.expiry = expires;
     this.generation++;
-    this.queue.arm(this);
+    this.queue.arm(this, wasArmed);
   }
 
   /** Disarms the timer; it will not fire until set again (Xen's `stop_timer()`). */
@@ -74,7 +78,7 @@ export class Timer {
     this.owner = cpu;
     if (this.expiry !== undefined) {
       this.generation++;
-      this.queue.arm(this);
+      this.queue.arm(this, true);
     }
   }
 
@@ -93,13 +97,7 @@ export class Timer {
   }
 }
 
-/** Heap order among timers due at the same instant: by CPU, then creation. */
-function tieBefore(a: Timer, b: Timer): boolean {
-  if (a.cpu !== b.cpu) return a.cpu < b.cpu;
-  return a.id < b.id;
-}
-
-/** Children per node of the timer heap: a shallow heap moves fewer timers per pop. */
+/** Children per node of the timer heap: a shallow heap moves fewer entries per pop. */
 const ARITY = 4;
 
 export interface TimerServiceOptions {
@@ -118,12 +116,20 @@ export class TimerService implements TimerQueue {
   readonly platformClock: PlatformClock;
   readonly tsc: Tsc;
   /**
-   * Armed timers as a 4-ary heap ordered by expiry, then CPU, then creation; each knows its slot, so
-   * re-setting or stopping one moves it in place (no stale entries, no allocation per set). The expiries
-   * sit beside it in {@link keys}, so sifting reads one small array rather than every timer it passes.
+   * The queue: a 4-ary heap of entries (expiry, CPU, creation id, generation, timer) ordered by expiry,
+   * then CPU, then creation, kept as parallel arrays. Setting a timer queues a new entry and leaves the
+   * old one stale (its generation is past), so sifting moves entries between the arrays and never
+   * touches a timer; stale entries are dropped as they reach the top, or all at once when they outnumber
+   * the armed timers.
    */
-  private readonly heap: Timer[] = [];
   private keys = new Float64Array(64);
+  private cpus = new Int32Array(64);
+  private ids = new Float64Array(64);
+  private gens = new Float64Array(64);
+  private timers: (Timer | undefined)[] = [];
+  private size = 0;
+  /** Armed timers (each has exactly one entry of its generation). */
+  private armed = 0;
   /** Timers popped as due and not yet run, with their generations then (reused by every run). */
   private readonly due: Timer[] = [];
   private readonly dueGeneration: number[] = [];
@@ -151,53 +157,41 @@ export class TimerService implements TimerQueue {
 
   /** Armed timers waiting in the queue. */
   get pending(): number {
-    return this.heap.length;
+    return this.armed;
+  }
+
+  /** Entries in the queue, stale ones (of timers re-set, stopped or moved since) included. */
+  get queueLength(): number {
+    return this.size;
   }
 
   /** @internal */
-  arm(timer: Timer): void {
-    let i = timer.slot;
-    if (i < 0) {
-      i = this.heap.length;
-      if (i === this.keys.length) {
-        const grown = new Float64Array(i * 2);
-        grown.set(this.keys);
-        this.keys = grown;
-      }
-      timer.slot = i;
-      this.heap.push(timer);
-    }
-    this.keys[i] = timer.expires!;
-    if (!this.up(i)) this.down(i);
+  arm(timer: Timer, wasArmed: boolean): void {
+    if (!wasArmed) this.armed++;
+    if (this.size >= 2 * this.armed + 64) this.compact();
+    this.push(timer);
     this.reprogram();
   }
 
   /** @internal */
-  disarm(timer: Timer): void {
-    const i = timer.slot;
-    if (i < 0) return;
-    timer.slot = -1;
-    const last = this.heap.pop()!;
-    if (last === timer) return;
-    this.heap[i] = last;
-    this.keys[i] = this.keys[this.heap.length]!;
-    last.slot = i;
-    if (!this.up(i)) this.down(i);
-    // The engine event may now be early; it finds nothing due and reprograms.
+  disarm(_timer: Timer): void {
+    this.armed--;
+    // Its entry goes stale; the engine event may now be early: it finds nothing due and reprograms.
   }
 
   private readonly run = (now: number): void => {
     this.event = undefined;
     this.eventTime = Infinity;
-    const heap = this.heap;
     const due = this.due;
     const generations = this.dueGeneration;
     const start = due.length;
-    while (heap.length > 0 && this.keys[0]! <= now) {
-      const timer = heap[0]!;
-      this.disarm(timer);
+    while (this.size > 0 && this.keys[0]! <= now) {
+      const timer = this.timers[0]!;
+      const generation = this.gens[0]!;
+      this.pop();
+      if (generation !== timer.generation) continue;
       due.push(timer);
-      generations.push(timer.generation);
+      generations.push(generation);
     }
     for (let i = start; i < due.length; i++) {
       // An earlier callback in this batch may have stopped, moved or re-set this timer.
@@ -210,64 +204,128 @@ export class TimerService implements TimerQueue {
   };
 
   private reprogram(): void {
-    const when = this.heap.length === 0 ? Infinity : Math.max(this.keys[0]!, this.engine.now);
+    // Stale entries on top would make the event early for nothing: drop them first.
+    while (this.size > 0 && this.gens[0] !== this.timers[0]!.generation) this.pop();
+    const when = this.size === 0 ? Infinity : Math.max(this.keys[0]!, this.engine.now);
     if (when === this.eventTime) return;
     if (this.event !== undefined) this.engine.cancel(this.event);
     this.event = when === Infinity ? undefined : this.engine.at(when, this.run);
     this.eventTime = when;
   }
 
-  /** True when slot `a` goes before slot `b`. */
+  /** True when entry `a` goes before entry `b`: by expiry, then CPU, then creation. */
   private before(a: number, b: number): boolean {
     const ka = this.keys[a]!;
     const kb = this.keys[b]!;
-    return ka !== kb ? ka < kb : tieBefore(this.heap[a]!, this.heap[b]!);
+    if (ka !== kb) return ka < kb;
+    const ca = this.cpus[a]!;
+    const cb = this.cpus[b]!;
+    return ca !== cb ? ca < cb : this.ids[a]! < this.ids[b]!;
   }
 
-  /** Puts `timer` with expiry `key` in slot `i`. */
-  private place(i: number, timer: Timer, key: number): void {
-    this.heap[i] = timer;
-    this.keys[i] = key;
-    timer.slot = i;
+  /** Copies entry `from` into slot `to`. */
+  private move(from: number, to: number): void {
+    this.keys[to] = this.keys[from]!;
+    this.cpus[to] = this.cpus[from]!;
+    this.ids[to] = this.ids[from]!;
+    this.gens[to] = this.gens[from]!;
+    this.timers[to] = this.timers[from];
   }
 
-  /** Sifts slot `i` towards the root; true when it moved. */
-  private up(i: number): boolean {
-    const heap = this.heap;
-    const keys = this.keys;
-    const timer = heap[i]!;
-    const key = keys[i]!;
-    const from = i;
+  /** Queues an entry for `timer` as it now is. */
+  private push(timer: Timer): void {
+    if (this.size === this.keys.length) this.grow();
+    const i = this.size++;
+    this.keys[i] = timer.expires!;
+    this.cpus[i] = timer.cpu;
+    this.ids[i] = timer.id;
+    this.gens[i] = timer.generation;
+    this.timers[i] = timer;
+    this.up(i);
+  }
+
+  /** Removes the top entry. */
+  private pop(): void {
+    const last = --this.size;
+    if (last > 0) {
+      this.move(last, 0);
+      this.down(0);
+    }
+    this.timers[last] = undefined;
+  }
+
+  private grow(): void {
+    const n = this.keys.length * 2;
+    const keys = new Float64Array(n);
+    const cpus = new Int32Array(n);
+    const ids = new Float64Array(n);
+    const gens = new Float64Array(n);
+    keys.set(this.keys);
+    cpus.set(this.cpus);
+    ids.set(this.ids);
+    gens.set(this.gens);
+    this.keys = keys;
+    this.cpus = cpus;
+    this.ids = ids;
+    this.gens = gens;
+  }
+
+  /** Drops every stale entry and rebuilds the heap (the order of armed timers is total, so pops keep their order). */
+  private compact(): void {
+    let kept = 0;
+    for (let i = 0; i < this.size; i++) {
+      if (this.gens[i] === this.timers[i]!.generation) this.move(i, kept++);
+    }
+    for (let i = kept; i < this.size; i++) this.timers[i] = undefined;
+    this.size = kept;
+    for (let i = Math.floor((kept - 2) / ARITY); i >= 0; i--) this.down(i);
+  }
+
+  /** Sifts entry `i` towards the root. */
+  private up(i: number): void {
     while (i > 0) {
       const parent = ((i - 1) / ARITY) | 0;
-      const pk = keys[parent]!;
-      if (key > pk || (key === pk && !tieBefore(timer, heap[parent]!))) break;
-      this.place(i, heap[parent]!, pk);
+      if (!this.before(i, parent)) break;
+      this.swap(i, parent);
       i = parent;
     }
-    if (i !== from) this.place(i, timer, key);
-    return i !== from;
   }
 
-  /** Sifts slot `i` towards the leaves. */
+  /** Sifts entry `i` towards the leaves. */
   private down(i: number): void {
-    const heap = this.heap;
-    const keys = this.keys;
-    const n = heap.length;
-    const timer = heap[i]!;
-    const key = keys[i]!;
-    const from = i;
+    const n = this.size;
     for (;;) {
       const first = ARITY * i + 1;
       if (first >= n) break;
       let c = first;
       const end = Math.min(first + ARITY, n);
       for (let j = first + 1; j < end; j++) if (this.before(j, c)) c = j;
-      const ck = keys[c]!;
-      if (ck > key || (ck === key && !tieBefore(heap[c]!, timer))) break;
-      this.place(i, heap[c]!, ck);
+      if (!this.before(c, i)) break;
+      this.swap(i, c);
       i = c;
     }
-    if (i !== from) this.place(i, timer, key);
+  }
+
+  private swap(a: number, b: number): void {
+    const keys = this.keys;
+    const cpus = this.cpus;
+    const ids = this.ids;
+    const gens = this.gens;
+    const timers = this.timers;
+    const k = keys[a]!;
+    keys[a] = keys[b]!;
+    keys[b] = k;
+    const c = cpus[a]!;
+    cpus[a] = cpus[b]!;
+    cpus[b] = c;
+    const id = ids[a]!;
+    ids[a] = ids[b]!;
+    ids[b] = id;
+    const g = gens[a]!;
+    gens[a] = gens[b]!;
+    gens[b] = g;
+    const t = timers[a];
+    timers[a] = timers[b];
+    timers[b] = t;
   }
 }
