@@ -1,10 +1,9 @@
 /** State shared by sched_op, vcpu_op and PV time: per-domain and per-vCPU records, the event-channel hooks they use, and their in-core API. */
 import type { InjectionToken } from 'tsyringe';
-import type { VcpuProgram } from '../api/domain.js';
+import type { SharedInfoPage, VcpuProgram } from '../api/domain.js';
 import type { CpuMask } from '../api/scheduler.js';
 import type { Timer } from '../timer/timer.js';
 import type { TimeScale } from '../timer/pv-time.js';
-import type { SharedInfoPage } from '../api/domain.js';
 
 /**
  * What scheduling ops need from the event-channel subsystem, resolved lazily (at call time) from the

@@ -126,9 +126,9 @@ export class TimerService implements TimerQueue {
   private cpus = new Int32Array(64);
   private ids = new Float64Array(64);
   private gens = new Float64Array(64);
-  private timers: (Timer | undefined)[] = [];
+  private readonly timers: (Timer | undefined)[] = [];
   private size = 0;
-  /** Armed timers (each has exactly one entry of its generation). */
+  /** Armed timers: each has one entry of its generation, or was popped as due and has not run yet. */
   private armed = 0;
   /** Timers popped as due and not yet run, with their generations then (reused by every run). */
   private readonly due: Timer[] = [];
