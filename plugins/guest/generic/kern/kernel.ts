@@ -222,8 +222,72 @@ function intrScratch(n: number): { readonly ports: number[]; readonly fired: boo
  * are due. True when any found work.
  */
 export function* runIntrOn(cpu: Pcpu): Generator<VcpuRequest, boolean, unknown> {
-  // Every port is acknowledged and every handler's readiness decided before any handler runs (so the
-  // list is not copied: handlers bound meanwhile wait for the next round).
+  const r = runIntr(cpu);
+  return typeof r === 'boolean' ? r : yield* r;
+}
+
+/**
+ * {@link runIntrOn} without a generator while every due handler answers at once (hardclock, on every
+ * tick): whether any found work, or — from the first handler that answers with a generator — a
+ * generator that runs it and the rest, for the caller to `yield*` at once.
+ */
+export function runIntr(cpu: Pcpu): boolean | Generator<VcpuRequest, boolean, unknown> {
+  const round = startRound(cpu);
+  if (round === undefined) return false;
+  const running = cpu.intrRunning;
+  let worked = false;
+  for (let i = 0; i < round.count; i++) {
+    const h = round.ready[i]!;
+    running.push(h);
+    let r: boolean | Generator<VcpuRequest, boolean, unknown>;
+    try {
+      r = h.handle(round.pending[i]!);
+    } catch (error) {
+      leave(running, h);
+      throw error;
+    }
+    // A generator runs in finishRound, which takes the handler off the running list when it ends.
+    if (typeof r !== 'boolean') return finishRound(cpu, round, i, r, worked);
+    leave(running, h);
+    if (r) worked = true;
+  }
+  return worked;
+}
+
+/** The rest of a round from handler `at`, which answered with `first`; `worked` so far. */
+function* finishRound(cpu: Pcpu, round: IntrRound, at: number, first: Generator<VcpuRequest, boolean, unknown>, worked: boolean): Generator<VcpuRequest, boolean, unknown> {
+  const running = cpu.intrRunning;
+  try {
+    if (yield* first) worked = true;
+  } finally {
+    leave(running, round.ready[at]!);
+  }
+  for (let i = at + 1; i < round.count; i++) {
+    const h = round.ready[i]!;
+    running.push(h);
+    try {
+      const r = h.handle(round.pending[i]!);
+      if (typeof r === 'boolean' ? r : yield* r) worked = true;
+    } finally {
+      leave(running, h);
+    }
+  }
+  return worked;
+}
+
+/** Takes `h` off `running` (the last one, unless a handler left out of order). */
+function leave(running: IntrHandler[], h: IntrHandler): void {
+  if (running[running.length - 1] === h) running.pop();
+  else running.splice(running.lastIndexOf(h), 1);
+}
+
+/**
+ * Acknowledges every port of `cpu`'s handlers and lists the due ones in the round of this nesting
+ * depth (a nested round, run by a handler that sleeps, is one deeper and has lists of its own); the
+ * round, or undefined when none is due. Every readiness is decided before any handler runs, so the
+ * handler list is not copied: handlers bound meanwhile wait for the next round.
+ */
+function startRound(cpu: Pcpu): IntrRound | undefined {
   const running = cpu.intrRunning;
   const handlers = running.length === 0 ? cpu.intr : cpu.intr.filter((h) => !running.includes(h));
   const n = handlers.length;
@@ -234,8 +298,6 @@ export function* runIntrOn(cpu: Pcpu): Generator<VcpuRequest, boolean, unknown> 
     for (let i = 0; i < n; i++) ports[i] = handlers[i]!.port;
     events.consumeAll(ports, fired);
   } else for (let i = 0; i < n; i++) fired[i] = events.consume(handlers[i]!.port);
-  // The due handlers go into this nesting depth's lists (a nested round, run by a handler that sleeps,
-  // is one deeper: it has lists of its own).
   const round = intrRound(cpu, running.length);
   const ready = round.ready;
   const pending = round.pending;
@@ -250,25 +312,14 @@ export function* runIntrOn(cpu: Pcpu): Generator<VcpuRequest, boolean, unknown> 
     pending[count] = fired[i]!;
     count++;
   }
-  let worked = false;
-  for (let i = 0; i < count; i++) {
-    const h = ready[i]!;
-    running.push(h);
-    try {
-      const r = h.handle(pending[i]!);
-      if (typeof r === 'boolean' ? r : yield* r) worked = true;
-    } finally {
-      if (running[running.length - 1] === h) running.pop();
-      else running.splice(running.lastIndexOf(h), 1);
-    }
-  }
-  return worked;
+  round.count = count;
+  return count === 0 ? undefined : round;
 }
 
 /** The due-handler lists of a round of `cpu` at nesting `depth` (handlers running when it began). */
 function intrRound(cpu: Pcpu, depth: number): IntrRound {
   const rounds = cpu.intrRounds;
-  while (rounds.length <= depth) rounds.push({ ready: [], pending: [] });
+  while (rounds.length <= depth) rounds.push({ ready: [], pending: [], count: 0 });
   return rounds[depth]!;
 }
 

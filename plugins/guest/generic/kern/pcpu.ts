@@ -21,6 +21,8 @@ export const PCPU_TIME = 0x40;
 export interface IntrRound {
   readonly ready: IntrHandler[];
   readonly pending: boolean[];
+  /** How many of {@link ready} this round runs. */
+  count: number;
 }
 
 /** Interrupts taken from one source (a line of `vmstat -i`). */
