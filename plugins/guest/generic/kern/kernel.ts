@@ -17,7 +17,7 @@ import type { KernelHooks } from './hooks.js';
 import type { KThread } from './kern_thread.js';
 import { SysctlTree } from './kern_sysctl.js';
 import { MsgBuf } from './msgbuf.js';
-import { Pcpu, type IntrRound } from './pcpu.js';
+import { Pcpu } from './pcpu.js';
 import type { PhysAllocator } from './vm_phys.js';
 
 /**
@@ -202,9 +202,9 @@ export class Kernel {
 }
 
 /**
- * {@link runIntrOn}'s scratch by number of handlers: their ports and which fired. Used only before the
- * first handler runs, with no yield between, so one pair per length serves every CPU of every kernel
- * (and stays in cache as a thousand idle guests tick in turn).
+ * A round's scratch by number of handlers: their ports and which fired. Filled and read before any
+ * handler runs, with no yield between, so one pair per length serves every CPU of every kernel (and
+ * stays in cache as a thousand idle guests tick in turn).
  */
 const INTR_SCRATCH: { readonly ports: number[]; readonly fired: boolean[] }[] = [];
 
@@ -216,6 +216,14 @@ function intrScratch(n: number): { readonly ports: number[]; readonly fired: boo
   }
   return scratch;
 }
+
+/**
+ * The due handlers of the round being run and whether each one's port fired: shared by every CPU too,
+ * as a round runs at once until a handler answers with a generator, and that round copies what it has
+ * left before it first yields (see {@link finishRound}).
+ */
+const DUE: IntrHandler[] = [];
+const DUE_PENDING: boolean[] = [];
 
 /**
  * Runs `cpu`'s due handlers once: those whose port was pending (acknowledged first) and those that
@@ -232,44 +240,52 @@ export function* runIntrOn(cpu: Pcpu): Generator<VcpuRequest, boolean, unknown> 
  * generator that runs it and the rest, for the caller to `yield*` at once.
  */
 export function runIntr(cpu: Pcpu): boolean | Generator<VcpuRequest, boolean, unknown> {
-  const round = startRound(cpu);
-  if (round === undefined) return false;
+  const count = startRound(cpu);
   const running = cpu.intrRunning;
   let worked = false;
-  for (let i = 0; i < round.count; i++) {
-    const h = round.ready[i]!;
+  for (let i = 0; i < count; i++) {
+    const h = DUE[i]!;
     running.push(h);
     let r: boolean | Generator<VcpuRequest, boolean, unknown>;
     try {
-      r = h.handle(round.pending[i]!);
+      r = h.handle(DUE_PENDING[i]!);
     } catch (error) {
       leave(running, h);
       throw error;
     }
-    // A generator runs in finishRound, which takes the handler off the running list when it ends.
-    if (typeof r !== 'boolean') return finishRound(cpu, round, i, r, worked);
+    if (typeof r !== 'boolean') {
+      // The rest of the round may outlive the shared lists (the handler may sleep): it takes a copy.
+      return finishRound(cpu, h, r, worked, DUE.slice(i + 1, count), DUE_PENDING.slice(i + 1, count));
+    }
     leave(running, h);
     if (r) worked = true;
   }
   return worked;
 }
 
-/** The rest of a round from handler `at`, which answered with `first`; `worked` so far. */
-function* finishRound(cpu: Pcpu, round: IntrRound, at: number, first: Generator<VcpuRequest, boolean, unknown>, worked: boolean): Generator<VcpuRequest, boolean, unknown> {
+/** The rest of a round: handler `h`, which answered with `first` (and is on the running list), then `rest`. */
+function* finishRound(
+  cpu: Pcpu,
+  h: IntrHandler,
+  first: Generator<VcpuRequest, boolean, unknown>,
+  worked: boolean,
+  rest: IntrHandler[],
+  pending: boolean[],
+): Generator<VcpuRequest, boolean, unknown> {
   const running = cpu.intrRunning;
   try {
     if (yield* first) worked = true;
   } finally {
-    leave(running, round.ready[at]!);
+    leave(running, h);
   }
-  for (let i = at + 1; i < round.count; i++) {
-    const h = round.ready[i]!;
-    running.push(h);
+  for (let i = 0; i < rest.length; i++) {
+    const next = rest[i]!;
+    running.push(next);
     try {
-      const r = h.handle(round.pending[i]!);
+      const r = next.handle(pending[i]!);
       if (typeof r === 'boolean' ? r : yield* r) worked = true;
     } finally {
-      leave(running, h);
+      leave(running, next);
     }
   }
   return worked;
@@ -282,12 +298,11 @@ function leave(running: IntrHandler[], h: IntrHandler): void {
 }
 
 /**
- * Acknowledges every port of `cpu`'s handlers and lists the due ones in the round of this nesting
- * depth (a nested round, run by a handler that sleeps, is one deeper and has lists of its own); the
- * round, or undefined when none is due. Every readiness is decided before any handler runs, so the
- * handler list is not copied: handlers bound meanwhile wait for the next round.
+ * Acknowledges every port of `cpu`'s handlers (those running now left out) and lists the due ones in
+ * {@link DUE}; returns how many. Every readiness is decided before any handler runs, so the handler
+ * list is not copied: handlers bound meanwhile wait for the next round.
  */
-function startRound(cpu: Pcpu): IntrRound | undefined {
+function startRound(cpu: Pcpu): number {
   const running = cpu.intrRunning;
   const handlers = running.length === 0 ? cpu.intr : cpu.intr.filter((h) => !running.includes(h));
   const n = handlers.length;
@@ -298,9 +313,6 @@ function startRound(cpu: Pcpu): IntrRound | undefined {
     for (let i = 0; i < n; i++) ports[i] = handlers[i]!.port;
     events.consumeAll(ports, fired);
   } else for (let i = 0; i < n; i++) fired[i] = events.consume(handlers[i]!.port);
-  const round = intrRound(cpu, running.length);
-  const ready = round.ready;
-  const pending = round.pending;
   let count = 0;
   for (let i = 0; i < n; i++) {
     const h = handlers[i]!;
@@ -308,19 +320,11 @@ function startRound(cpu: Pcpu): IntrRound | undefined {
       const due = h.nextDue();
       if (due === 0 || due > cpu.v.now) continue;
     }
-    ready[count] = h;
-    pending[count] = fired[i]!;
+    DUE[count] = h;
+    DUE_PENDING[count] = fired[i]!;
     count++;
   }
-  round.count = count;
-  return count === 0 ? undefined : round;
-}
-
-/** The due-handler lists of a round of `cpu` at nesting `depth` (handlers running when it began). */
-function intrRound(cpu: Pcpu, depth: number): IntrRound {
-  const rounds = cpu.intrRounds;
-  while (rounds.length <= depth) rounds.push({ ready: [], pending: [], count: 0 });
-  return rounds[depth]!;
+  return count;
 }
 
 /**

@@ -14,17 +14,6 @@ import type { KThread } from './kern_thread.js';
 export const PCPU_RUNSTATE = 0;
 export const PCPU_TIME = 0x40;
 
-/**
- * One round's due handlers: a round fills them before its first handler runs and reads them while they
- * run; a handler that sleeps serves interrupts in a round one deeper, with lists of its own.
- */
-export interface IntrRound {
-  readonly ready: IntrHandler[];
-  readonly pending: boolean[];
-  /** How many of {@link ready} this round runs. */
-  count: number;
-}
-
 /** Interrupts taken from one source (a line of `vmstat -i`). */
 export interface IntrCounter {
   count: number;
@@ -34,8 +23,6 @@ export class Pcpu {
   readonly intr: IntrHandler[] = [];
   /** Handlers of {@link intr} running now (a shell command sleeping inside the console's must not re-enter it); each leaves in a `finally`. */
   readonly intrRunning: IntrHandler[] = [];
-  /** runIntrOn's due handlers and whether each one's port fired, per nesting depth of rounds (see {@link IntrRound}). */
-  readonly intrRounds: IntrRound[] = [];
   /** The idle loop's wait list, rebuilt before each wait. */
   readonly idlePorts: number[] = [];
   /** Kernel threads waiting to run here, oldest first. */

@@ -98,6 +98,22 @@ describe.each(['pvh', 'pv'] as const)('%s guest', (type) => {
     expect(h.engine.now - start).toBeGreaterThanOrEqual(10e6);
   });
 
+  it('while a shell command sleeps inside the console handler, the other handlers keep being served: ticks, a watch, the balloon', async () => {
+    const { h, consoles: [c] } = await boot([{ name: 'g', type }]);
+    const d = h.domains.lookup(record(h, 'g').domid);
+    const ticks = Number(sysctl(h, c!, 'kern.ticks'));
+    const before = d.totPages;
+    const mark = c!.output.length;
+    c!.type('sleep 1\r');
+    runUntil(h, () => false, 100e6);
+    // Mid-sleep: the target watch fires, the xenbus and balloon handlers run in a round nested in the console's.
+    h.toolstack!.memSet(record(h, 'g').domid, 8192);
+    expect(runUntil(h, () => d.totPages === before - 2048, 500e6)).toBe(true);
+    expect(c!.since(mark)).not.toContain('# ');
+    expect(runUntil(h, () => c!.since(mark).endsWith('\r\n# '), 1e9)).toBe(true);
+    expect(Number(sysctl(h, c!, 'kern.ticks')) - ticks).toBeGreaterThanOrEqual(100);
+  });
+
   it('hw.balloon.auto=1: once a second the balloon gives Xen the free memory past its reserve, with no event to wake it', async () => {
     const { h, consoles: [c] } = await boot([{ name: 'g', type }]);
     const d = h.domains.lookup(record(h, 'g').domid);
