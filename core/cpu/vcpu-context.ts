@@ -87,11 +87,46 @@ export class VcpuContext {
   r15 = 0;
   rip = 0;
   rflags = RFLAGS_RESERVED_1;
-  cr0 = 0;
   cr2 = 0;
-  cr3 = 0;
-  cr4 = 0;
-  efer = 0;
+  /**
+   * Bumped on every write of CR0, CR3, CR4 or EFER: whoever keeps state derived from them (a vCPU's
+   * guest access, its MMU brought in step) compares one small integer per access instead of four
+   * registers (values past 2^31 — CR0 with PG, most CR3s — are boxed numbers, each a load of its own).
+   */
+  controlEpoch = 0;
+  private cr0Value = 0;
+  private cr3Value = 0;
+  private cr4Value = 0;
+  private eferValue = 0;
+
+  get cr0(): number {
+    return this.cr0Value;
+  }
+  set cr0(value: number) {
+    this.cr0Value = value;
+    this.controlEpoch++;
+  }
+  get cr3(): number {
+    return this.cr3Value;
+  }
+  set cr3(value: number) {
+    this.cr3Value = value;
+    this.controlEpoch++;
+  }
+  get cr4(): number {
+    return this.cr4Value;
+  }
+  set cr4(value: number) {
+    this.cr4Value = value;
+    this.controlEpoch++;
+  }
+  get efer(): number {
+    return this.eferValue;
+  }
+  set efer(value: number) {
+    this.eferValue = value;
+    this.controlEpoch++;
+  }
   readonly cs = resetSegment();
   readonly ds = resetSegment();
   readonly es = resetSegment();

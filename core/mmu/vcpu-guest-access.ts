@@ -18,6 +18,8 @@ export interface ControlRegisters {
   readonly cr3: number;
   readonly cr4: number;
   readonly efer: number;
+  /** Changes whenever any of the four is written: the access path re-reads them only then. */
+  readonly controlEpoch: number;
 }
 
 export interface VcpuGuestAccessOptions {
@@ -56,6 +58,9 @@ export class VcpuGuestAccess extends GuestAccessBase {
   private readonly mmuSource: MmuSource | undefined;
   private readonly domid: number;
   private readonly vcpu: number;
+  /** `regs.controlEpoch` when {@link sync} last read the registers (−1: never), and what it found. */
+  private controlEpoch = -1;
+  private pagingOn = false;
 
   constructor(o: VcpuGuestAccessOptions) {
     super();
@@ -77,6 +82,7 @@ export class VcpuGuestAccess extends GuestAccessBase {
   dispose(): void {
     this.mmuInstance?.dispose();
     this.mmuInstance = undefined;
+    this.controlEpoch = -1;
   }
 
   read(addr: number, length: number): Uint8Array {
@@ -118,7 +124,8 @@ export class VcpuGuestAccess extends GuestAccessBase {
   }
 
   override readU32(addr: number): number {
-    if ((this.regs.cr0 & X86_CR0_PG) === 0) {
+    if (this.regs.controlEpoch !== this.controlEpoch) this.sync();
+    if (!this.pagingOn) {
       // Paging off (ring indexes, grant entries): one P2M lookup; an untouched page reads as 0 uncharged, as it always has.
       const phys = this.phys;
       const k = phys.page(addr, 4, false);
@@ -180,7 +187,8 @@ export class VcpuGuestAccess extends GuestAccessBase {
    * (nothing charged). A translation fault charges the walk and throws EFAULT.
    */
   private page(addr: number, length: number, write: boolean): number {
-    if ((this.regs.cr0 & X86_CR0_PG) === 0) {
+    if (this.regs.controlEpoch !== this.controlEpoch) this.sync();
+    if (!this.pagingOn) {
       const phys = this.phys;
       const k = phys.page(addr, length, write);
       if (k === PAGE_SLOW) return k;
@@ -191,7 +199,7 @@ export class VcpuGuestAccess extends GuestAccessBase {
       }
       return k;
     }
-    const mmu = this.paging();
+    const mmu = this.mmuInstance;
     if (mmu === undefined) return PAGE_SLOW;
     let k: number;
     try {
@@ -236,14 +244,21 @@ export class VcpuGuestAccess extends GuestAccessBase {
 
   /** The MMU brought in step with the register file, or undefined while paging is off. */
   private paging(): Mmu | undefined {
+    if (this.regs.controlEpoch !== this.controlEpoch) this.sync();
+    return this.pagingOn ? this.mmuInstance : undefined;
+  }
+
+  /** Reads the control registers after a write to any of them: paging on or off, and the MMU brought in step. */
+  private sync(): void {
     const regs = this.regs;
-    if ((regs.cr0 & X86_CR0_PG) === 0 || this.mmuSource === undefined) return undefined;
+    this.controlEpoch = regs.controlEpoch;
+    this.pagingOn = (regs.cr0 & X86_CR0_PG) !== 0;
+    if (!this.pagingOn || this.mmuSource === undefined) return;
     const mmu = (this.mmuInstance ??= this.mmuSource.makeMmu(this.vcpu));
     if (mmu.cr0 !== regs.cr0) mmu.writeCr0(regs.cr0);
     if (mmu.cr4 !== regs.cr4) mmu.writeCr4(regs.cr4);
     if (mmu.efer !== regs.efer) mmu.writeEfer(regs.efer);
     if (mmu.cr3 !== regs.cr3) mmu.writeCr3(regs.cr3);
-    return mmu;
   }
 }
 

@@ -5,6 +5,7 @@ import { DEFAULT_COST_MODEL } from '../../../core/engine/cost-model.js';
 import { DomainGuestMemory } from '../../../core/memory/guest-memory.js';
 import { PageTableBuilder, guestTableSpace } from '../../../core/mmu/page-table-builder.js';
 import { VcpuGuestAccess } from '../../../core/mmu/vcpu-guest-access.js';
+import { VcpuContext } from '../../../core/cpu/vcpu-context.js';
 import { X86_CR0_PG, X86_CR0_WP, X86_EFER_NXE } from '../../../core/public/paging.js';
 import { domId } from '../../../core/public/types.js';
 
@@ -14,7 +15,11 @@ const COPY = DEFAULT_COST_MODEL.copyPerByte;
 /** A paged vCPU over an auto-translated domain; `charged` adds up what each access costs. */
 function setup() {
   const s = hvmSetup('hap', 64);
-  const regs = { cr0: X86_CR0_PG | X86_CR0_WP, cr3: s.tables.root, cr4: 0, efer: X86_EFER_NXE };
+  const regs = new VcpuContext();
+  regs.cr0 = X86_CR0_PG | X86_CR0_WP;
+  regs.cr3 = s.tables.root;
+  regs.cr4 = 0;
+  regs.efer = X86_EFER_NXE;
   const charges: number[] = [];
   const access = new VcpuGuestAccess({
     domid: 3,
@@ -66,6 +71,19 @@ describe('VcpuGuestAccess with paging on', () => {
     // Across the page boundary (the range path): a hit, then a walk of the second page like the first.
     access.read(VA + 0xffc, 8);
     expect(charges.pop()).toBe(DEFAULT_COST_MODEL.tlbHit + walk + 8 * COPY);
+  });
+
+  it('follows CR0.PG cleared and set again: guest-physical addresses in between', () => {
+    const { tables, regs, access, byteAt } = setup();
+    tables.map(VA, 0x5000);
+    access.writeU32(VA, 0x1111);
+    regs.cr0 = X86_CR0_WP;
+    access.writeU32(0x5004, 0x2222);
+    expect(byteAt(0x5004)).toBe(0x22);
+    expect(access.readU32(0x5000)).toBe(0x1111);
+    regs.cr0 = X86_CR0_PG | X86_CR0_WP;
+    expect(access.readU32(VA + 4)).toBe(0x2222);
+    expect(() => access.readU32(0x5000)).toThrow(GuestError);
   });
 
   it('follows a CR3 switch and a TLB flush, and keeps a stale entry until then', () => {
