@@ -29,18 +29,6 @@ export interface MmuOptions {
   tlb?: TlbOptions;
 }
 
-/** How many pages' TLB entries {@link Mmu.page} keeps at hand (a hypercall's few pages: arguments, shared info, registered areas). */
-const MEMO_PAGES = 4;
-
-/** A TLB entry {@link Mmu.page} used, with the frame's bytes; good while the TLB's epoch is the one recorded. */
-class PageMemo {
-  vpn = -1;
-  epoch = -1;
-  /** A write went through it (else it answers reads only). */
-  writable = false;
-  bytes: Uint8Array | null = null;
-}
-
 /** Counters of one MMU since it was made. */
 export interface MmuStats {
   hits: number;
@@ -139,19 +127,20 @@ export class Mmu {
     const offset = vaddr & PAGE_MASK;
     if (!(vaddr >= 0 && vaddr < CANONICAL_LOW_END && length > 0 && offset + length <= PAGE_SIZE && Number.isInteger(vaddr))) return PAGE_SLOW;
     const vpn = Math.floor(vaddr / PAGE_SIZE);
-    // The TLB entries of the last few pages, copied here with their frames (valid while the TLB's epoch
+    // The TLB entries of the last four pages, copied here with their frames (valid while the TLB's epoch
     // holds): a hit answered as the TLB would answer it, without touching the TLB's arrays.
     const epoch = this.tlb.epoch;
-    const memo = this.memo;
-    for (let i = 0; i < MEMO_PAGES; i++) {
-      const m = memo[i]!;
-      if (m.vpn === vpn && m.epoch === epoch && (m.writable || !write)) {
-        this.hits++;
-        this.pending += this.hitCycles;
-        this.pageBytes = m.bytes;
-        this.pageOffset = offset;
-        return PAGE_OK;
-      }
+    let hit: Uint8Array | null = null;
+    if (this.m0Vpn === vpn && this.m0Epoch === epoch && (this.m0Write || !write)) hit = this.m0Bytes;
+    else if (this.m1Vpn === vpn && this.m1Epoch === epoch && (this.m1Write || !write)) hit = this.m1Bytes;
+    else if (this.m2Vpn === vpn && this.m2Epoch === epoch && (this.m2Write || !write)) hit = this.m2Bytes;
+    else if (this.m3Vpn === vpn && this.m3Epoch === epoch && (this.m3Write || !write)) hit = this.m3Bytes;
+    if (hit !== null) {
+      this.hits++;
+      this.pending += this.hitCycles;
+      this.pageBytes = hit;
+      this.pageOffset = offset;
+      return PAGE_OK;
     }
     const maddr = this.translateFolded(vaddr, write ? Access.write : Access.read);
     const mfn = Math.floor(maddr / PAGE_SIZE) as MachineFrame;
@@ -159,17 +148,46 @@ export class Mmu {
     const bytes = this.memory.frameBytes(mfn);
     this.pageBytes = bytes;
     this.pageOffset = maddr & PAGE_MASK;
-    const m = memo[this.memoNext]!;
-    this.memoNext = (this.memoNext + 1) % MEMO_PAGES;
-    m.vpn = vpn;
-    m.epoch = this.tlb.epoch;
-    m.writable = write;
-    m.bytes = bytes;
+    this.remember(vpn, this.tlb.epoch, write, bytes);
     return PAGE_OK;
   }
 
-  /** {@link page}'s copies of TLB entries, replaced round robin. */
-  private readonly memo: PageMemo[] = Array.from({ length: MEMO_PAGES }, () => new PageMemo());
+  /** Keeps a page {@link page} translated in the next of its four copies, round robin. */
+  private remember(vpn: number, epoch: number, write: boolean, bytes: Uint8Array): void {
+    switch (this.memoNext) {
+      case 0:
+        [this.m0Vpn, this.m0Epoch, this.m0Write, this.m0Bytes] = [vpn, epoch, write, bytes];
+        break;
+      case 1:
+        [this.m1Vpn, this.m1Epoch, this.m1Write, this.m1Bytes] = [vpn, epoch, write, bytes];
+        break;
+      case 2:
+        [this.m2Vpn, this.m2Epoch, this.m2Write, this.m2Bytes] = [vpn, epoch, write, bytes];
+        break;
+      default:
+        [this.m3Vpn, this.m3Epoch, this.m3Write, this.m3Bytes] = [vpn, epoch, write, bytes];
+    }
+    this.memoNext = (this.memoNext + 1) & 3;
+  }
+
+  // {@link page}'s four copies of TLB entries (page number, TLB epoch, whether a write went through,
+  // the frame's bytes): fields of the MMU itself, so a hit reads one object rather than an array of four.
+  private m0Vpn = -1;
+  private m0Epoch = -1;
+  private m0Write = false;
+  private m0Bytes: Uint8Array | null = null;
+  private m1Vpn = -1;
+  private m1Epoch = -1;
+  private m1Write = false;
+  private m1Bytes: Uint8Array | null = null;
+  private m2Vpn = -1;
+  private m2Epoch = -1;
+  private m2Write = false;
+  private m2Bytes: Uint8Array | null = null;
+  private m3Vpn = -1;
+  private m3Epoch = -1;
+  private m3Write = false;
+  private m3Bytes: Uint8Array | null = null;
   private memoNext = 0;
 
   /** After {@link page} returned PAGE_OK: the machine frame's bytes. */
