@@ -27,9 +27,15 @@ function callerOf(core: SchedCore, ctx: HypercallContext): VcpuImpl {
   return v;
 }
 
+/** The caller's vcpu_info (through its own vCPU's sched state when it is a guest's own call: every idle tick blocks). */
+function callerVcpuInfo(core: SchedCore, ctx: HypercallContext) {
+  const own = ownVcpu(ctx);
+  return (own !== undefined ? core.sharedOf(own) : core.ctx.sharedInfoOf(ctx.domid))?.vcpuInfo(ctx.vcpuId);
+}
+
 /** Xen's local_events_need_delivery for the caller: upcall pending and not masked. */
 function eventsNeedDelivery(core: SchedCore, ctx: HypercallContext): boolean {
-  const loc = core.ctx.sharedInfoOf(ctx.domid)?.vcpuInfo(ctx.vcpuId);
+  const loc = callerVcpuInfo(core, ctx);
   if (loc === undefined) return false;
   return loc.view.getUint8(loc.offset + VcpuInfo.evtchnUpcallPending) !== 0 && loc.view.getUint8(loc.offset + VcpuInfo.evtchnUpcallMask) === 0;
 }
@@ -38,8 +44,7 @@ function eventsNeedDelivery(core: SchedCore, ctx: HypercallContext): boolean {
 
 /** SCHEDOP_block: re-enable event delivery (clear upcall_mask), then block unless an event is pending. */
 function block(core: SchedCore, ctx: HypercallContext): number {
-  const own = ownVcpu(ctx);
-  const loc = (own !== undefined ? core.sharedOf(own) : core.ctx.sharedInfoOf(ctx.domid))?.vcpuInfo(ctx.vcpuId);
+  const loc = callerVcpuInfo(core, ctx);
   if (loc !== undefined) {
     loc.view.setUint8(loc.offset + VcpuInfo.evtchnUpcallMask, 0);
     if (loc.view.getUint8(loc.offset + VcpuInfo.evtchnUpcallPending) !== 0) return 0;

@@ -116,17 +116,13 @@ export class DomainImpl implements Domain, VcpuOwner {
     return this.activeVcpus > 0 ? 'running' : 'blocked';
   }
 
-  /**
-   * Recomputes the state and reports a change of lifecycle, pause or shutdown. Running and blocked are
-   * one state for reporting: Xen raises nothing when a domain's vCPUs go to sleep or wake (`xl list`
-   * reads their flags when asked), and here that happens twice per timer tick of every idle guest.
-   */
+  /** Recomputes the state and reports a change (of lifecycle, pause or shutdown: see {@link vcpuRunstateChanged}). */
   refreshState(): void {
     const next = this.computeState();
     if (next === this.current) return;
     const from = this.current;
     this.current = next;
-    if (!(isLive(from) && isLive(next))) this.host.stateChanged(this, from, next);
+    this.host.stateChanged(this, from, next);
   }
 
   // --- VcpuOwner -------------------------------------------------------------------------------
@@ -135,7 +131,9 @@ export class DomainImpl implements Domain, VcpuOwner {
     const delta = (isActive(to) ? 1 : 0) - (isActive(from) ? 1 : 0);
     if (delta === 0) return;
     this.activeVcpus += delta;
-    // While live, unpaused and not shut down, the state follows the vCPUs without a report (see refreshState).
+    // While live, unpaused and not shut down, the state follows the vCPUs without a report: Xen raises
+    // nothing when a domain's vCPUs sleep or wake (`xl list` reads their flags when asked), and an idle
+    // guest does both on every timer tick.
     if (isLive(this.current)) this.current = this.activeVcpus > 0 ? 'running' : 'blocked';
   }
 

@@ -11,25 +11,19 @@ import {
   IOART_VER_MAXREDIR_SHIFT,
 } from './apicreg.js';
 import type { IntrVectors, VectorHandler } from './intr.js';
+import type { MadtOverride } from '../dev/acpi/tables.js';
 
 type Gen<T = void> = Generator<VcpuRequest, T, unknown>;
-
-/** A MADT interrupt source override: ISA IRQ `source` arrives on `gsi`, with MPS INTI `flags`. */
-export interface IsaOverride {
-  readonly source: number;
-  readonly gsi: number;
-  readonly flags: number;
-}
 
 /** MPS INTI flags: polarity in bits 0-1, trigger mode in bits 2-3 (0 = conforms to the bus; 3 = active low / level). */
 const INTI_POLARITY_LOW = 3;
 const INTI_TRIGGER_LEVEL = 3;
 
 /** The MP specification's default configuration: the PIT's IRQ0 on pin 2. */
-const DEFAULT_OVERRIDES: readonly IsaOverride[] = [{ source: 0, gsi: 2, flags: 0 }];
+const DEFAULT_OVERRIDES: readonly MadtOverride[] = [{ source: 0, gsi: 2, flags: 0 }];
 
 /** Where ISA IRQ `irq` arrives: its pin and the polarity/trigger bits of its redirection entry. */
-export function isaRoute(irq: number, overrides: readonly IsaOverride[] = DEFAULT_OVERRIDES): { pin: number; bits: number } {
+export function isaRoute(irq: number, overrides: readonly MadtOverride[] = DEFAULT_OVERRIDES): { pin: number; bits: number } {
   if (!Number.isInteger(irq) || irq < 0 || irq > 15) throw new Error(`ioapic: ${irq} is not an ISA IRQ (0-15)`);
   const o = overrides.find((x) => x.source === irq);
   if (o === undefined) return { pin: irq, bits: 0 };
@@ -45,7 +39,7 @@ export class IoApicDriver {
   /** Number of redirection entries; 0 until {@link attach}. */
   pins = 0;
   /** How ISA IRQs map to pins: the MADT's overrides once {@link useOverrides} gave them. */
-  private overrides: readonly IsaOverride[] = DEFAULT_OVERRIDES;
+  private overrides: readonly MadtOverride[] = DEFAULT_OVERRIDES;
 
   constructor(
     private readonly v: VcpuApi,
@@ -72,7 +66,7 @@ export class IoApicDriver {
   }
 
   /** Takes the MADT's interrupt source overrides (they replace the default configuration's). */
-  useOverrides(overrides: readonly IsaOverride[]): void {
+  useOverrides(overrides: readonly MadtOverride[]): void {
     this.overrides = overrides;
   }
 

@@ -28,6 +28,13 @@ export interface MadtLapic {
   readonly enabled: boolean;
 }
 
+/** A MADT interrupt source override: ISA IRQ `source` arrives on `gsi`, with MPS INTI `flags`. */
+export interface MadtOverride {
+  readonly source: number;
+  readonly gsi: number;
+  readonly flags: number;
+}
+
 /** The MADT, decoded. */
 export interface Madt {
   readonly id: AcpiTableId;
@@ -35,7 +42,7 @@ export interface Madt {
   readonly pcatCompat: boolean;
   readonly lapics: readonly MadtLapic[];
   readonly ioApics: readonly { readonly id: number; readonly address: number; readonly gsiBase: number }[];
-  readonly overrides: readonly { readonly source: number; readonly gsi: number; readonly flags: number }[];
+  readonly overrides: readonly MadtOverride[];
 }
 
 /** The FADT fields the kernel uses. */
@@ -109,7 +116,7 @@ export function parseMadt(id: AcpiTableId, bytes: Uint8Array): Madt {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lapics: MadtLapic[] = [];
   const ioApics: { id: number; address: number; gsiBase: number }[] = [];
-  const overrides: { source: number; gsi: number; flags: number }[] = [];
+  const overrides: MadtOverride[] = [];
   for (let at = AcpiMadt.size; at + 2 <= bytes.length; ) {
     const type = bytes[at]!;
     const length = bytes[at + 1]!;
