@@ -34,6 +34,38 @@ export const DEFAULT_QUANTUM_NS = 1_000_000;
  */
 export type RunstateHook = (v: VcpuImpl, from: RunstateName, to: RunstateName, now: number) => void;
 
+/**
+ * What the pool offers its scheduler. A class, not an object literal: a literal with the `now` getter
+ * was kept in dictionary mode by V8, so every `host.tickle` and `host.current` of the scheduler's hot
+ * paths was a hash lookup.
+ */
+class PoolHost implements SchedulerHost {
+  constructor(
+    readonly cpus: CpuMask,
+    private readonly engine: Engine,
+    private readonly pool: CpuPoolImpl,
+    readonly log: Logger,
+  ) {}
+
+  get now(): number {
+    return this.engine.now;
+  }
+
+  tickle(cpu: PcpuId): void {
+    this.pool.tickle(cpu);
+  }
+
+  current(cpu: PcpuId): SchedVcpu | null {
+    return this.pool.currentOn(cpu);
+  }
+
+  timer(delay: number, fn: (now: number) => void): SchedTimer {
+    const engine = this.engine;
+    const handle = engine.after(delay, fn);
+    return { cancel: () => void engine.cancel(handle) };
+  }
+}
+
 export class CpuPoolImpl implements CpuPool, VcpuPool {
   readonly scheduler: SchedulerOps;
   readonly cpus: CpuMask;
@@ -59,21 +91,7 @@ export class CpuPoolImpl implements CpuPool, VcpuPool {
       p.onSegmentDone = () => this.segmentDone(p);
     }
     this.contextSwitchNs = this.engine.cyclesToNs(this.engine.cost.contextSwitch);
-    const engine = this.engine;
-    const pool = this;
-    this.host = {
-      cpus: this.cpus,
-      get now() {
-        return engine.now;
-      },
-      tickle: (cpu) => pool.tickle(cpu),
-      current: (cpu) => pool.pcpuOf(cpu).current,
-      timer: (delay, fn): SchedTimer => {
-        const handle = engine.after(delay, fn);
-        return { cancel: () => void engine.cancel(handle) };
-      },
-      log: this.log.child(this.scheduler.optName),
-    };
+    this.host = new PoolHost(this.cpus, this.engine, this, this.log.child(this.scheduler.optName));
     this.scheduler.init(this.host);
   }
 
@@ -87,6 +105,11 @@ export class CpuPoolImpl implements CpuPool, VcpuPool {
     const p = this.pcpus[cpu];
     if (p === undefined) throw new GuestError('EINVAL', `cpupool: no pCPU ${cpu} (pool has ${this.cpus})`);
     return p;
+  }
+
+  /** The vCPU running on `cpu`, or null while it idles. */
+  currentOn(cpu: PcpuId): VcpuImpl | null {
+    return this.pcpuOf(cpu).current;
   }
 
   private describe(v: SchedVcpu): string {

@@ -256,7 +256,7 @@ export class SchedCore implements SchedOps {
   /** A runstate record as `VCPUOP_get_runstate_info` returns it, in a scratch buffer valid until the next call. */
   runstateBytes(v: VcpuImpl): Uint8Array {
     const view = this.runstateView;
-    view.setInt32(VcpuRunstateInfo.state, RUNSTATE[v.runstate], true);
+    view.setInt32(VcpuRunstateInfo.state, v.runstateCode, true);
     setU64(view, VcpuRunstateInfo.stateEntryTime, v.stateEntryTime);
     for (let code = 0; code < RUNSTATE_COUNT; code++) setU64(view, VcpuRunstateInfo.time + code * 8, v.timeInCode(code));
     return this.runstateScratch;

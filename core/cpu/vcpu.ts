@@ -154,6 +154,10 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
   get runstate(): RunstateName {
     return this.state;
   }
+  /** {@link runstate} as its RUNSTATE_* number. */
+  get runstateCode(): number {
+    return runstateCode(this.state);
+  }
 
   charge(cycles: number): void {
     this.clock += cycles * this.nsPerCycle;

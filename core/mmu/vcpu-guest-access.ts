@@ -109,7 +109,8 @@ export class VcpuGuestAccess extends GuestAccessBase {
     if (this.page(addr, length, true) === PAGE_OK) {
       const b = this.bytes;
       const offset = this.at;
-      if (length <= 64) for (let i = 0; i < length; i++) b[offset + i] = data[i]!;
+      // A byte loop costs V8 a few ns a byte, set() a fixed ~30 ns: the loop only for a word or less.
+      if (length <= 8) for (let i = 0; i < length; i++) b[offset + i] = data[i]!;
       else b.set(data, offset);
       return;
     }
