@@ -9,6 +9,7 @@ import { pcpuId } from '../public/types.js';
 import { DEFAULT_BOOT_EPOCH_NS, setTimeScale, setU64, vcpuTimeInfoHolds, wallclockOf, writeVcpuTimeInfo, writeVcpuTimeInfoNumbers, writeWallclock, type TimeScale, type VcpuTimeSample } from '../timer/pv-time.js';
 import { DEFAULT_MAX_PORTS, DomainSchedState, NO_PORTS, EVENT_CHANNELS_TOKEN, VIRQ_TIMER, type EventChannelHooks, type PvGuestExtras, type SchedOps, type VcpuSchedState } from './sched-state.js';
 import type { VcpuImpl } from './vcpu.js';
+import type { Timer } from '../timer/timer.js';
 
 const RUNSTATE_COUNT = Object.keys(RUNSTATE).length;
 
@@ -129,10 +130,13 @@ export class SchedCore implements SchedOps {
     this.eventChannels()?.sendVirq(v.domid, v.vcpuId, VIRQ_TIMER);
   }
 
+  /** Every vCPU's singleshot timer runs this, its vCPU the timer's data (no closure per vCPU). */
+  private readonly singleshotFired = (_now: number, timer: Timer): void => this.sendTimerEvent(timer.data as VcpuImpl);
+
   /** Arms the singleshot timer at absolute `expires` (set in the past, it fires at once); as in Xen, the vCPU's time record is left alone. */
   setSingleshot(v: VcpuImpl, expires: number): void {
     const s = this.vcpuState(v);
-    s.singleshot ??= this.ctx.timers.initTimer(() => this.sendTimerEvent(v), v.processor);
+    s.singleshot ??= this.ctx.timers.initTimer(this.singleshotFired, v.processor, v);
     s.singleshot.migrate(v.processor);
     s.singleshot.set(expires);
   }

@@ -42,7 +42,7 @@ export class EventQueue {
   }
 
   push(time: number, callback: EventCallback): EventHandle {
-    if (!(time >= 0) || !Number.isFinite(time)) throw new RangeError(`event time must be a finite non-negative number, got ${time}`);
+    if (!(time >= 0) || !Number.isFinite(time)) throw badTime(time);
     const event = new QueuedEvent(time, this.nextSeq++, callback);
     const heap = this.heap;
     let i = heap.length;
@@ -135,4 +135,9 @@ export class EventQueue {
     }
     return top;
   }
+}
+
+/** Made out of line, so the hot push never converts `time` to a string (see the engine's messages). */
+function badTime(time: number): RangeError {
+  return new RangeError(`event time must be a finite non-negative number, got ${time}`);
 }

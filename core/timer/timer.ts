@@ -6,7 +6,7 @@ import type { PcpuId } from '../public/types.js';
 import { PlatformClock, type PlatformClockOptions } from './platform-clock.js';
 import { Tsc, type TscOptions } from './tsc.js';
 
-/** What a timer runs when it expires: the virtual time and the timer itself. */
+/** What a timer runs when it expires: the virtual time and the timer itself (its {@link Timer.data} at hand). */
 export type TimerFn = (now: number, timer: Timer) => void;
 
 /** The scheduling side of {@link TimerService} that a {@link Timer} talks to. */
@@ -22,7 +22,9 @@ interface TimerQueue {
  * Setting an armed timer moves it; a timer set in the past fires at once (in the next engine event).
  */
 export class Timer {
-  private expiry: number | undefined;
+  /** Absolute expiry while {@link armedNow}; a number field, never undefined, so V8 keeps it unboxed in place. */
+  private expiry = 0;
+  private armedNow = false;
   private killed = false;
   /**
    * Bumped on every set/stop/migrate/fire: a queued entry made at another generation is stale, and a
@@ -37,6 +39,11 @@ export class Timer {
     private owner: PcpuId,
     /** Creation order; the last tie-breaker among timers due at once. */
     readonly id: number,
+    /**
+     * Whatever `fn` needs (Xen's `timer->data`): one function can serve many timers, so a timer made per
+     * vCPU costs no closure of its own.
+     */
+    readonly data: unknown = undefined,
   ) {}
 
   /** The CPU the timer runs on. */
@@ -46,28 +53,29 @@ export class Timer {
 
   /** Absolute expiry (virtual ns) while armed. */
   get expires(): number | undefined {
-    return this.expiry;
+    return this.armedNow ? this.expiry : undefined;
   }
 
   /** True while armed (Xen's `active_timer()`). */
   get active(): boolean {
-    return this.expiry !== undefined;
+    return this.armedNow;
   }
 
   /** Arms (or re-arms) the timer to fire at absolute virtual time `expires` (Xen's `set_timer()`). */
   set(expires: number): void {
-    if (this.killed) throw new HardwareError('timer-killed', `timer ${this.id} on cpu${this.owner}: set after kill`);
-    if (!Number.isFinite(expires)) throw new HardwareError('timer-expiry', `timer ${this.id} on cpu${this.owner}: expiry must be finite, got ${expires}`);
-    const wasArmed = this.expiry !== undefined;
+    if (this.killed) throw timerError(this, 'timer-killed', 'set after kill');
+    if (!Number.isFinite(expires)) throw timerError(this, 'timer-expiry', `expiry must be finite, got ${expires}`);
+    const wasArmed = this.armedNow;
     this.expiry = expires;
+    this.armedNow = true;
     this.generation++;
     this.queue.arm(this, wasArmed);
   }
 
   /** Disarms the timer; it will not fire until set again (Xen's `stop_timer()`). */
   stop(): void {
-    if (this.expiry === undefined) return;
-    this.expiry = undefined;
+    if (!this.armedNow) return;
+    this.armedNow = false;
     this.generation++;
     this.queue.disarm(this);
   }
@@ -76,7 +84,7 @@ export class Timer {
   migrate(cpu: PcpuId): void {
     if (cpu === this.owner) return;
     this.owner = cpu;
-    if (this.expiry !== undefined) {
+    if (this.armedNow) {
       this.generation++;
       this.queue.arm(this, true);
     }
@@ -90,11 +98,16 @@ export class Timer {
 
   /** @internal Called by the service when the timer is due. */
   fire(now: number): void {
-    this.expiry = undefined;
+    this.armedNow = false;
     this.generation++;
     this.queue.disarm(this);
     this.fn(now, this);
   }
+}
+
+/** Made out of line: inlined into `set`, TurboFan would convert the id and CPU to strings on every call. */
+function timerError(t: Timer, code: string, what: string): HardwareError {
+  return new HardwareError(code, `timer ${t.id} on cpu${t.cpu}: ${what}`);
 }
 
 /** Children per node of the timer heap: a shallow heap moves fewer entries per pop. */
@@ -150,9 +163,9 @@ export class TimerService implements TimerQueue {
     return this.engine.now;
   }
 
-  /** A new, unarmed timer that runs `fn` on `cpu` (Xen's `init_timer()`). */
-  initTimer(fn: TimerFn, cpu: PcpuId): Timer {
-    return new Timer(this, fn, cpu, this.nextId++);
+  /** A new, unarmed timer that runs `fn` on `cpu`, with `data` for it (Xen's `init_timer()`). */
+  initTimer(fn: TimerFn, cpu: PcpuId, data?: unknown): Timer {
+    return new Timer(this, fn, cpu, this.nextId++, data);
   }
 
   /** Armed timers waiting in the queue. */

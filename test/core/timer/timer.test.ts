@@ -144,13 +144,31 @@ describe('TimerService', () => {
     expect(fired).toEqual(['b/cpu1', 'a/cpu2']);
   });
 
-  it('refuses to set a killed timer', () => {
+  it('hands each timer its data, so one function serves many timers (Xen init_timer data)', () => {
+    const engine = new Engine();
+    const timers = new TimerService(engine);
+    const fired: string[] = [];
+    const fn = (now: number, t: { data: unknown }) => fired.push(`${String(t.data)}@${now}`);
+    const a = timers.initTimer(fn, pcpuId(0), 'vcpu0');
+    const b = timers.initTimer(fn, pcpuId(1), 'vcpu1');
+    b.set(200);
+    a.set(300);
+    a.stop();
+    expect(a.expires).toBeUndefined();
+    a.set(100);
+    engine.runUntil(1000);
+    expect(fired).toEqual(['vcpu0@100', 'vcpu1@200']);
+    expect(a.expires).toBeUndefined();
+  });
+
+  it('refuses to set a killed timer, naming it', () => {
     const timers = new TimerService(new Engine());
     const t = timers.initTimer(() => {}, pcpuId(0));
     t.set(10);
     t.kill();
     expect(t.active).toBe(false);
-    expect(() => t.set(20)).toThrow(/set after kill/);
+    expect(() => t.set(20)).toThrow(/timer \d+ on cpu0: set after kill/);
+    expect(() => timers.initTimer(() => {}, pcpuId(0)).set(Infinity)).toThrow(/expiry must be finite, got Infinity/);
   });
 
   it('keeps its queue bounded when timers are re-set many times', () => {

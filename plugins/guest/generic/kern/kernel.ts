@@ -44,22 +44,40 @@ export interface IntrHandlerSpec {
 export class IntrHandler {
   readonly name: string;
   readonly port: number;
-  /**
-   * Absolute virtual time (ns) by which the idle loop runs the handler even without an event (1: at
-   * once; 0 = none). Its driver sets it when its work changes, as a FreeBSD driver arms a callout: the
-   * idle loop reads a field rather than asking every driver on every round.
-   */
-  due = 0;
+  /** Its index in its CPU's handler lists while bound (−1: not bound). @internal */
+  slot = -1;
+  /** Whether the spec has a pull-style `deadline` (asked on every idle round). */
+  readonly pulls: boolean;
   private readonly spec: IntrHandlerSpec;
   private readonly run: IntrHandlerSpec['handle'];
   private readonly pull: (() => number) | undefined;
+  /** The due time while not bound to a CPU. */
+  private unboundDue = 0;
 
-  constructor(spec: IntrHandlerSpec) {
+  constructor(
+    spec: IntrHandlerSpec,
+    private readonly cpu: Pcpu,
+  ) {
     this.spec = spec;
     this.name = spec.name;
     this.port = spec.port;
     this.run = spec.handle;
     this.pull = spec.deadline;
+    this.pulls = spec.deadline !== undefined;
+  }
+
+  /**
+   * Absolute virtual time (ns) by which the idle loop runs the handler even without an event (1: at
+   * once; 0 = none). Its driver sets it when its work changes, as a FreeBSD driver arms a callout: the
+   * idle loop reads a slot of its CPU's list rather than asking every driver on every round.
+   */
+  get due(): number {
+    return this.slot < 0 ? this.unboundDue : this.cpu.intrDue[this.slot]!;
+  }
+
+  set due(at: number) {
+    if (this.slot < 0) this.unboundDue = at;
+    else this.cpu.intrDue[this.slot] = at;
   }
 
   handle(pending: boolean): Generator<VcpuRequest, boolean, unknown> | boolean {
@@ -195,9 +213,14 @@ export class Kernel {
 
   /** Adds an event-channel handler to CPU `cpu`'s idle loop (the boot CPU by default). */
   bindIntr(spec: IntrHandlerSpec, cpu: Pcpu = this.bsp): IntrHandler {
-    const handler = new IntrHandler(spec);
-    cpu.intr.push(handler);
+    const handler = new IntrHandler(spec, cpu);
+    cpu.addIntr(handler);
     return handler;
+  }
+
+  /** Takes a handler off CPU `cpu`'s idle loop (the boot CPU by default). */
+  unbindIntr(handler: IntrHandler, cpu: Pcpu = this.bsp): void {
+    cpu.removeIntr(handler);
   }
 }
 
@@ -303,8 +326,35 @@ function leave(running: IntrHandler[], h: IntrHandler): void {
  * list is not copied: handlers bound meanwhile wait for the next round.
  */
 function startRound(cpu: Pcpu): number {
+  if (cpu.intrRunning.length !== 0) return startNestedRound(cpu);
+  const handlers = cpu.intr;
+  const n = handlers.length;
+  const { fired } = intrScratch(n);
+  for (let i = 0; i < n; i++) fired[i] = false;
+  const events = cpu.events;
+  const ports = cpu.intrPorts;
+  if (events.consumeAll !== undefined) events.consumeAll(ports, fired);
+  else for (let i = 0; i < n; i++) fired[i] = events.consume(ports[i]!);
+  const due = cpu.intrDue;
+  const pull = cpu.intrPull;
+  const now = cpu.v.now;
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    if (!fired[i]) {
+      const at = pull[i] ? handlers[i]!.nextDue() : due[i]!;
+      if (at === 0 || at > now) continue;
+    }
+    DUE[count] = handlers[i]!;
+    DUE_PENDING[count] = fired[i]!;
+    count++;
+  }
+  return count;
+}
+
+/** {@link startRound} while handlers run (a nested round): those running are left out, ports and all. */
+function startNestedRound(cpu: Pcpu): number {
   const running = cpu.intrRunning;
-  const handlers = running.length === 0 ? cpu.intr : cpu.intr.filter((h) => !running.includes(h));
+  const handlers = cpu.intr.filter((h) => !running.includes(h));
   const n = handlers.length;
   const { ports, fired } = intrScratch(n);
   for (let i = 0; i < n; i++) fired[i] = false;
@@ -351,10 +401,29 @@ export function startWaitIntr(cpu: Pcpu): VcpuRequest | undefined {
 
 /** Sets `ports` to the ports to wait on (each once) and returns the wait's timeout (0 = none). */
 function intrWaitFor(cpu: Pcpu, timeout: number, skipRunning: boolean, ports: number[]): number {
+  if (skipRunning && cpu.intrRunning.length > 0) return nestedWaitFor(cpu, timeout, ports);
+  // Every handler: the CPU's own lists say it all.
+  if (ports !== cpu.idlePorts) {
+    const idle = cpu.idlePorts;
+    ports.length = idle.length;
+    for (let i = 0; i < idle.length; i++) ports[i] = idle[i]!;
+  }
+  let deadline = timeout > 0 ? timeout : Infinity;
+  const due = cpu.intrDue;
+  const pull = cpu.intrPull;
+  for (let i = 0; i < due.length; i++) {
+    const d = pull[i] ? cpu.intr[i]!.nextDue() : due[i]!;
+    if (d > 0 && d < deadline) deadline = d;
+  }
+  return deadline === Infinity ? 0 : deadline;
+}
+
+/** {@link intrWaitFor} leaving out the handlers running now. */
+function nestedWaitFor(cpu: Pcpu, timeout: number, ports: number[]): number {
   let deadline = timeout > 0 ? timeout : Infinity;
   let count = 0;
   for (const h of cpu.intr) {
-    if (skipRunning && cpu.intrRunning.includes(h)) continue;
+    if (cpu.intrRunning.includes(h)) continue;
     const port = h.port;
     if (!hasPort(ports, count, port)) ports[count++] = port;
     const d = h.nextDue();

@@ -20,10 +20,19 @@ export interface IntrCounter {
 }
 
 export class Pcpu {
+  /** The interrupt handlers bound here, in bind order: changed only through {@link addIntr} and {@link removeIntr}. */
   readonly intr: IntrHandler[] = [];
+  /**
+   * Beside {@link intr}, by the same index: each handler's port, its pushed due time (0 = none) and
+   * whether it has a pull-style deadline. An idle round reads these arrays rather than every handler
+   * (with a thousand idle guests each handler object is a cache miss per tick).
+   */
+  readonly intrPorts: number[] = [];
+  readonly intrDue: number[] = [];
+  readonly intrPull: boolean[] = [];
   /** Handlers of {@link intr} running now (a shell command sleeping inside the console's must not re-enter it); each leaves in a `finally`. */
   readonly intrRunning: IntrHandler[] = [];
-  /** The idle loop's wait list, rebuilt before each wait. */
+  /** The idle loop's wait list: each port of {@link intr} once, kept as handlers come and go. */
   readonly idlePorts: number[] = [];
   /** Kernel threads waiting to run here, oldest first. */
   readonly runq: KThread[] = [];
@@ -50,6 +59,37 @@ export class Pcpu {
     readonly id: number,
     readonly v: VcpuApi,
   ) {}
+
+  /** Adds a bound handler (its slot is its index in the lists). */
+  addIntr(h: IntrHandler): void {
+    this.intrDue.push(h.due);
+    h.slot = this.intr.length;
+    this.intr.push(h);
+    this.intrPorts.push(h.port);
+    this.intrPull.push(h.pulls);
+    this.rebuildIdlePorts();
+  }
+
+  /** Removes a handler, which keeps its due time (no-op when it is not bound here); those after it move down a slot. */
+  removeIntr(h: IntrHandler): void {
+    const at = this.intr.indexOf(h);
+    if (at < 0) return;
+    const due = this.intrDue[at]!;
+    h.slot = -1;
+    h.due = due;
+    this.intr.splice(at, 1);
+    this.intrPorts.splice(at, 1);
+    this.intrDue.splice(at, 1);
+    this.intrPull.splice(at, 1);
+    for (let i = at; i < this.intr.length; i++) this.intr[i]!.slot = i;
+    this.rebuildIdlePorts();
+  }
+
+  private rebuildIdlePorts(): void {
+    const ports = this.idlePorts;
+    ports.length = 0;
+    for (const port of this.intrPorts) if (!ports.includes(port)) ports.push(port);
+  }
 
   /** The counter of interrupts from `source`, made at the first ask: a handler keeps its own and bumps it per interrupt. */
   intrCounter(source: string): IntrCounter {

@@ -172,8 +172,7 @@ export abstract class XenbusFrontend implements FrontendInstance {
   protected unbindEvents(): void {
     const k = this.k;
     if (this.handler === undefined) return;
-    const at = k.bsp.intr.indexOf(this.handler);
-    if (at >= 0) k.bsp.intr.splice(at, 1);
+    k.unbindIntr(this.handler);
     this.handler = undefined;
     k.bsp.ops.close(this.handlerPort);
   }

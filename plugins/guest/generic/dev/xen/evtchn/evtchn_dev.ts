@@ -73,9 +73,8 @@ export class EvtchnDev {
     this.bound.delete(port);
     this.disabled.delete(port);
     this.ring = this.ring.filter((p) => p !== port);
-    const intr = this.k.bsp.intr;
-    const at = intr.findIndex((h) => h.name === `evtchn:${port}`);
-    if (at >= 0) intr.splice(at, 1);
+    const handler = this.k.bsp.intr.find((h) => h.name === `evtchn:${port}`);
+    if (handler !== undefined) this.k.unbindIntr(handler);
   }
 
   /** IOCTL_EVTCHN_NOTIFY. */
