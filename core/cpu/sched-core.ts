@@ -4,14 +4,12 @@ import { GuestError } from '../api/errors.js';
 import type { HypervisorContext } from '../host/subsystem.js';
 import { SHUTDOWN, type ShutdownReason } from '../public/sched.js';
 import { VcpuInfo, VcpuTimeInfo, XEN_PVCLOCK_TSC_STABLE_BIT } from '../public/shared-info.js';
-import { RUNSTATE, VcpuRunstateInfo } from '../public/vcpu.js';
+import { VcpuRunstateInfo } from '../public/vcpu.js';
 import { pcpuId } from '../public/types.js';
-import { DEFAULT_BOOT_EPOCH_NS, setTimeScale, setU64, vcpuTimeInfoHolds, wallclockOf, writeVcpuTimeInfo, writeVcpuTimeInfoNumbers, writeWallclock, type TimeScale, type VcpuTimeSample } from '../timer/pv-time.js';
+import { DEFAULT_BOOT_EPOCH_NS, setTimeScale, vcpuTimeInfoHolds, wallclockOf, writeVcpuTimeInfo, writeVcpuTimeInfoNumbers, writeWallclock, type TimeScale, type VcpuTimeSample } from '../timer/pv-time.js';
 import { DEFAULT_MAX_PORTS, DomainSchedState, NO_PORTS, EVENT_CHANNELS_TOKEN, VIRQ_TIMER, type EventChannelHooks, type PvGuestExtras, type SchedOps, type VcpuSchedState } from './sched-state.js';
 import type { VcpuImpl } from './vcpu.js';
 import type { Timer } from '../timer/timer.js';
-
-const RUNSTATE_COUNT = Object.keys(RUNSTATE).length;
 
 /** How often each pCPU's time is calibrated (Xen's EPOCH): its stamp is the TSC and system time at a multiple of this. */
 export const CALIBRATION_NS = 1_000_000_000;
@@ -259,10 +257,7 @@ export class SchedCore implements SchedOps {
 
   /** A runstate record as `VCPUOP_get_runstate_info` returns it, in a scratch buffer valid until the next call. */
   runstateBytes(v: VcpuImpl): Uint8Array {
-    const view = this.runstateView;
-    view.setInt32(VcpuRunstateInfo.state, v.runstateCode, true);
-    setU64(view, VcpuRunstateInfo.stateEntryTime, v.stateEntryTime);
-    for (let code = 0; code < RUNSTATE_COUNT; code++) setU64(view, VcpuRunstateInfo.time + code * 8, v.timeInCode(code));
+    v.writeRunstateInfo(this.runstateView);
     return this.runstateScratch;
   }
 

@@ -9,7 +9,8 @@ import type { HypercallArgs, HypercallContext, HypercallDispatcher } from '../ap
 import { XenoError } from '../api/errors.js';
 import { XenErrno } from '../public/errno.js';
 import type { DomId, PcpuId, VcpuId } from '../public/types.js';
-import { RUNSTATE } from '../public/vcpu.js';
+import { RUNSTATE, VcpuRunstateInfo } from '../public/vcpu.js';
+import { setU64 } from '../timer/pv-time.js';
 import type { VcpuSchedState } from './sched-state.js';
 import { VcpuContext } from './vcpu-context.js';
 
@@ -21,6 +22,8 @@ export const VPF_DOWN = 2;
 const NO_SOURCES: readonly PendingSource[] = [];
 
 /** RUNSTATE_* of a name, by comparisons (the runstate names are interned: no property lookup). */
+const RUNSTATE_CODES = Object.keys(RUNSTATE).length;
+
 function runstateCode(name: RunstateName): number {
   return name === 'running' ? RUNSTATE.running : name === 'runnable' ? RUNSTATE.runnable : name === 'blocked' ? RUNSTATE.blocked : RUNSTATE.offline;
 }
@@ -154,10 +157,6 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
   get runstate(): RunstateName {
     return this.state;
   }
-  /** {@link runstate} as its RUNSTATE_* number. */
-  get runstateCode(): number {
-    return runstateCode(this.state);
-  }
 
   charge(cycles: number): void {
     this.clock += cycles * this.nsPerCycle;
@@ -244,6 +243,19 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
   timeInCode(code: number): number {
     const t = this.stateTime[code]!;
     return code === runstateCode(this.state) ? t + ((this.pool?.now ?? this.stateEntry) - this.stateEntry) : t;
+  }
+
+  /**
+   * Writes `struct vcpu_runstate_info` at the start of `view` (what Xen copies to a registered area):
+   * the state read once, the current stretch counted up to now.
+   */
+  writeRunstateInfo(view: DataView): void {
+    const code = runstateCode(this.state);
+    const entry = this.stateEntry;
+    const ran = (this.pool?.now ?? entry) - entry;
+    view.setInt32(VcpuRunstateInfo.state, code, true);
+    setU64(view, VcpuRunstateInfo.stateEntryTime, entry);
+    for (let c = 0; c < RUNSTATE_CODES; c++) setU64(view, VcpuRunstateInfo.time + c * 8, c === code ? this.stateTime[c]! + ran : this.stateTime[c]!);
   }
 
   runstateInfo(): RunstateInfo {

@@ -170,9 +170,10 @@ export class VcpuGuestAccess extends GuestAccessBase {
     const v = Math.trunc(value);
     // Negative or huge values keep the base class's modulo-2^64 BigInt path.
     if (!(v >= 0 && v < 2 ** 64) || this.page(addr, 8, true) !== PAGE_OK) return super.writeU64(addr, value);
-    const lo = v % 2 ** 32;
-    putU32(this.bytes, this.at, lo);
-    putU32(this.bytes, this.at + 4, (v - lo) / 2 ** 32);
+    // Split by division, not `%` (a call to fmod in V8).
+    const hi = Math.floor(v / 2 ** 32);
+    putU32(this.bytes, this.at, v - hi * 2 ** 32);
+    putU32(this.bytes, this.at + 4, hi);
   }
 
   override writeU64Big(addr: number, value: bigint): void {
