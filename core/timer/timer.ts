@@ -143,9 +143,10 @@ export class TimerService implements TimerQueue {
   private size = 0;
   /** Armed timers: each has one entry of its generation, or was popped as due and has not run yet. */
   private armed = 0;
-  /** Timers popped as due and not yet run, with their generations then (reused by every run). */
-  private readonly due: Timer[] = [];
+  /** Timers popped as due and not yet run (the first {@link dueCount}), with their generations then (reused by every run). */
+  private readonly due: (Timer | undefined)[] = [];
   private readonly dueGeneration: number[] = [];
+  private dueCount = 0;
   private nextId = 0;
   private event: EventHandle | undefined;
   private eventTime = Infinity;
@@ -197,22 +198,30 @@ export class TimerService implements TimerQueue {
     this.eventTime = Infinity;
     const due = this.due;
     const generations = this.dueGeneration;
-    const start = due.length;
+    // A callback may run the engine again (a nested run): each run uses the slots past the last one's.
+    const start = this.dueCount;
+    let end = start;
     while (this.size > 0 && this.keys[0]! <= now) {
       const timer = this.timers[0]!;
       const generation = this.gens[0]!;
       this.pop();
       if (generation !== timer.generation) continue;
-      due.push(timer);
-      generations.push(generation);
+      due[end] = timer;
+      generations[end] = generation;
+      end++;
     }
-    for (let i = start; i < due.length; i++) {
-      // An earlier callback in this batch may have stopped, moved or re-set this timer.
-      const timer = due[i]!;
-      if (generations[i] === timer.generation) timer.fire(now);
+    this.dueCount = end;
+    try {
+      for (let i = start; i < end; i++) {
+        // An earlier callback in this batch may have stopped, moved or re-set this timer.
+        const timer = due[i]!;
+        if (generations[i] === timer.generation) timer.fire(now);
+      }
+    } finally {
+      // Slots are cleared, not cut off: setting an array's length is a runtime call, and a cut array grows again next run.
+      for (let i = start; i < end; i++) due[i] = undefined;
+      this.dueCount = start;
     }
-    due.length = start;
-    generations.length = start;
     this.reprogram();
   };
 

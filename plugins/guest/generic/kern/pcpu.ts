@@ -14,6 +14,13 @@ import type { KThread } from './kern_thread.js';
 export const PCPU_RUNSTATE = 0;
 export const PCPU_TIME = 0x40;
 
+/**
+ * 0 for a nanosecond field, as a heap number (−0 is never a small integer; it compares equal to 0): a
+ * field that starts as a double stays one, so it does not change representation when simulated time
+ * passes 2^31 ns — which would deoptimize the idle loop and migrate every CPU's object at once.
+ */
+export const NS_UNSET = -0;
+
 /** Interrupts taken from one source (a line of `vmstat -i`). */
 export interface IntrCounter {
   count: number;
@@ -47,9 +54,9 @@ export class Pcpu {
   timerPort = -1;
   ipiPort = -1;
   /** Next hardclock deadline, system time ns (0 = no timer running). */
-  nextTick = 0;
+  nextTick = NS_UNSET;
   /** The deadline this CPU's one-shot event timer is armed for (0 = none known); see {@link armOnce}. */
-  armedDeadline = 0;
+  armedDeadline = NS_UNSET;
   /** Interrupts taken, by source name (`vmstat -i`). */
   readonly intrCount = new Map<string, IntrCounter>();
   /** Set once the CPU runs its idle loop. */
