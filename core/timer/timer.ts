@@ -15,6 +15,8 @@ interface TimerQueue {
   arm(timer: Timer, wasArmed: boolean): void;
   /** The timer stopped or fired: it no longer counts as armed. */
   disarm(timer: Timer): void;
+  /** The timer was killed: its slot may serve another. */
+  release(timer: Timer): void;
 }
 
 /**
@@ -44,6 +46,8 @@ export class Timer {
      * vCPU costs no closure of its own.
      */
     readonly data: unknown = undefined,
+    /** Its place in the service's table of timers (queue entries name the slot, not the timer). @internal */
+    readonly slot = 0,
   ) {}
 
   /** The CPU the timer runs on. */
@@ -93,6 +97,7 @@ export class Timer {
   /** Stops the timer for good; a later `set()` throws (Xen's `kill_timer()`). */
   kill(): void {
     this.stop();
+    if (!this.killed) this.queue.release(this);
     this.killed = true;
   }
 
@@ -108,6 +113,19 @@ export class Timer {
 /** Made out of line: inlined into `set`, TurboFan would convert the id and CPU to strings on every call. */
 function timerError(t: Timer, code: string, what: string): HardwareError {
   return new HardwareError(code, `timer ${t.id} on cpu${t.cpu}: ${what}`);
+}
+
+/** A queue entry's doubles: expiry (at 0), order, generation, slot. */
+const ENTRY = 4;
+const ORDER = 1;
+const GEN = 2;
+const SLOT = 3;
+/** Creation ids below this (2^37) fit beside a CPU number in one exact double. */
+const ID_SPAN = 2 ** 37;
+
+/** A timer's place among timers due at once: by CPU, then creation. */
+function orderOf(t: Timer): number {
+  return t.cpu * ID_SPAN + t.id;
 }
 
 /** Children per node of the timer heap: a shallow heap moves fewer entries per pop. */
@@ -129,18 +147,18 @@ export class TimerService implements TimerQueue {
   readonly platformClock: PlatformClock;
   readonly tsc: Tsc;
   /**
-   * The queue: a 4-ary heap of entries (expiry, CPU, creation id, generation, timer) ordered by expiry,
-   * then CPU, then creation, kept as parallel arrays. Setting a timer queues a new entry and leaves the
-   * old one stale (its generation is past), so sifting moves entries between the arrays and never
-   * touches a timer; stale entries are dropped as they reach the top, or all at once when they outnumber
-   * the armed timers.
+   * The queue: a 4-ary heap of entries ordered by expiry, then CPU, then creation. An entry is four
+   * doubles in one array — expiry, order (CPU × 2^37 + creation id), the timer's generation when queued,
+   * and the timer's slot in {@link table} — so sifting moves numbers within one array and never touches a
+   * timer or stores a pointer (each level's children share a cache line or two). Setting a timer queues a
+   * new entry and leaves the old one stale (its generation is past); stale entries are dropped as they
+   * reach the top, or all at once when they outnumber the armed timers.
    */
-  private keys = new Float64Array(64);
-  private cpus = new Int32Array(64);
-  private ids = new Float64Array(64);
-  private gens = new Float64Array(64);
-  private readonly timers: (Timer | undefined)[] = [];
+  private heap = new Float64Array(64 * ENTRY);
   private size = 0;
+  /** Timers by slot; a killed timer's slot is free for the next one made. */
+  private readonly table: (Timer | undefined)[] = [];
+  private readonly freeSlots: number[] = [];
   /** Armed timers: each has one entry of its generation, or was popped as due and has not run yet. */
   private armed = 0;
   /** Timers popped as due and not yet run (the first {@link dueCount}), with their generations then (reused by every run). */
@@ -166,7 +184,10 @@ export class TimerService implements TimerQueue {
 
   /** A new, unarmed timer that runs `fn` on `cpu`, with `data` for it (Xen's `init_timer()`). */
   initTimer(fn: TimerFn, cpu: PcpuId, data?: unknown): Timer {
-    return new Timer(this, fn, cpu, this.nextId++, data);
+    const slot = this.freeSlots.pop() ?? this.table.length;
+    const timer = new Timer(this, fn, cpu, this.nextId++, data, slot);
+    this.table[slot] = timer;
+    return timer;
   }
 
   /** Armed timers waiting in the queue. */
@@ -188,6 +209,12 @@ export class TimerService implements TimerQueue {
   }
 
   /** @internal */
+  release(timer: Timer): void {
+    this.table[timer.slot] = undefined;
+    this.freeSlots.push(timer.slot);
+  }
+
+  /** @internal */
   disarm(_timer: Timer): void {
     this.armed--;
     // Its entry goes stale; the engine event may now be early: it finds nothing due and reprograms.
@@ -201,11 +228,11 @@ export class TimerService implements TimerQueue {
     // A callback may run the engine again (a nested run): each run uses the slots past the last one's.
     const start = this.dueCount;
     let end = start;
-    while (this.size > 0 && this.keys[0]! <= now) {
-      const timer = this.timers[0]!;
-      const generation = this.gens[0]!;
+    while (this.size > 0 && this.heap[0]! <= now) {
+      const timer = this.live(0);
+      const generation = this.heap[GEN]!;
       this.pop();
-      if (generation !== timer.generation) continue;
+      if (timer === undefined) continue;
       due[end] = timer;
       generations[end] = generation;
       end++;
@@ -227,42 +254,51 @@ export class TimerService implements TimerQueue {
 
   private reprogram(): void {
     // Stale entries on top would make the event early for nothing: drop them first.
-    while (this.size > 0 && this.gens[0] !== this.timers[0]!.generation) this.pop();
-    const when = this.size === 0 ? Infinity : Math.max(this.keys[0]!, this.engine.now);
+    while (this.size > 0 && this.live(0) === undefined) this.pop();
+    const when = this.size === 0 ? Infinity : Math.max(this.heap[0]!, this.engine.now);
     if (when === this.eventTime) return;
     if (this.event !== undefined) this.engine.cancel(this.event);
     this.event = when === Infinity ? undefined : this.engine.at(when, this.run);
     this.eventTime = when;
   }
 
-  /** True when entry `a` goes before entry `b`: by expiry, then CPU, then creation. */
+  /** The timer of entry `i` when the entry is its current one (same timer, same generation), else undefined. */
+  private live(i: number): Timer | undefined {
+    const at = i * ENTRY;
+    const timer = this.table[this.heap[at + SLOT]!];
+    if (timer === undefined || timer.generation !== this.heap[at + GEN] || orderOf(timer) !== this.heap[at + ORDER]) return undefined;
+    return timer;
+  }
+
+  /** True when entry `a` goes before entry `b`: by expiry, then order (CPU, then creation). */
   private before(a: number, b: number): boolean {
-    const ka = this.keys[a]!;
-    const kb = this.keys[b]!;
-    if (ka !== kb) return ka < kb;
-    const ca = this.cpus[a]!;
-    const cb = this.cpus[b]!;
-    return ca !== cb ? ca < cb : this.ids[a]! < this.ids[b]!;
+    const heap = this.heap;
+    const ka = heap[a * ENTRY]!;
+    const kb = heap[b * ENTRY]!;
+    return ka !== kb ? ka < kb : heap[a * ENTRY + ORDER]! < heap[b * ENTRY + ORDER]!;
   }
 
   /** Copies entry `from` into slot `to`. */
   private move(from: number, to: number): void {
-    this.keys[to] = this.keys[from]!;
-    this.cpus[to] = this.cpus[from]!;
-    this.ids[to] = this.ids[from]!;
-    this.gens[to] = this.gens[from]!;
-    this.timers[to] = this.timers[from];
+    const heap = this.heap;
+    const x = from * ENTRY;
+    const y = to * ENTRY;
+    heap[y] = heap[x]!;
+    heap[y + ORDER] = heap[x + ORDER]!;
+    heap[y + GEN] = heap[x + GEN]!;
+    heap[y + SLOT] = heap[x + SLOT]!;
   }
 
   /** Queues an entry for `timer` as it now is. */
   private push(timer: Timer): void {
-    if (this.size === this.keys.length) this.grow();
+    if ((this.size + 1) * ENTRY > this.heap.length) this.grow();
     const i = this.size++;
-    this.keys[i] = timer.expires!;
-    this.cpus[i] = timer.cpu;
-    this.ids[i] = timer.id;
-    this.gens[i] = timer.generation;
-    this.timers[i] = timer;
+    const at = i * ENTRY;
+    const heap = this.heap;
+    heap[at] = timer.expires!;
+    heap[at + ORDER] = orderOf(timer);
+    heap[at + GEN] = timer.generation;
+    heap[at + SLOT] = timer.slot;
     this.up(i);
   }
 
@@ -273,32 +309,20 @@ export class TimerService implements TimerQueue {
       this.move(last, 0);
       this.down(0);
     }
-    this.timers[last] = undefined;
   }
 
   private grow(): void {
-    const n = this.keys.length * 2;
-    const keys = new Float64Array(n);
-    const cpus = new Int32Array(n);
-    const ids = new Float64Array(n);
-    const gens = new Float64Array(n);
-    keys.set(this.keys);
-    cpus.set(this.cpus);
-    ids.set(this.ids);
-    gens.set(this.gens);
-    this.keys = keys;
-    this.cpus = cpus;
-    this.ids = ids;
-    this.gens = gens;
+    const heap = new Float64Array(this.heap.length * 2);
+    heap.set(this.heap);
+    this.heap = heap;
   }
 
   /** Drops every stale entry and rebuilds the heap (the order of armed timers is total, so pops keep their order). */
   private compact(): void {
     let kept = 0;
     for (let i = 0; i < this.size; i++) {
-      if (this.gens[i] === this.timers[i]!.generation) this.move(i, kept++);
+      if (this.live(i) !== undefined) this.move(i, kept++);
     }
-    for (let i = kept; i < this.size; i++) this.timers[i] = undefined;
     this.size = kept;
     for (let i = Math.floor((kept - 2) / ARITY); i >= 0; i--) this.down(i);
   }
@@ -329,25 +353,13 @@ export class TimerService implements TimerQueue {
   }
 
   private swap(a: number, b: number): void {
-    const keys = this.keys;
-    const cpus = this.cpus;
-    const ids = this.ids;
-    const gens = this.gens;
-    const timers = this.timers;
-    const k = keys[a]!;
-    keys[a] = keys[b]!;
-    keys[b] = k;
-    const c = cpus[a]!;
-    cpus[a] = cpus[b]!;
-    cpus[b] = c;
-    const id = ids[a]!;
-    ids[a] = ids[b]!;
-    ids[b] = id;
-    const g = gens[a]!;
-    gens[a] = gens[b]!;
-    gens[b] = g;
-    const t = timers[a];
-    timers[a] = timers[b];
-    timers[b] = t;
+    const heap = this.heap;
+    const x = a * ENTRY;
+    const y = b * ENTRY;
+    for (let k = 0; k < ENTRY; k++) {
+      const t = heap[x + k]!;
+      heap[x + k] = heap[y + k]!;
+      heap[y + k] = t;
+    }
   }
 }
