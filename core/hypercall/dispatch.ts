@@ -6,7 +6,7 @@ import type { Engine } from '../engine/engine.js';
 import { TraceKind } from '../engine/trace.js';
 import { XenErrno } from '../public/errno.js';
 import { NR_HYPERCALLS, hypercallName } from '../public/xen.js';
-import { CELL_PRIVILEGED, CELL_UNAVAILABLE, MODE_INDEX, type HypercallTableImpl } from './table.js';
+import { CELL_PRIVILEGED, CELL_UNAVAILABLE, modeIndex, type HypercallTableImpl } from './table.js';
 
 const ENOSYS = -XenErrno.ENOSYS;
 const EPERM = -XenErrno.EPERM;
@@ -43,7 +43,7 @@ export class HypercallDispatcherImpl implements HypercallDispatcher {
 
   private route(ctx: HypercallContext, nr: number, args: HypercallArgs): number {
     if (!(nr >= 0 && nr < NR_HYPERCALLS) || (nr | 0) !== nr) return ENOSYS;
-    const cell = this.cells[MODE_INDEX[ctx.mode] * NR_HYPERCALLS + nr];
+    const cell = this.cells[modeIndex(ctx.mode) * NR_HYPERCALLS + nr];
     if (cell === undefined || cell === CELL_UNAVAILABLE) return ENOSYS;
     if (cell === CELL_PRIVILEGED && !ctx.privileged) return EPERM;
     const handler = this.handlers[nr];

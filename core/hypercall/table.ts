@@ -15,6 +15,11 @@ const DECISION: readonly HypercallDecision[] = ['unavailable', 'handled', 'privi
 /** Column index of each mode in the flat cell array. */
 export const MODE_INDEX: Readonly<Record<GuestMode, number>> = { pv: 0, hvm: 1, pvhvm: 2, pvh: 3 };
 
+/** {@link MODE_INDEX} by comparisons: a keyed load with a varying string key is a megamorphic lookup, and every hypercall asks. */
+export function modeIndex(mode: GuestMode): number {
+  return mode === 'pv' ? 0 : mode === 'hvm' ? 1 : mode === 'pvhvm' ? 2 : 3;
+}
+
 function resolveNr(hypercall: HypercallName | number): number {
   const nr = typeof hypercall === 'number' ? hypercall : Hypercall[hypercall];
   if (nr === undefined || hypercallName(nr) === undefined) throw new XenoError('hypercall', `unknown hypercall ${String(hypercall)}`);
