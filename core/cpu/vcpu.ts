@@ -10,7 +10,6 @@ import { XenoError } from '../api/errors.js';
 import { XenErrno } from '../public/errno.js';
 import type { DomId, PcpuId, VcpuId } from '../public/types.js';
 import { RUNSTATE, VcpuRunstateInfo } from '../public/vcpu.js';
-import { setU64 } from '../timer/pv-time.js';
 import type { VcpuSchedState } from './sched-state.js';
 import { VcpuContext } from './vcpu-context.js';
 
@@ -254,8 +253,17 @@ export class VcpuImpl implements Vcpu, SchedVcpu, HypercallContext {
     const entry = this.stateEntry;
     const ran = (this.pool?.now ?? entry) - entry;
     view.setInt32(VcpuRunstateInfo.state, code, true);
-    setU64(view, VcpuRunstateInfo.stateEntryTime, entry);
-    for (let c = 0; c < RUNSTATE_CODES; c++) setU64(view, VcpuRunstateInfo.time + c * 8, c === code ? this.stateTime[c]! + ran : this.stateTime[c]!);
+    // The u64 halves are split here rather than by a helper: called from deep in the scheduler, the
+    // helper was not inlined, and every double passed to it was boxed (a heap number per field).
+    let hi = Math.floor(entry / 2 ** 32);
+    view.setUint32(VcpuRunstateInfo.stateEntryTime, entry - hi * 2 ** 32, true);
+    view.setUint32(VcpuRunstateInfo.stateEntryTime + 4, hi, true);
+    for (let c = 0; c < RUNSTATE_CODES; c++) {
+      const t = Math.floor(c === code ? this.stateTime[c]! + ran : this.stateTime[c]!);
+      hi = Math.floor(t / 2 ** 32);
+      view.setUint32(VcpuRunstateInfo.time + c * 8, t - hi * 2 ** 32, true);
+      view.setUint32(VcpuRunstateInfo.time + c * 8 + 4, hi, true);
+    }
   }
 
   runstateInfo(): RunstateInfo {
