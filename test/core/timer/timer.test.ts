@@ -161,6 +161,23 @@ describe('TimerService', () => {
     expect(a.expires).toBeUndefined();
   });
 
+  it('gives a killed timer\'s slot to the next timer made, and the old entry never fires the newcomer', () => {
+    const engine = new Engine();
+    const timers = new TimerService(engine);
+    const fired: string[] = [];
+    const old = timers.initTimer(() => fired.push('old'), pcpuId(0));
+    old.set(100);
+    old.kill();
+    // Same slot, and its first generation may equal the stale entry's: the entry's order (CPU, id) tells them apart.
+    const fresh = timers.initTimer((now) => fired.push(`fresh@${now}`), pcpuId(0));
+    fresh.set(500);
+    engine.runUntil(300);
+    expect(fired).toEqual([]);
+    engine.runUntil(1000);
+    expect(fired).toEqual(['fresh@500']);
+    expect(timers.pending).toBe(0);
+  });
+
   it('refuses to set a killed timer, naming it', () => {
     const timers = new TimerService(new Engine());
     const t = timers.initTimer(() => {}, pcpuId(0));
