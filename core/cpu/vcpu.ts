@@ -20,9 +20,9 @@ export const VPF_DOWN = 2;
 
 const NO_SOURCES: readonly PendingSource[] = [];
 
-/** RUNSTATE_* of a name, by comparisons (the runstate names are interned: no property lookup). */
 const RUNSTATE_CODES = Object.keys(RUNSTATE).length;
 
+/** RUNSTATE_* of a name, by comparisons (the runstate names are interned: no property lookup). */
 function runstateCode(name: RunstateName): number {
   return name === 'running' ? RUNSTATE.running : name === 'runnable' ? RUNSTATE.runnable : name === 'blocked' ? RUNSTATE.blocked : RUNSTATE.offline;
 }

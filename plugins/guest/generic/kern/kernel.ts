@@ -56,7 +56,8 @@ export class IntrHandler {
 
   constructor(
     spec: IntrHandlerSpec,
-    private readonly cpu: Pcpu,
+    /** The CPU whose idle loop runs it. */
+    readonly cpu: Pcpu,
   ) {
     this.spec = spec;
     this.name = spec.name;
@@ -218,9 +219,9 @@ export class Kernel {
     return handler;
   }
 
-  /** Takes a handler off CPU `cpu`'s idle loop (the boot CPU by default). */
-  unbindIntr(handler: IntrHandler, cpu: Pcpu = this.bsp): void {
-    cpu.removeIntr(handler);
+  /** Takes a handler off its CPU's idle loop. */
+  unbindIntr(handler: IntrHandler): void {
+    handler.cpu.removeIntr(handler);
   }
 }
 
