@@ -1,7 +1,8 @@
 /** A CPU's idle loop: runs its queued kernel threads, serves its interrupts, then sleeps on its ports. */
 import type { VcpuRequest } from '../../../../core/api/index.js';
 import { runQueued } from './kern_thread.js';
-import { runIntr, startWaitIntr, waitIntr, type Kernel } from './kernel.js';
+import { type Kernel } from './kernel.js';
+import { runIntr, startWaitIntr, waitIntr } from './kern_intr.js';
 import type { Pcpu } from './pcpu.js';
 
 export function* idleLoop(k: Kernel, cpu: Pcpu): Generator<VcpuRequest, never, unknown> {

@@ -10,7 +10,7 @@
 import type { VcpuRequest } from '../../../../core/api/index.js';
 import { RUNSTATE, VcpuRunstateInfo } from '../../../../core/public/index.js';
 import type { Kernel } from './kernel.js';
-import { tsleep } from './kernel.js';
+import { tsleep } from './kern_intr.js';
 import type { KThread } from './kern_thread.js';
 import { PCPU_RUNSTATE, type Pcpu } from './pcpu.js';
 

@@ -20,7 +20,7 @@ import { Hypervisor } from '../dev/xen/hypervisor.js';
 import { XenOps } from '../dev/xen/xen_ops.js';
 import { idleLoop } from './idle.js';
 import type { Kernel } from './kernel.js';
-import { tsleep } from './kernel.js';
+import { tsleep } from './kern_intr.js';
 import { Pcpu } from './pcpu.js';
 import { optionNumber } from '../conf/config.js';
 

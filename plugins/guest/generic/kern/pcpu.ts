@@ -7,7 +7,7 @@ import type { VcpuApi } from '../../../../core/api/index.js';
 import type { EventWaiter } from '../dev/xen/evtchn.js';
 import type { Hypervisor } from '../dev/xen/hypervisor.js';
 import type { XenOps } from '../dev/xen/xen_ops.js';
-import type { IntrHandler } from './kernel.js';
+import type { IntrHandler } from './kern_intr.js';
 import type { KThread } from './kern_thread.js';
 
 /** Offsets in a CPU's area page: the runstate record Xen keeps current, then the vcpu_time_info copy. */

@@ -1,6 +1,6 @@
 /** The built-in commands: help, dmesg, uptime, echo, poweroff, reboot, and the system commands (sys_cmds.ts, mutexbench). */
 import { kernReboot } from '../kern/kern_shutdown.js';
-import { tsleep } from '../kern/kernel.js';
+import { tsleep } from '../kern/kern_intr.js';
 import type { CommandRegistry, ShellCommand } from './commands.js';
 import { DISK_COMMANDS } from './disk_cmds.js';
 import { mutexbench } from './mutexbench.js';

@@ -7,7 +7,7 @@
 import type { VcpuApi, VcpuRequest } from '../../../../core/api/index.js';
 import { Mtx } from '../kern/kern_mutex.js';
 import { kthreadAdd, type KThread } from '../kern/kern_thread.js';
-import { tsleep } from '../kern/kernel.js';
+import { tsleep } from '../kern/kern_intr.js';
 import type { ShellCommand } from './commands.js';
 
 /** `cycles` of work split at preemption points (VcpuApi.burn, seen from a kernel coroutine). */

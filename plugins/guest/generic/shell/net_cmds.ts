@@ -4,7 +4,7 @@
  * a UDP throughput tool (`iperf -s` counts what arrives, `iperf -c HOST` sends as fast as the ring takes).
  */
 import type { VcpuRequest } from '../../../../core/api/index.js';
-import { tsleep } from '../kern/kernel.js';
+import { tsleep } from '../kern/kern_intr.js';
 import { be32 } from '../net/checksum.js';
 import { netStack } from '../net/kern_net.js';
 import type { EchoReply } from '../net/echo.js';

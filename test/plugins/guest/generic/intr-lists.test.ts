@@ -1,7 +1,7 @@
 /** A CPU's interrupt handler lists: ports, pushed due times and pull flags kept beside the handlers as they come and go. */
 import { describe, expect, it } from 'vitest';
 import type { VcpuApi } from '../../../../core/api/index.js';
-import { IntrHandler } from '../../../../plugins/guest/generic/kern/kernel.js';
+import { IntrHandler } from '../../../../plugins/guest/generic/kern/kern_intr.js';
 import { Pcpu } from '../../../../plugins/guest/generic/kern/pcpu.js';
 
 function bind(cpu: Pcpu, name: string, port: number, deadline?: () => number): IntrHandler {

@@ -6,7 +6,8 @@
  */
 import type { VcpuApi, VcpuRequest } from '../../../../../core/api/index.js';
 import { PAGE_SIZE } from '../../../../../core/public/index.js';
-import { tsleep, type Kernel } from '../../kern/kernel.js';
+import { type Kernel } from '../../kern/kernel.js';
+import { tsleep } from '../../kern/kern_intr.js';
 import type { Pcpu } from '../../kern/pcpu.js';
 import type { IntrVectors } from '../../x86/intr.js';
 import { APIC_IO_INTS, type IoApicDriver } from '../../x86/io_apic.js';

@@ -6,7 +6,8 @@
 import type { VcpuRequest } from '../../../../../core/api/index.js';
 import { PAGE_SIZE, XenbusState } from '../../../../../core/public/index.js';
 import type { Device, Driver } from '../../kern/bus.js';
-import type { IntrHandler, IntrHandlerSpec, Kernel } from '../../kern/kernel.js';
+import type { Kernel } from '../../kern/kernel.js';
+import type { IntrHandler, IntrHandlerSpec } from '../../kern/kern_intr.js';
 import { gnttab, type GrantTableClient } from './gnttab.js';
 import { addWatch, removeWatch } from './xenstore/xenbus.js';
 import { XenstoreError } from './xenstore/xenstore.js';

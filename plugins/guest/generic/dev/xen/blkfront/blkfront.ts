@@ -11,7 +11,7 @@ import {
   SringHeader, VDISK, XenbusState, xenbusStateName,
 } from '../../../../../../core/public/index.js';
 import { DiskIoError, type DiskDev } from '../../../kern/disk.js';
-import { tsleep } from '../../../kern/kernel.js';
+import { tsleep } from '../../../kern/kern_intr.js';
 import type { Pcpu } from '../../../kern/pcpu.js';
 import { XenbusFrontend, type GrantedPage } from '../frontend.js';
 

@@ -2,7 +2,7 @@
  * The `evtchn` shell command: guest user space on /dev/xen/evtchn. The shell holds one open of the
  * device; `evtchn read` sleeps until a bound port fires, prints the fired ports and writes them back.
  */
-import { tsleep } from '../../../kern/kernel.js';
+import { tsleep } from '../../../kern/kern_intr.js';
 import type { ShellCommand } from '../../../shell/commands.js';
 import type { Driver } from '../../../kern/bus.js';
 import { EvtchnDev } from './evtchn_dev.js';

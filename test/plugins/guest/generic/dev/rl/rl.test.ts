@@ -5,7 +5,7 @@ import { pciBusDriver, pciEnumerate } from '../../../../../../plugins/guest/gene
 import type { RlSoftc } from '../../../../../../plugins/guest/generic/dev/rl/if_rl.js';
 import { rlPciDriver } from '../../../../../../plugins/guest/generic/dev/rl/rl_pci.js';
 import { Device, deviceAttach } from '../../../../../../plugins/guest/generic/kern/bus.js';
-import { runIntrOn, tsleep } from '../../../../../../plugins/guest/generic/kern/kernel.js';
+import { runIntrOn, tsleep } from '../../../../../../plugins/guest/generic/kern/kern_intr.js';
 import { hvmConfig } from '../../../../dom0/device-model/fakes.js';
 import { FakeBridges } from '../../../../device-models/rtl8139/fake-bridge.js';
 import { DmMachine } from '../dm-machine.js';
