@@ -239,7 +239,7 @@ export class CreditScheduler implements SchedulerOps {
           if (s.credit > this.creditsPerTslice) {
             s.active = false;
             s.credit /= 2;
-            if (!d.vcpus.some((x) => x.active)) this.activeDoms.delete(d);
+            if (activeCount(d) === 0) this.activeDoms.delete(d);
           }
         }
         if (s.queuedOn >= 0) {
@@ -313,7 +313,7 @@ export class CreditScheduler implements SchedulerOps {
     v.schedPriv = undefined;
     const i = s.dom.vcpus.indexOf(s);
     if (i >= 0) s.dom.vcpus.splice(i, 1);
-    if (!s.dom.vcpus.some((x) => x.active)) this.activeDoms.delete(s.dom);
+    if (activeCount(s.dom) === 0) this.activeDoms.delete(s.dom);
   }
 
   wake(v: SchedVcpu): void {
